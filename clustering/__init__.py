@@ -1,0 +1,11 @@
+"""Event clustering: online story assignment, periodic HDBSCAN re-clustering, story state.
+
+Plain Python and numpy: takes vectors, entity lists and timestamps, knows
+nothing of taggers, Bytewax or Kafka.
+"""
+
+from clustering.online import Assignment, OnlineStoryClusterer, Reassignment
+from clustering.recluster import ReclusterResult, find_merges
+from clustering.story import Story, StoryDoc
+
+__all__ = ["Assignment", "OnlineStoryClusterer", "Reassignment", "ReclusterResult", "Story", "StoryDoc", "find_merges"]

@@ -1,0 +1,233 @@
+"""Online story assignment: each article joins the best live story or opens a new one."""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+
+from clustering.recluster import ReclusterResult, find_merges
+from clustering.story import Story, StoryDoc
+
+HOUR = 3600.0
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """Where one article went, and how sure we are."""
+
+    doc_id: str
+    story_id: str
+    score: float
+    is_new: bool
+    late: bool = False
+
+
+@dataclass(frozen=True)
+class Reassignment:
+    """An article whose story changed after it was assigned (today: its story was merged)."""
+
+    doc_id: str
+    old_story_id: str
+    story_id: str
+    reason: str
+
+
+@dataclass
+class _WindowEntry:
+    doc: StoryDoc
+    story_id: str
+
+
+class OnlineStoryClusterer:
+    """Incremental event clustering over a sliding window (scikit-learn style estimator).
+
+    Score of an article against a live story:
+        (w_cos * cosine(article, centroid) + w_ent * entity_overlap) * time_decay
+    where entity_overlap is the mean share of the story's members that mention
+    each of the article's entities, and time_decay = exp(-gap / time_scale) with
+    gap the hours between the article and the story's time span. The article
+    joins the best story scoring at least `threshold`, else opens a new story.
+
+    Every `recluster_every` articles HDBSCAN re-clusters the window and stories
+    that it puts together (and that are close enough) are merged, the oldest ID
+    surviving. State is bounded: articles leave the window after `window_hours`
+    of event time or beyond `max_window`; stories idle for `retire_after_hours`
+    are retired and dropped.
+
+    Learned attributes: `stories_` (live stories by ID), `n_docs_seen_`,
+    `watermark_` (latest published_at seen).
+    """
+
+    def __init__(
+        self,
+        threshold: float = 0.5,
+        weight_cosine: float = 1.0,
+        weight_entities: float = 0.3,
+        time_scale_hours: float = 48.0,
+        window_hours: float = 72.0,
+        max_window: int = 50_000,
+        retire_after_hours: float = 72.0,
+        recluster_every: int = 500,
+        min_cluster_size: int = 5,
+        merge_min_cosine: float = 0.7,
+        shard: str = "default",
+    ) -> None:
+        self.threshold = threshold
+        self.weight_cosine = weight_cosine
+        self.weight_entities = weight_entities
+        self.time_scale_hours = time_scale_hours
+        self.window_hours = window_hours
+        self.max_window = max_window
+        self.retire_after_hours = retire_after_hours
+        self.recluster_every = recluster_every
+        self.min_cluster_size = min_cluster_size
+        self.merge_min_cosine = merge_min_cosine
+        self.shard = shard
+
+    # -- estimator API ---------------------------------------------------
+
+    def partial_fit_predict(self, docs: list[StoryDoc]) -> list[Assignment]:
+        """Assign a batch of articles in order; updates the stories as it goes."""
+        if not hasattr(self, "stories_"):
+            self._initialize()
+        assignments = []
+        for doc in docs:
+            assignments.append(self._assign(doc))
+            self.n_docs_seen_ += 1
+            if self.recluster_every and self.n_docs_seen_ % self.recluster_every == 0:
+                self.apply_recluster(find_merges(self._window_snapshot(), self.min_cluster_size))
+        self._expire()
+        return assignments
+
+    def partial_fit(self, docs: list[StoryDoc]) -> "OnlineStoryClusterer":
+        self.partial_fit_predict(docs)
+        return self
+
+    def remove(self, doc_id: str) -> str | None:
+        """Withdraw an article (it was edited and will be re-assigned); returns its old story."""
+        entry = self._window.pop(doc_id, None) if hasattr(self, "_window") else None
+        if entry is None:
+            return None
+        story = self.stories_.get(entry.story_id)
+        if story is not None:
+            story.remove(entry.doc)
+            self._touch(story)
+        return entry.story_id
+
+    def drain_changes(self) -> tuple[list[Story], list[Reassignment]]:
+        """Stories changed since the last call (each once, latest version) and moved articles."""
+        if not hasattr(self, "stories_"):
+            return [], []
+        changed = [self._changed[sid] for sid in sorted(self._changed)]
+        moved = self._moved
+        self._changed, self._moved = {}, []
+        return changed, moved
+
+    # -- internals -------------------------------------------------------
+
+    def _initialize(self) -> None:
+        self.stories_: dict[str, Story] = {}
+        self.n_docs_seen_ = 0
+        self.n_stories_opened_ = 0
+        self.watermark_ = -math.inf
+        self._window: dict[str, _WindowEntry] = {}
+        self._order: deque[_WindowEntry] = deque()  # window entries in arrival order
+        self._changed: dict[str, Story] = {}
+        self._moved: list[Reassignment] = []
+
+    def _touch(self, story: Story) -> None:
+        story.version += 1
+        self._changed[story.story_id] = story
+
+    def score(self, doc: StoryDoc, story: Story) -> float:
+        return self._scores(doc, [story])[0] if story.size else 0.0
+
+    def _scores(self, doc: StoryDoc, stories: list[Story]) -> np.ndarray:
+        centroids = np.stack([s.centroid for s in stories])
+        cosine = centroids @ doc.vector
+        overlap = np.array([_entity_overlap(doc.entities, s) for s in stories])
+        gap = np.array([max(0.0, s.first_seen - doc.published_at, doc.published_at - s.last_seen) for s in stories])
+        decay = np.exp(-gap / (self.time_scale_hours * HOUR))
+        return (self.weight_cosine * cosine + self.weight_entities * overlap) * decay
+
+    def _assign(self, doc: StoryDoc) -> Assignment:
+        late = doc.published_at < self.watermark_ - self.window_hours * HOUR
+        self.watermark_ = max(self.watermark_, doc.published_at)
+        live = [s for s in self.stories_.values() if s.status == "active"]
+        best, best_score = None, 0.0
+        if live:
+            scores = self._scores(doc, live)
+            i = int(np.argmax(scores))
+            best, best_score = live[i], float(scores[i])
+        is_new = best is None or best_score < self.threshold
+        if is_new:
+            self.n_stories_opened_ += 1
+            best = Story(
+                story_id=f"{self.shard}-{self.n_stories_opened_:06d}",
+                first_seen=doc.published_at,
+                last_seen=doc.published_at,
+                vector_sum=np.zeros_like(doc.vector),
+                late=late,
+            )
+            self.stories_[best.story_id] = best
+            best_score = 1.0
+        best.add(doc)
+        self._touch(best)
+        entry = _WindowEntry(doc, best.story_id)
+        self._window[doc.id] = entry
+        self._order.append(entry)
+        return Assignment(doc.id, best.story_id, round(best_score, 4), is_new, late)
+
+    def _window_snapshot(self) -> tuple[list[str], np.ndarray, list[str]]:
+        ids = sorted(self._window)
+        vectors = np.stack([self._window[i].doc.vector for i in ids]) if ids else np.zeros((0, 0))
+        return ids, vectors, [self._window[i].story_id for i in ids]
+
+    def apply_recluster(self, result: ReclusterResult) -> None:
+        """Merge the stories that re-clustering grouped, if their centroids agree."""
+        for group in result.groups:
+            stories = sorted(
+                (self.stories_[s] for s in group if s in self.stories_ and self.stories_[s].status == "active"),
+                key=lambda s: (s.first_seen, s.story_id),
+            )
+            if len(stories) < 2:
+                continue
+            survivor = stories[0]
+            for other in stories[1:]:
+                if float(survivor.centroid @ other.centroid) < self.merge_min_cosine:
+                    continue
+                self._merge(other, survivor)
+
+    def _merge(self, loser: Story, survivor: Story) -> None:
+        survivor.absorb(loser)
+        loser.status, loser.merged_into = "merged", survivor.story_id
+        self._touch(survivor)
+        self._touch(loser)
+        for entry in self._window.values():
+            if entry.story_id == loser.story_id:
+                entry.story_id = survivor.story_id
+                self._moved.append(Reassignment(entry.doc.id, loser.story_id, survivor.story_id, "merged"))
+        del self.stories_[loser.story_id]
+
+    def _expire(self) -> None:
+        """Drop articles past the window and retire idle stories."""
+        horizon = self.watermark_ - self.window_hours * HOUR
+        while self._order and (self._order[0].doc.published_at < horizon or len(self._window) > self.max_window):
+            entry = self._order.popleft()
+            if self._window.get(entry.doc.id) is entry:  # not already replaced by an edit
+                del self._window[entry.doc.id]
+        idle_since = self.watermark_ - self.retire_after_hours * HOUR
+        for story in [s for s in self.stories_.values() if s.last_seen < idle_since]:
+            story.status = "retired"
+            self._touch(story)
+            del self.stories_[story.story_id]
+
+
+def _entity_overlap(entities: tuple[str, ...], story: Story) -> float:
+    if not entities or not story.size:
+        return 0.0
+    weights = story.entity_weights()
+    return sum(min(1.0, weights.get(e, 0.0)) for e in entities) / len(entities)

@@ -1,0 +1,110 @@
+"""Story state: what storywire knows about one event cluster."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+MAX_TRACKED_TERMS = 64  # per counter; keeps a story's memory flat however large it grows
+_WORD = re.compile(r"[A-Za-z][A-Za-z0-9'\-]+")
+
+
+@dataclass(frozen=True)
+class StoryDoc:
+    """What clustering needs of an article: plain data, no tagger types."""
+
+    id: str
+    vector: np.ndarray  # unit length
+    published_at: float  # epoch seconds
+    title: str = ""
+    entities: tuple[str, ...] = ()  # canonical forms
+    topics: tuple[str, ...] = ()  # taxonomy labels
+
+
+@dataclass
+class Story:
+    """One event cluster. `version` goes up with every change that is published."""
+
+    story_id: str
+    first_seen: float
+    last_seen: float
+    vector_sum: np.ndarray
+    size: int = 0
+    version: int = 0
+    status: str = "active"  # active | merged | retired
+    merged_into: str | None = None
+    late: bool = False
+    representative_title: str = ""
+    representative_score: float = -1.0
+    entity_counts: Counter = field(default_factory=Counter)
+    topic_counts: Counter = field(default_factory=Counter)
+    term_counts: Counter = field(default_factory=Counter)
+
+    @property
+    def centroid(self) -> np.ndarray:
+        norm = float(np.linalg.norm(self.vector_sum))
+        return self.vector_sum / norm if norm > 0 else self.vector_sum
+
+    def add(self, doc: StoryDoc) -> None:
+        self.size += 1
+        self.vector_sum = self.vector_sum + doc.vector
+        self.first_seen = min(self.first_seen, doc.published_at)
+        self.last_seen = max(self.last_seen, doc.published_at)
+        _bump(self.entity_counts, set(doc.entities))
+        _bump(self.topic_counts, set(doc.topics))
+        _bump(self.term_counts, set(title_terms(doc.title)))
+        closeness = float(doc.vector @ self.centroid)
+        if closeness > self.representative_score:
+            self.representative_title, self.representative_score = doc.title, closeness
+
+    def remove(self, doc: StoryDoc) -> None:
+        """Take back a member (an edited article that is re-assigned)."""
+        self.size = max(0, self.size - 1)
+        self.vector_sum = self.vector_sum - doc.vector
+        self.entity_counts.subtract(set(doc.entities))
+        self.topic_counts.subtract(set(doc.topics))
+        self.term_counts.subtract(set(title_terms(doc.title)))
+
+    def absorb(self, other: "Story") -> None:
+        """Take over everything of a story merged into this one."""
+        self.size += other.size
+        self.vector_sum = self.vector_sum + other.vector_sum
+        self.first_seen = min(self.first_seen, other.first_seen)
+        self.last_seen = max(self.last_seen, other.last_seen)
+        self.late = self.late and other.late
+        for mine, theirs in (
+            (self.entity_counts, other.entity_counts),
+            (self.topic_counts, other.topic_counts),
+            (self.term_counts, other.term_counts),
+        ):
+            _bump(mine, theirs)
+
+    def entity_weights(self) -> dict[str, float]:
+        """Share of members that mention each entity (canonical form)."""
+        return {e: c / self.size for e, c in self.entity_counts.items() if c > 0} if self.size else {}
+
+    def top_entities(self, k: int = 5) -> list[str]:
+        return [e for e, c in self.entity_counts.most_common(k) if c > 0]
+
+    def top_topics(self, k: int = 3) -> list[str]:
+        return [t for t, c in self.topic_counts.most_common(k) if c > 0]
+
+    def keywords(self, k: int = 8) -> list[str]:
+        return [t for t, c in self.term_counts.most_common(k) if c > 0]
+
+
+def title_terms(title: str) -> list[str]:
+    return [w for w in (m.group().lower().strip("'-") for m in _WORD.finditer(title)) if w not in ENGLISH_STOP_WORDS and len(w) > 2]
+
+
+def _bump(counter: Counter, items) -> None:
+    """Add to a counter and keep only its MAX_TRACKED_TERMS most common entries."""
+    counter.update(items)
+    if len(counter) > 2 * MAX_TRACKED_TERMS:
+        keep = counter.most_common(MAX_TRACKED_TERMS)
+        counter.clear()
+        counter.update(dict(keep))

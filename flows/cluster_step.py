@@ -1,0 +1,167 @@
+"""The stateful clustering step: one OnlineStoryClusterer per shard, plus article versions.
+
+It turns enriched articles into published records: the tags of each article
+version and the latest state of every story that changed. It also decides the
+id edge cases: an identical re-delivery is ignored, changed content is a new
+version (withdrawn from its old story and assigned again), and articles whose
+story was merged are re-published with the surviving story id.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from collections import OrderedDict
+from dataclasses import dataclass, replace
+from typing import Any, Callable, Iterable
+
+from bytewax.operators import StatefulBatchLogic
+
+from clustering import OnlineStoryClusterer, StoryDoc
+from flows.config import ClusteringConfig
+from flows.enrich import EnrichedArticle
+from flows.schema import ModelVersions, TaggedArticle, now, story_record
+
+log = logging.getLogger(__name__)
+
+TAGS, STORIES = "tags", "stories"
+
+
+@dataclass(frozen=True)
+class OutputRecord:
+    """One record for a sink: which output, its key and its JSON body."""
+
+    output: str  # TAGS | STORIES
+    key: str
+    body: dict[str, Any]
+
+
+@dataclass
+class ShardState:
+    """Everything a shard remembers; picklable so Bytewax recovery can snapshot it."""
+
+    clusterer: OnlineStoryClusterer
+    versions: OrderedDict  # article id -> (content hash, version), oldest first
+    last_tags: OrderedDict  # article id -> latest TaggedArticle, for re-publishing on story changes
+    duplicates: int = 0
+
+
+def new_shard_state(config: ClusteringConfig, shard: str) -> ShardState:
+    clusterer = OnlineStoryClusterer(
+        threshold=config.threshold,
+        weight_cosine=config.weight_cosine,
+        weight_entities=config.weight_entities,
+        time_scale_hours=config.time_scale_hours,
+        window_hours=config.window_hours,
+        max_window=config.max_window,
+        retire_after_hours=config.retire_after_hours,
+        recluster_every=config.recluster_every,
+        min_cluster_size=config.min_cluster_size,
+        merge_min_cosine=config.merge_min_cosine,
+        shard=shard,
+    )
+    return ShardState(clusterer, OrderedDict(), OrderedDict())
+
+
+def clustering_version(config: ClusteringConfig) -> str:
+    return f"online+hdbscan:t{config.threshold}/we{config.weight_entities}/ts{config.time_scale_hours}h"
+
+
+class ShardLogic(StatefulBatchLogic[EnrichedArticle, OutputRecord, ShardState]):
+    """Bytewax logic for one shard key."""
+
+    def __init__(
+        self,
+        state: ShardState | None,
+        config: ClusteringConfig,
+        shard_of: Callable[[EnrichedArticle], str],
+        versions: Callable[[], dict[str, str]],
+    ) -> None:
+        self.state = state  # None until the first batch tells us which shard this is
+        self.config = config
+        self.shard_of = shard_of
+        self.model_versions = versions  # called lazily: model versions are known once models load
+
+    def on_batch(self, values: list[EnrichedArticle]) -> tuple[Iterable[OutputRecord], bool]:
+        return self.process(values), StatefulBatchLogic.RETAIN
+
+    def snapshot(self) -> ShardState:
+        return copy.deepcopy(self.state)
+
+    def process(self, items: list[EnrichedArticle]) -> list[OutputRecord]:
+        if self.state is None:
+            self.state = new_shard_state(self.config, self.shard_of(items[0]))
+        state = self.state
+        fresh: list[tuple[EnrichedArticle, int]] = []
+        for item in items:
+            article = item.article
+            seen = state.versions.get(article.id)
+            if seen is not None and seen[0] == article.content_hash:
+                state.duplicates += 1
+                log.info("ignoring duplicate of article %s (identical content)", article.id)
+                continue
+            version = 1 if seen is None else seen[1] + 1
+            if seen is not None:
+                state.clusterer.remove(article.id)
+            self._remember(state.versions, article.id, (article.content_hash, version), self.config.max_tracked_articles)
+            fresh.append((item, version))
+        assignments = state.clusterer.partial_fit_predict([to_story_doc(item) for item, _ in fresh])
+        models = ModelVersions(**self.model_versions(), clustering=clustering_version(self.config))
+        out = []
+        processed_at = now()
+        for (item, version), assignment in zip(fresh, assignments):
+            article = item.article
+            flags = [flag for flag, on in (("edited", version > 1), ("late", assignment.late), ("lang-not-covered", not item.lang_covered)) if on]
+            tags = TaggedArticle(
+                id=article.id,
+                version=version,
+                published_at=article.published_at,
+                processed_at=processed_at,
+                title=article.title,
+                entities=[e.to_json() for e in item.entities],
+                topics=[t.to_json() for t in item.topics],
+                story={"id": assignment.story_id, "score": assignment.score, "is_new": assignment.is_new},
+                models=models,
+                lang=article.lang,
+                body_truncated=article.body_truncated,
+                flags=flags,
+            )
+            self._remember(state.last_tags, article.id, tags, self.config.max_window)
+            out.append(OutputRecord(TAGS, article.id, tags.to_json()))
+        stories, moved = state.clusterer.drain_changes()
+        for move in moved:
+            previous = state.last_tags.get(move.doc_id)
+            if previous is None:  # older than what we keep; the story record still says merged_into
+                continue
+            republished = replace(
+                previous,
+                version=previous.version + 1,
+                processed_at=processed_at,
+                story={"id": move.story_id, "score": previous.story["score"], "is_new": False, "previous_id": move.old_story_id},
+                flags=sorted(set(previous.flags) | {f"story-{move.reason}"}),
+            )
+            hash_ = state.versions[move.doc_id][0]
+            self._remember(state.versions, move.doc_id, (hash_, republished.version), self.config.max_tracked_articles)
+            self._remember(state.last_tags, move.doc_id, republished, self.config.max_window)
+            out.append(OutputRecord(TAGS, move.doc_id, republished.to_json()))
+        out.extend(OutputRecord(STORIES, s.story_id, story_record(s)) for s in stories)
+        return out
+
+    @staticmethod
+    def _remember(table: OrderedDict, key: str, value: Any, limit: int) -> None:
+        """Insert as newest and forget the oldest entries beyond `limit` (bounded memory)."""
+        table[key] = value
+        table.move_to_end(key)
+        while len(table) > limit:
+            table.popitem(last=False)
+
+
+def to_story_doc(item: EnrichedArticle) -> StoryDoc:
+    return StoryDoc(
+        id=item.article.id,
+        vector=item.vector,
+        published_at=item.article.published_at,
+        title=item.article.title,
+        entities=tuple(e.canonical for e in item.entities),
+        topics=tuple(t.label for t in item.topics),
+    )

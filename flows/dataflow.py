@@ -1,0 +1,107 @@
+"""The storywire dataflow.
+
+    source -> decode+validate -> micro-batch -> enrich -> key by shard -> cluster -> sinks
+                   | bad input                    | model failure
+                   +--------------> dead letters <+
+
+Decoding is per record, enrichment per micro-batch on any worker, clustering
+stateful per shard key. Nothing raises out of user code: failures become dead
+letters with a reason.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import bytewax.operators as op
+from bytewax.dataflow import Dataflow
+from bytewax.inputs import Source
+from bytewax.outputs import Sink
+
+from flows.cluster_step import TAGS, OutputRecord, ShardLogic
+from flows.config import RunConfig
+from flows.connectors import jsonl_sink, to_line
+from flows.enrich import EnrichedArticle, enricher_for
+from flows.schema import Article, DeadLetter, InvalidArticle, RawRecord, decode_article
+
+DEFAULT_SHARD = "default"
+REPLAY_BATCH_TIMEOUT = timedelta(days=365)  # replays batch by size only, so results do not depend on timing
+
+
+@dataclass(frozen=True)
+class Sinks:
+    tags: Sink
+    stories: Sink
+    dead_letters: Sink
+
+    @classmethod
+    def files(cls, directory: str | Path) -> "Sinks":
+        directory = Path(directory)
+        return cls(
+            tags=jsonl_sink(directory / "tags.jsonl"),
+            stories=jsonl_sink(directory / "stories.jsonl"),
+            dead_letters=jsonl_sink(directory / "dead-letters.jsonl"),
+        )
+
+
+def decode(config: RunConfig, record: RawRecord) -> Article | DeadLetter:
+    try:
+        return decode_article(record, config.limits.max_record_bytes, config.limits.max_body_chars)
+    except InvalidArticle as exc:
+        return DeadLetter.from_raw(record, str(exc), config.limits.dead_letter_raw_bytes)
+
+
+def batch_key(article: Article) -> str:
+    """Micro-batches are keyed by source partition, so batches spread over workers."""
+    return article.origin
+
+
+def enrich_batch(config: RunConfig, keyed_batch: tuple[str, list[Article]]) -> list[EnrichedArticle | DeadLetter]:
+    _, articles = keyed_batch
+    return enricher_for(config.models, config.topics).enrich_or_dead_letter(articles, config.limits.dead_letter_raw_bytes)
+
+
+def shard_of(config: RunConfig, item: EnrichedArticle) -> str:
+    """One shard for the languages the models cover; each other language gets its own."""
+    return DEFAULT_SHARD if item.lang_covered else f"lang-{item.article.lang}"
+
+
+def model_versions(config: RunConfig) -> dict[str, str]:
+    return enricher_for(config.models, config.topics).versions()
+
+
+def build_flow(config: RunConfig, source: Source[RawRecord], sinks: Sinks, replay: bool = True) -> Dataflow:
+    """Wire the steps. `replay=True` batches by size only (deterministic results)."""
+    flow = Dataflow("storywire")
+    raw = op.input("input", flow, source)
+    decoded = op.map("decode", raw, functools.partial(decode, config))
+    valid = op.branch("validate", decoded, lambda x: isinstance(x, Article))
+
+    timeout = REPLAY_BATCH_TIMEOUT if replay else timedelta(milliseconds=config.batch.timeout_ms)
+    batches = op.collect("micro_batch", op.key_on("batch_key", valid.trues, batch_key), timeout, config.batch.max_size)
+    enriched = op.flat_map("enrich", batches, functools.partial(enrich_batch, config))
+    enrich_ok = op.branch("enriched", enriched, lambda x: isinstance(x, EnrichedArticle))
+
+    shard = functools.partial(shard_of, config)
+    versions = functools.partial(model_versions, config)
+    sharded = op.key_on("shard", enrich_ok.trues, shard)
+    clustered = op.stateful_batch("cluster", sharded, lambda state: ShardLogic(state, config.clustering, shard, versions))
+    records = op.key_rm("unshard", clustered)
+    is_tags = op.branch("route", records, lambda r: r.output == TAGS)
+    op.output("tags", _lines("tags_json", is_tags.trues), sinks.tags)
+    op.output("stories", _lines("stories_json", is_tags.falses), sinks.stories)
+
+    dead = op.merge("dead_letters", valid.falses, enrich_ok.falses)
+    dead_lines = op.map("dead_letter_json", dead, lambda d: (d.article_id or f"{d.origin}:{d.position}", to_line(d.to_json())))
+    op.output("dlq", dead_lines, sinks.dead_letters)
+    return flow
+
+
+def _lines(step_id: str, records) -> object:
+    def as_line(record: OutputRecord) -> tuple[str, str]:
+        return record.key, to_line(record.body)
+
+    return op.map(step_id, records, as_line)

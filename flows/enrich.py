@@ -1,0 +1,102 @@
+"""The enrichment step: NER, one embedding per article and zero-shot topics, in batches.
+
+Models load lazily, once per process (`enricher_for`), never per item. A batch
+that fails is retried article by article so one bad article becomes one dead
+letter instead of taking its batch (or the dataflow) down.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from flows.config import ModelsConfig, TopicsConfig
+from flows.schema import Article, DeadLetter, RawRecord
+from taggers import Entity, EntityTagger, SentenceEncoder, Topic, ZeroShotTopicClassifier
+from taxonomy import load_taxonomy
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class EnrichedArticle:
+    """An article with everything the taggers found; the input of the clustering step."""
+
+    article: Article
+    entities: tuple[Entity, ...]
+    topics: tuple[Topic, ...]
+    vector: np.ndarray
+    lang_covered: bool
+
+
+class Enricher:
+    """Runs the taggers over a batch of articles."""
+
+    def __init__(self, models: ModelsConfig, topics: TopicsConfig) -> None:
+        if models.torch_threads:
+            import torch
+
+            torch.set_num_threads(models.torch_threads)
+        self.models = models
+        self.entity_tagger = EntityTagger(models.spacy_model, max_chars=models.ner_max_chars)
+        self.encoder = SentenceEncoder(models.encoder, device=models.device)
+        self.topic_classifier = ZeroShotTopicClassifier(
+            load_taxonomy(topics.taxonomy),
+            self.encoder,
+            levels=topics.levels,
+            thresholds={1: topics.threshold_level1, 2: topics.threshold_level2},
+            margin=topics.margin,
+            max_per_level=topics.max_per_level,
+        ).fit()
+
+    def versions(self) -> dict[str, str]:
+        return {"ner": self.entity_tagger.version, "encoder": self.encoder.version, "topics": self.topic_classifier.version}
+
+    def enrich(self, articles: list[Article]) -> list[EnrichedArticle]:
+        covered = [self._covered(a) for a in articles]
+        vectors = self.encoder.encode([a.text(self.models.embed_max_chars) for a in articles])
+        tagged_idx = [i for i, ok in enumerate(covered) if ok]
+        entities = self.entity_tagger.tag([(articles[i].title, articles[i].text()) for i in tagged_idx])
+        topics = self.topic_classifier.predict(vectors[tagged_idx]) if tagged_idx else []
+        by_index = {i: (tuple(e), tuple(t)) for i, e, t in zip(tagged_idx, entities, topics)}
+        return [
+            EnrichedArticle(a, *by_index.get(i, ((), ())), vector=vectors[i], lang_covered=covered[i])
+            for i, a in enumerate(articles)
+        ]
+
+    def enrich_or_dead_letter(self, articles: list[Article], raw_cap: int) -> list[EnrichedArticle | DeadLetter]:
+        """Enrich a batch; if it fails, retry one by one and dead-letter the articles that still fail."""
+        try:
+            return list(self.enrich(articles))
+        except Exception:  # noqa: BLE001 - any model failure is isolated below
+            log.exception("enrichment of a batch of %d failed; retrying one by one", len(articles))
+        results: list[EnrichedArticle | DeadLetter] = []
+        for article in articles:
+            try:
+                results.extend(self.enrich([article]))
+            except Exception as exc:  # noqa: BLE001
+                results.append(dead_letter_for(article, f"enrichment failed: {type(exc).__name__}: {exc}", raw_cap))
+        return results
+
+    def _covered(self, article: Article) -> bool:
+        return article.lang is None or article.lang.split("-")[0].lower() in self.models.languages
+
+
+def dead_letter_for(article: Article, reason: str, raw_cap: int) -> DeadLetter:
+    """A dead letter for an article that passed validation but failed later."""
+    payload = json.dumps(asdict(article), ensure_ascii=False).encode("utf-8")
+    record = RawRecord(payload, article.origin, article.position, article.received_at)
+    return DeadLetter.from_raw(record, reason, raw_cap, article_id=article.id)
+
+
+@lru_cache(maxsize=4)
+def enricher_for(models: ModelsConfig, topics: TopicsConfig) -> Enricher:
+    """The process-wide enricher for a configuration (models load on first use)."""
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    log.info("loading models (spaCy %s, encoder %s)", models.spacy_model, models.encoder or "default")
+    return Enricher(models, topics)

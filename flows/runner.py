@@ -1,0 +1,84 @@
+"""Running the dataflow: build the source and sinks from the config and execute it."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+from bytewax.recovery import RecoveryConfig, init_db_dir
+from bytewax.run import cli_main
+
+from flows.config import RunConfig
+from flows.connectors import ArchiveSource
+from flows.dataflow import Sinks, build_flow
+from replay import ArchiveRecord, apply_protocol, demo_firehose_path, read_archive
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ScaleOptions:
+    """Bytewax's worker, process and recovery options, passed through unchanged."""
+
+    workers_per_process: int = 1
+    process_id: int | None = None
+    addresses: list[str] | None = None
+    recovery_directory: Path | None = None
+    snapshot_interval_s: float | None = None
+    backup_interval_s: float | None = None
+    recovery_partitions: int = 1
+
+
+@dataclass
+class Archive:
+    """A sliced, ordered archive held in memory, with the true labels where it has them."""
+
+    path: Path
+    records: list[ArchiveRecord]
+    labels: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, config: RunConfig) -> "Archive":
+        src = config.source
+        path = demo_firehose_path() if src.path == "demo" else Path(src.path)
+        records = list(apply_protocol(read_archive(path, src.format), src.protocol, src.seed, src.days, src.limit))
+        labels = {
+            str(r.parsed["id"]): str(r.parsed[src.label_field])
+            for r in records
+            if r.parsed is not None and r.parsed.get(src.label_field) is not None and r.parsed.get("id") is not None
+        }
+        return cls(path, records, labels)
+
+
+def run(config: RunConfig, scale: ScaleOptions = ScaleOptions(), archive: Archive | None = None) -> Archive:
+    """Replay the configured archive through the real flow into the configured outputs."""
+    archive = archive or Archive.load(config)
+    source = ArchiveSource(
+        lambda: archive.records,
+        origin=f"file:{archive.path.name}",
+        batch_size=config.batch.max_size,
+        total=len(archive.records),
+        progress=config.source.progress,
+    )
+    flow = build_flow(config, source, Sinks.files(config.output.directory), replay=True)
+    log.info("replaying %d records from %s into %s", len(archive.records), archive.path, config.output.directory)
+    cli_main(flow, **_bytewax_options(scale))
+    return archive
+
+
+def _bytewax_options(scale: ScaleOptions) -> dict:
+    options: dict = {"workers_per_process": scale.workers_per_process}
+    if scale.process_id is not None:
+        options.update(process_id=scale.process_id, addresses=scale.addresses)
+    if scale.snapshot_interval_s is not None:
+        options["epoch_interval"] = timedelta(seconds=scale.snapshot_interval_s)
+    if scale.recovery_directory is not None:
+        directory = Path(scale.recovery_directory)
+        if not any(directory.glob("*.sqlite3")):
+            directory.mkdir(parents=True, exist_ok=True)
+            init_db_dir(directory, scale.recovery_partitions)
+        backup = timedelta(seconds=scale.backup_interval_s) if scale.backup_interval_s is not None else None
+        options["recovery_config"] = RecoveryConfig(directory, backup)
+    return options

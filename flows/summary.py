@@ -1,0 +1,101 @@
+"""Reading a run's outputs back: final story per article, story table, counts, quality."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+from replay import ClusteringScores, score_clustering
+
+
+def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
+    if path.exists():
+        with path.open(encoding="utf-8") as f:
+            for line in f:
+                if line.strip():
+                    yield json.loads(line)
+
+
+def latest_by(records: Iterator[dict[str, Any]], key: str) -> dict[str, dict[str, Any]]:
+    """Keep the highest version per key: what a consumer that dedupes by (key, version) sees."""
+    latest: dict[str, dict[str, Any]] = {}
+    for record in records:
+        current = latest.get(record[key])
+        if current is None or record["version"] >= current["version"]:
+            latest[record[key]] = record
+    return latest
+
+
+@dataclass
+class RunSummary:
+    n_input: int
+    tags: dict[str, dict[str, Any]]  # article id -> latest tags
+    stories: dict[str, dict[str, Any]]  # cluster id -> latest story record
+    dead_letters: list[dict[str, Any]]
+    scores: ClusteringScores | None = None
+    final_story: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_outputs(cls, directory: str | Path, n_input: int, labels: dict[str, str] | None = None) -> "RunSummary":
+        directory = Path(directory)
+        tags = latest_by(read_jsonl(directory / "tags.jsonl"), "id")
+        stories = latest_by(read_jsonl(directory / "stories.jsonl"), "cluster_id")
+        dead = list(read_jsonl(directory / "dead-letters.jsonl"))
+        final = {aid: resolve(t["story"]["id"], stories) for aid, t in tags.items()}
+        summary = cls(n_input, tags, stories, dead, final_story=final)
+        if labels:
+            summary.scores = score_clustering(final, labels)
+        return summary
+
+    @property
+    def n_tagged(self) -> int:
+        return len(self.tags)
+
+    @property
+    def n_duplicates(self) -> int:
+        """Input records that produced neither tags nor a dead letter: identical re-deliveries."""
+        return self.n_input - self.n_tagged - len(self.dead_letters)
+
+    def top_stories(self, k: int = 10) -> list[dict[str, Any]]:
+        live = [s for s in self.stories.values() if s["status"] != "merged"]
+        return sorted(live, key=lambda s: (-s["size"], s["cluster_id"]))[:k]
+
+    def render(self, k: int = 10) -> str:
+        counts = {}
+        for story in self.stories.values():
+            counts[story["status"]] = counts.get(story["status"], 0) + 1
+        lines = [
+            f"articles in: {self.n_input}  tagged: {self.n_tagged}  dead-lettered: {len(self.dead_letters)}"
+            f"  duplicates ignored: {self.n_duplicates}",
+            "stories: " + ", ".join(f"{n} {status}" for status, n in sorted(counts.items())),
+        ]
+        if self.scores is not None:
+            s = self.scores
+            lines.append(
+                f"quality vs labels: BCubed F1 {s.bcubed_f1:.3f} (precision {s.bcubed_precision:.3f}, recall "
+                f"{s.bcubed_recall:.3f}), ARI {s.ari:.3f}, AMI {s.ami:.3f}; {s.n_docs} articles, {s.n_labels} events, "
+                f"{s.n_stories} stories"
+            )
+        lines.append("")
+        lines.append(f"top {k} stories:")
+        for story in self.top_stories(k):
+            lines.append(f"  {story['cluster_id']}  size {story['size']:>3}  {story['representative_title']}")
+            lines.append(f"      entities: {', '.join(story['top_entities'][:5]) or '-'}")
+            lines.append(f"      topics:   {', '.join(story['top_topics'][:3]) or '-'}")
+        if self.dead_letters:
+            lines.append("")
+            lines.append("dead letters:")
+            for d in self.dead_letters:
+                lines.append(f"  {d['origin']} line {d['position']}: {d['reason']}")
+        return "\n".join(lines)
+
+
+def resolve(story_id: str, stories: dict[str, dict[str, Any]]) -> str:
+    """Follow merged_into links to the story that absorbed this one."""
+    seen = set()
+    while story_id in stories and stories[story_id].get("merged_into") and story_id not in seen:
+        seen.add(story_id)
+        story_id = stories[story_id]["merged_into"]
+    return story_id

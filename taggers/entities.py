@@ -69,7 +69,7 @@ class EntityTagger:
                     f"(models.spacy_model in the config); {exc}"
                 ) from None
             keep = {"tok2vec", "ner"}
-            nlp.disable_pipes(*[name for name in nlp.pipe_names if name not in keep])
+            nlp.select_pipes(enable=[name for name in nlp.pipe_names if name in keep])
             self._nlp = nlp
         return self._nlp
 
@@ -105,7 +105,8 @@ def canonicalize(mentions: Sequence[_Mention]) -> list[Entity]:
 
     Identical normalised forms merge; a shorter form whose words appear, in order,
     inside a longer form of the same family merges into it ("Biden" into
-    "Joe Biden", "Northwind" into "Northwind Motors").
+    "Joe Biden", "Northwind" into "Northwind Motors"). A surname alone merges into
+    the person whatever its label (NER often calls a lone surname an ORG).
     """
     groups: dict[str, list[_Mention]] = {}
     for mention in mentions:
@@ -121,10 +122,11 @@ def canonicalize(mentions: Sequence[_Mention]) -> list[Entity]:
             other
             for other, (_, other_label) in forms.items()
             if other != key
-            and family is not None
-            and _FAMILY.get(other_label) == family
             and len(other.split()) > len(words)
-            and _contains(other.split(), words)
+            and (
+                (family is not None and _FAMILY.get(other_label) == family and _contains(other.split(), words))
+                or (other_label == "PERSON" and label in ("PERSON", "ORG") and other.split()[-len(words) :] == words)
+            )
         ]
         if candidates:
             target[key] = max(candidates, key=lambda c: (len(groups[c]), len(c), c))

@@ -47,9 +47,12 @@ def concept_text(concept: Concept) -> str:
 class ZeroShotTopicClassifier:
     """Hierarchical, multi-label zero-shot classifier over a taxonomy.
 
-    Level 1 first; then, only under the chosen level-1 concepts, level 2. At each
-    level a concept is kept when its cosine is at least `thresholds[level]` and
-    within `margin` of the best one, at most `max_per_level` of them.
+    Level 1 first; then, only under the chosen level-1 concepts, level 2. A
+    concept scores the best cosine of itself and its embedded children (broad
+    level-1 definitions match headlines poorly; their children say what they
+    cover). At each level a concept is kept when its score is at least
+    `thresholds[level]` and within `margin` of the best one, at most
+    `max_per_level` of them.
     """
 
     def __init__(
@@ -76,6 +79,9 @@ class ZeroShotTopicClassifier:
         self.codes_ = [c.code for c in concepts]
         self.index_ = {code: i for i, code in enumerate(self.codes_)}
         self.vectors_ = self.encoder.encode([concept_text(c) for c in concepts])
+        self.evidence_codes_ = {
+            code: [code] + [c.code for c in self.taxonomy.children(code) if c.code in self.index_] for code in self.codes_
+        }
         return self
 
     @property
@@ -101,14 +107,18 @@ class ZeroShotTopicClassifier:
         return chosen
 
     def _pick(self, row: np.ndarray, codes: list[str], threshold: float) -> list[Topic]:
-        scored = sorted(((float(row[self.index_[c]]), c) for c in codes), reverse=True)
+        scored = sorted((self._score(row, c) + (c,) for c in codes), reverse=True)
         if not scored:
             return []
         best = scored[0][0]
-        kept = [(s, c) for s, c in scored if s >= threshold and s >= best - self.margin][: self.max_per_level]
-        return [self._topic(code, score) for score, code in kept]
+        kept = [x for x in scored if x[0] >= threshold and x[0] >= best - self.margin][: self.max_per_level]
+        return [self._topic(code, score, matched) for score, matched, code in kept]
 
-    def _topic(self, code: str, score: float) -> Topic:
+    def _score(self, row: np.ndarray, code: str) -> tuple[float, str]:
+        """Best cosine among the concept and its embedded children, and which one it was."""
+        return max((float(row[self.index_[c]]), c) for c in self.evidence_codes_[code])
+
+    def _topic(self, code: str, score: float, matched: str) -> Topic:
         concept = self.taxonomy[code]
         return Topic(
             code=code,
@@ -116,5 +126,5 @@ class ZeroShotTopicClassifier:
             level=concept.level,
             score=score,
             ancestors=tuple(a.code for a in self.taxonomy.ancestors(code)),
-            evidence={"kind": "embedding", "score": round(score, 4), "model": self.encoder.version},
+            evidence={"kind": "embedding", "score": round(score, 4), "matched": matched, "model": self.encoder.version},
         )

@@ -1,0 +1,127 @@
+import numpy as np
+import pytest
+
+from clustering import OnlineStoryClusterer, ReclusterResult, StoryDoc
+
+HOUR = 3600.0
+
+
+def unit(*values):
+    v = np.array(values, dtype=np.float32)
+    return v / np.linalg.norm(v)
+
+
+def doc(i, vector, hours=0.0, entities=(), title=""):
+    return StoryDoc(f"d{i}", vector, 1_000_000.0 + hours * HOUR, title or f"title {i}", tuple(entities))
+
+
+def test_similar_articles_share_a_story_and_different_ones_do_not():
+    c = OnlineStoryClusterer(threshold=0.5, recluster_every=0)
+    out = c.partial_fit_predict(
+        [doc(1, unit(1, 0, 0)), doc(2, unit(0.9, 0.1, 0)), doc(3, unit(0, 1, 0)), doc(4, unit(0.1, 0.95, 0))]
+    )
+    assert out[0].is_new and not out[1].is_new and out[0].story_id == out[1].story_id
+    assert out[2].is_new and out[2].story_id == out[3].story_id != out[0].story_id
+    assert out[0].story_id == "default-000001"
+
+
+def test_time_decay_opens_a_new_story_for_the_same_topic_much_later():
+    c = OnlineStoryClusterer(threshold=0.5, time_scale_hours=24, window_hours=1000, retire_after_hours=1000, recluster_every=0)
+    early, later = c.partial_fit_predict([doc(1, unit(1, 0)), doc(2, unit(0.95, 0.05), hours=96)])
+    assert later.is_new and later.story_id != early.story_id
+
+
+def test_shared_entities_tell_apart_stories_with_the_same_wording():
+    # "Two earthquakes": identical vectors, only the entities differ. Cosine alone (1.0)
+    # stays under the threshold; a shared entity adds 0.4 and decides.
+    c = OnlineStoryClusterer(threshold=1.1, weight_entities=0.4, recluster_every=0)
+    v = unit(1, 0.3)
+    chile, japan, japan2, chile2 = c.partial_fit_predict(
+        [doc(1, v, entities=["Chile"]), doc(2, v, entities=["Japan"]), doc(3, v, entities=["Japan"]), doc(4, v, entities=["Chile"])]
+    )
+    assert japan.is_new and japan.story_id != chile.story_id
+    assert japan2.story_id == japan.story_id and chile2.story_id == chile.story_id
+
+
+def test_story_keeps_size_times_entities_and_representative_title():
+    c = OnlineStoryClusterer(recluster_every=0)
+    c.partial_fit_predict(
+        [
+            doc(1, unit(1, 0.1), hours=0, entities=["Chile", "Valparaiso"], title="Quake hits Chile"),
+            doc(2, unit(1, 0.0), hours=2, entities=["Chile"], title="Chile quake toll rises"),
+        ]
+    )
+    (story,) = c.stories_.values()
+    assert story.size == 2 and story.last_seen - story.first_seen == 2 * HOUR
+    assert story.top_entities()[0] == "Chile"
+    assert "chile" in story.keywords() and story.representative_title in {"Quake hits Chile", "Chile quake toll rises"}
+
+
+def test_idle_stories_are_retired_and_dropped():
+    c = OnlineStoryClusterer(retire_after_hours=10, window_hours=10, recluster_every=0)
+    c.partial_fit_predict([doc(1, unit(1, 0))])
+    c.drain_changes()
+    c.partial_fit_predict([doc(2, unit(0, 1), hours=11)])
+    changed, _ = c.drain_changes()
+    retired = [s for s in changed if s.status == "retired"]
+    assert [s.story_id for s in retired] == ["default-000001"]
+    assert list(c.stories_) == ["default-000002"]
+
+
+def test_window_is_bounded_by_count_and_time():
+    c = OnlineStoryClusterer(max_window=50, window_hours=5, retire_after_hours=1e6, recluster_every=0)
+    rng = np.random.default_rng(0)
+    for i in range(20):
+        c.partial_fit_predict([doc(i * 10 + j, unit(*rng.normal(size=8)), hours=i) for j in range(10)])
+    assert len(c._window) <= 50
+    assert min(e.doc.published_at for e in c._window.values()) >= c.watermark_ - 5 * HOUR
+
+
+def test_merge_keeps_the_oldest_id_and_moves_members():
+    c = OnlineStoryClusterer(threshold=0.95, merge_min_cosine=0.7, recluster_every=0)
+    a, b = c.partial_fit_predict([doc(1, unit(1, 0.2)), doc(2, unit(1, -0.2), hours=1)])
+    assert a.story_id != b.story_id
+    c.drain_changes()
+    c.apply_recluster(ReclusterResult(groups=[[b.story_id, a.story_id]], n_clusters=1, n_noise=0))
+    changed, moved = c.drain_changes()
+    by_id = {s.story_id: s for s in changed}
+    assert by_id[b.story_id].status == "merged" and by_id[b.story_id].merged_into == a.story_id
+    assert by_id[a.story_id].size == 2
+    assert [(m.doc_id, m.story_id) for m in moved] == [("d2", a.story_id)]
+
+
+def test_merge_is_refused_when_centroids_disagree():
+    c = OnlineStoryClusterer(threshold=0.95, merge_min_cosine=0.7, recluster_every=0)
+    a, b = c.partial_fit_predict([doc(1, unit(1, 0)), doc(2, unit(0, 1))])
+    c.apply_recluster(ReclusterResult(groups=[[a.story_id, b.story_id]], n_clusters=1, n_noise=0))
+    assert len(c.stories_) == 2
+
+
+def test_removed_article_leaves_its_story():
+    c = OnlineStoryClusterer(recluster_every=0)
+    c.partial_fit_predict([doc(1, unit(1, 0)), doc(2, unit(1, 0.1))])
+    story_id = c.remove("d2")
+    assert c.stories_[story_id].size == 1
+    assert c.remove("unknown") is None
+
+
+def test_periodic_recluster_runs_hdbscan_and_is_deterministic():
+    rng = np.random.default_rng(3)
+    centers = [unit(*rng.normal(size=16)) for _ in range(3)]
+    docs = [doc(i, unit(*(centers[i % 3] + 0.05 * rng.normal(size=16))), hours=i / 10) for i in range(120)]
+
+    def labels():
+        c = OnlineStoryClusterer(threshold=0.8, recluster_every=40, min_cluster_size=5)
+        return [a.story_id for a in c.partial_fit_predict(docs)], c
+
+    first, c = labels()
+    assert first == labels()[0]
+    assert len(c.stories_) == 3
+
+
+@pytest.mark.parametrize("late_hours", [-100])
+def test_late_article_is_flagged(late_hours):
+    c = OnlineStoryClusterer(window_hours=24, retire_after_hours=1e6, recluster_every=0)
+    c.partial_fit_predict([doc(1, unit(1, 0), hours=0)])
+    (late,) = c.partial_fit_predict([doc(2, unit(0, 1), hours=late_hours)])
+    assert late.late and late.is_new

@@ -1,0 +1,58 @@
+"""The clustering step's id rules: duplicates, edits and re-publishing after merges."""
+
+import numpy as np
+
+from clustering import ReclusterResult
+from flows.cluster_step import STORIES, TAGS, ShardLogic
+from flows.config import ClusteringConfig
+from flows.enrich import EnrichedArticle
+from flows.schema import Article
+from taggers import Entity
+
+VERSIONS = {"ner": "n", "encoder": "e", "topics": "t"}
+
+
+def item(article_id, vector, title="Quake hits Chile", hours=0.0):
+    v = np.asarray(vector, dtype=np.float32)
+    article = Article(article_id, title, 1e9 + hours * 3600, 1e9, "file:x", 1)
+    return EnrichedArticle(article, (Entity("Chile", "GPE", "Chile", 1, True),), (), v / np.linalg.norm(v), True)
+
+
+def logic(**overrides):
+    return ShardLogic(None, ClusteringConfig(recluster_every=0, **overrides), lambda _: "default", lambda: VERSIONS)
+
+
+def test_identical_redelivery_is_ignored_and_edit_is_a_new_version():
+    step = logic()
+    first = step.process([item("a", [1, 0])])
+    assert [(r.output, r.key, r.body.get("version")) for r in first] == [(TAGS, "a", 1), (STORIES, "default-000001", 1)]
+    assert step.process([item("a", [1, 0])]) == []
+    assert step.state.duplicates == 1
+    edited = step.process([item("a", [0, 1], title="Quake hits Chile, toll rises")])
+    tags = [r.body for r in edited if r.output == TAGS]
+    assert tags[0]["version"] == 2 and "edited" in tags[0]["flags"]
+    old_story = next(r.body for r in edited if r.output == STORIES and r.key == "default-000001")
+    assert old_story["size"] == 0  # the edited article left its old story
+
+
+def test_articles_of_a_merged_story_are_republished_with_the_survivor():
+    step = logic(threshold=0.99, weight_entities=0.0)
+    out = step.process([item("a", [1, 0.2]), item("b", [1, -0.2], hours=1)])
+    ids = {r.key: r.body["story"]["id"] for r in out if r.output == TAGS}
+    assert ids["a"] != ids["b"]
+    step.state.clusterer.apply_recluster(ReclusterResult([[ids["a"], ids["b"]]], 1, 0))
+    out = step.process([])
+    republished = [r.body for r in out if r.output == TAGS]
+    assert [(t["id"], t["version"], t["story"]["id"], t["story"]["previous_id"]) for t in republished] == [
+        ("b", 2, ids["a"], ids["b"])
+    ]
+    merged = next(r.body for r in out if r.output == STORIES and r.key == ids["b"])
+    assert merged["status"] == "merged" and merged["merged_into"] == ids["a"]
+
+
+def test_every_tag_record_carries_story_and_model_versions():
+    (tags, _) = logic().process([item("a", [1, 0])])
+    body = tags.body
+    assert body["story"] == {"id": "default-000001", "score": 1.0, "is_new": True}
+    assert body["models"]["encoder"] == "e" and body["models"]["clustering"].startswith("online")
+    assert body["entities"][0]["canonical"] == "Chile" and body["schema_version"] == 1

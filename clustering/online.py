@@ -51,7 +51,8 @@ class OnlineStoryClusterer:
     gap the hours between the article and the story's time span. The article
     joins the best story scoring at least `threshold`, else opens a new story.
 
-    Every `recluster_every` articles HDBSCAN re-clusters the window and stories
+    Every `recluster_every` articles HDBSCAN re-clusters the window (after PCA
+    to `recluster_dims`) and stories
     that it puts together (and that are close enough) are merged, the oldest ID
     surviving. State is bounded: articles leave the window after `window_hours`
     of event time or beyond `max_window`; stories idle for `retire_after_hours`
@@ -72,6 +73,7 @@ class OnlineStoryClusterer:
         retire_after_hours: float = 72.0,
         recluster_every: int = 500,
         min_cluster_size: int = 5,
+        recluster_dims: int = 32,
         merge_min_cosine: float = 0.7,
         shard: str = "default",
     ) -> None:
@@ -84,6 +86,7 @@ class OnlineStoryClusterer:
         self.retire_after_hours = retire_after_hours
         self.recluster_every = recluster_every
         self.min_cluster_size = min_cluster_size
+        self.recluster_dims = recluster_dims
         self.merge_min_cosine = merge_min_cosine
         self.shard = shard
 
@@ -98,7 +101,7 @@ class OnlineStoryClusterer:
             assignments.append(self._assign(doc))
             self.n_docs_seen_ += 1
             if self.recluster_every and self.n_docs_seen_ % self.recluster_every == 0:
-                self.apply_recluster(find_merges(self._window_snapshot(), self.min_cluster_size))
+                self.apply_recluster(find_merges(self._window_snapshot(), self.min_cluster_size, self.recluster_dims))
         self._expire()
         return assignments
 
@@ -147,11 +150,16 @@ class OnlineStoryClusterer:
 
     def _scores(self, doc: StoryDoc, stories: list[Story]) -> np.ndarray:
         centroids = np.stack([s.centroid for s in stories])
-        cosine = centroids @ doc.vector
-        overlap = np.array([_entity_overlap(doc.entities, s) for s in stories])
-        gap = np.array([max(0.0, s.first_seen - doc.published_at, doc.published_at - s.last_seen) for s in stories])
+        first = np.fromiter((s.first_seen for s in stories), float, len(stories))
+        last = np.fromiter((s.last_seen for s in stories), float, len(stories))
+        gap = np.maximum(0.0, np.maximum(first - doc.published_at, doc.published_at - last))
         decay = np.exp(-gap / (self.time_scale_hours * HOUR))
-        return (self.weight_cosine * cosine + self.weight_entities * overlap) * decay
+        scores = self.weight_cosine * (centroids @ doc.vector)
+        if doc.entities and self.weight_entities:
+            # Entity overlap is at most 1: only stories that could still reach the threshold need it.
+            for i in np.flatnonzero((scores + self.weight_entities) * decay >= self.threshold):
+                scores[i] += self.weight_entities * _entity_overlap(doc.entities, stories[i])
+        return scores * decay
 
     def _assign(self, doc: StoryDoc) -> Assignment:
         late = doc.published_at < self.watermark_ - self.window_hours * HOUR
@@ -227,7 +235,8 @@ class OnlineStoryClusterer:
 
 
 def _entity_overlap(entities: tuple[str, ...], story: Story) -> float:
-    if not entities or not story.size:
+    """Mean share of the story's members that mention each of the article's entities."""
+    if not entities or story.size <= 0:
         return 0.0
-    weights = story.entity_weights()
-    return sum(min(1.0, weights.get(e, 0.0)) for e in entities) / len(entities)
+    counts = story.entity_counts
+    return sum(min(1.0, max(0, counts.get(e, 0)) / story.size) for e in entities) / len(entities)

@@ -83,10 +83,6 @@ class Story:
         ):
             _bump(mine, theirs)
 
-    def entity_weights(self) -> dict[str, float]:
-        """Share of members that mention each entity (canonical form)."""
-        return {e: c / self.size for e, c in self.entity_counts.items() if c > 0} if self.size else {}
-
     def top_entities(self, k: int = 5) -> list[str]:
         return [e for e, c in self.entity_counts.most_common(k) if c > 0]
 

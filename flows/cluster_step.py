@@ -57,6 +57,7 @@ def new_shard_state(config: ClusteringConfig, shard: str) -> ShardState:
         retire_after_hours=config.retire_after_hours,
         recluster_every=config.recluster_every,
         min_cluster_size=config.min_cluster_size,
+        recluster_dims=config.recluster_dims,
         merge_min_cosine=config.merge_min_cosine,
         shard=shard,
     )

@@ -96,6 +96,7 @@ class ClusteringConfig:
     retire_after_hours: float = 72.0
     recluster_every: int = 500
     min_cluster_size: int = 5
+    recluster_dims: int = 32  # PCA before HDBSCAN; 0 = none
     merge_min_cosine: float = 0.7
     max_tracked_articles: int = 200_000  # ids remembered for duplicate and edit detection
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 from collections import deque
 from dataclasses import dataclass
 
@@ -59,7 +60,7 @@ class OnlineStoryClusterer:
     are retired and dropped.
 
     Learned attributes: `stories_` (live stories by ID), `n_docs_seen_`,
-    `watermark_` (latest published_at seen).
+    `watermark_` (latest published_at seen), `recluster_seconds_`.
     """
 
     def __init__(
@@ -101,7 +102,9 @@ class OnlineStoryClusterer:
             assignments.append(self._assign(doc))
             self.n_docs_seen_ += 1
             if self.recluster_every and self.n_docs_seen_ % self.recluster_every == 0:
+                started = time.perf_counter()
                 self.apply_recluster(find_merges(self._window_snapshot(), self.min_cluster_size, self.recluster_dims))
+                self.recluster_seconds_.append(time.perf_counter() - started)
         self._expire()
         return assignments
 
@@ -135,6 +138,7 @@ class OnlineStoryClusterer:
         self.stories_: dict[str, Story] = {}
         self.n_docs_seen_ = 0
         self.n_stories_opened_ = 0
+        self.recluster_seconds_: list[float] = []  # durations not yet reported; the caller may clear it
         self.watermark_ = -math.inf
         self._window: dict[str, _WindowEntry] = {}
         self._order: deque[_WindowEntry] = deque()  # window entries in arrival order

@@ -6,11 +6,17 @@ import argparse
 import sys
 from pathlib import Path
 
+import json
+import signal
+
+from tqdm import tqdm
+
 from flows import logs
 from flows.config import ConfigError, RunConfig
-from flows.runner import ScaleOptions, run
+from flows.kafka import SHUTDOWN, check_connectivity, follow, init_topics
+from flows.runner import Archive, ScaleOptions, run
 from flows.summary import RunSummary
-from replay import FORMATS, PROTOCOLS
+from replay import FORMATS, PROTOCOLS, produce_archive
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -25,6 +31,8 @@ def main(argv: list[str] | None = None) -> int:
     except (FileNotFoundError, ValueError, RuntimeError) as exc:
         print(f"storywire: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        return 130
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -72,8 +80,38 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--out", default=None, help="output folder (default: out)")
     replay.add_argument("--config", type=Path, help="TOML config for everything else")
     replay.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    to_kafka = replay.add_argument_group("into Kafka instead of through the flow")
+    to_kafka.add_argument("--to-kafka", action="store_true", help="produce the archive's records to a Kafka topic")
+    to_kafka.add_argument("--topic", help="topic to produce to (default: kafka.articles_topic)")
+    pace = to_kafka.add_mutually_exclusive_group()
+    pace.add_argument("--rate", type=float, help="records per second")
+    pace.add_argument("--speed", type=float, help="K times the archive's own pace, from published_at")
     _add_scale_options(replay)
     replay.set_defaults(handler=cmd_replay)
+
+    kafka = commands.add_parser("kafka", help="Kafka administration", description="Kafka administration.")
+    kafka_commands = kafka.add_subparsers(title="commands", required=True, metavar="COMMAND")
+    topics = kafka_commands.add_parser(
+        "init-topics",
+        help="create the storywire topics where missing (idempotent)",
+        description="Create articles, article-tags, story-clusters (compacted) and articles.dlq where missing.",
+    )
+    topics.add_argument("--config", type=Path, help="TOML config (kafka section)")
+    topics.add_argument("--partitions", type=int, help="partitions per new topic (default: kafka.partitions)")
+    topics.set_defaults(handler=cmd_init_topics)
+
+    tail = commands.add_parser(
+        "tail",
+        help="follow article-tags or story-clusters, readably",
+        description="Follow an output topic and print one readable line per record (--json for raw JSON).",
+    )
+    tail.add_argument("topic", choices=("article-tags", "story-clusters", "articles.dlq"), help="which output to follow")
+    tail.add_argument("--config", type=Path, help="TOML config (kafka section)")
+    tail.add_argument("--latest", action="store_true", help="only new records (default: from the beginning)")
+    tail.add_argument("--group", help="consumer group to commit offsets to (default: none)")
+    tail.add_argument("--idle-exit", type=float, help="exit after this many seconds without records")
+    tail.add_argument("--json", action="store_true", help="print each record as JSON")
+    tail.set_defaults(handler=cmd_tail)
     return parser
 
 
@@ -98,8 +136,10 @@ def _scale(args: argparse.Namespace) -> ScaleOptions:
     )
 
 
-def _run_and_summarize(config: RunConfig, scale: ScaleOptions = ScaleOptions()) -> RunSummary:
+def _run_and_summarize(config: RunConfig, scale: ScaleOptions = ScaleOptions()) -> RunSummary | None:
     archive = run(config, scale)
+    if archive is None or config.output.kind != "file":
+        return None
     summary = RunSummary.from_outputs(config.output.directory, len(archive.records), archive.labels)
     print(summary.render())
     print(f"\noutputs in {config.output.directory}/: tags.jsonl, stories.jsonl, dead-letters.jsonl")
@@ -125,8 +165,58 @@ def cmd_replay(args: argparse.Namespace) -> int:
     values = {"source": source}
     if args.out is not None:
         values["output"] = {"directory": args.out}
-    _run_and_summarize(RunConfig.load(args.config).with_values(values), _scale(args))
+    config = RunConfig.load(args.config).with_values(values)
+    if args.to_kafka:
+        return _replay_to_kafka(config, args)
+    _run_and_summarize(config, _scale(args))
     return 0
+
+
+def _replay_to_kafka(config: RunConfig, args: argparse.Namespace) -> int:
+    archive = Archive.load(config)
+    topic = args.topic or config.kafka.articles_topic
+    check_connectivity(config.kafka, [topic])
+    with tqdm(total=len(archive.records), desc=f"produce {topic}", unit="record", disable=not config.source.progress) as bar:
+        report = produce_archive(archive.records, config.kafka.client_config(), topic, args.rate, args.speed, bar.update)
+    print(
+        f"produced {report.sent} of {len(archive.records)} records to {topic} at {config.kafka.bootstrap_servers} "
+        f"in {report.seconds:.1f}s ({report.rate:.1f}/s); failed: {report.failed}"
+        + (f" (first error: {report.first_error})" if report.first_error else "")
+    )
+    return 0 if report.failed == 0 else 1
+
+
+def cmd_init_topics(args: argparse.Namespace) -> int:
+    config = RunConfig.load(args.config)
+    for topic, outcome in init_topics(config.kafka, args.partitions).items():
+        print(f"{topic}: {outcome}")
+    return 0
+
+
+def cmd_tail(args: argparse.Namespace) -> int:
+    config = RunConfig.load(args.config)
+    topic = {"article-tags": config.kafka.tags_topic, "story-clusters": config.kafka.stories_topic, "articles.dlq": config.kafka.dlq_topic}[args.topic]
+    signal.signal(signal.SIGTERM, lambda *_: SHUTDOWN.set())
+    for key, value in follow(config.kafka, topic, not args.latest, args.group, args.idle_exit):
+        print(json.dumps({"key": key, "value": value}, ensure_ascii=False) if args.json else describe(key, value), flush=True)
+    return 0
+
+
+def describe(key: str | None, value: dict | None) -> str:
+    """One readable line for a tags, story or dead-letter record."""
+    if value is None:
+        return f"{key}  (tombstone: deleted)"
+    if "cluster_id" in value:
+        return (
+            f"{value['cluster_id']} v{value['version']} {value['status']:<7} size {value['size']:>4}  "
+            f"{value['representative_title']}  [{', '.join(value['top_entities'][:3])}]"
+            + (f" -> {value['merged_into']}" if value.get("merged_into") else "")
+        )
+    if "story" in value:
+        entities = ", ".join(e["canonical"] for e in value["entities"][:3])
+        topics = ", ".join(t["label"] for t in value["topics"] if t["level"] == 1)
+        return f"{value['id']} v{value['version']} story {value['story']['id']}  {value['title']}  [{entities}] ({topics})"
+    return f"dead letter {key}: {value.get('reason')}"
 
 
 if __name__ == "__main__":

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import copy
 import logging
-from collections import OrderedDict
-from dataclasses import dataclass, replace
+from collections import OrderedDict, deque
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterable
 
 from bytewax.operators import StatefulBatchLogic
 
 from clustering import OnlineStoryClusterer, StoryDoc
+from flows import metrics
 from flows.config import ClusteringConfig
 from flows.enrich import EnrichedArticle
 from flows.schema import ModelVersions, TaggedArticle, now, story_record
@@ -33,7 +34,7 @@ class OutputRecord:
 
     output: str  # TAGS | STORIES
     key: str
-    body: dict[str, Any]
+    body: dict[str, Any] | None  # None: a tombstone (delete the key on a compacted topic)
 
 
 @dataclass
@@ -44,6 +45,7 @@ class ShardState:
     versions: OrderedDict  # article id -> (content hash, version), oldest first
     last_tags: OrderedDict  # article id -> latest TaggedArticle, for re-publishing on story changes
     duplicates: int = 0
+    tombstones_due: deque = field(default_factory=deque)  # (event time, story id) of retired/merged stories
 
 
 def new_shard_state(config: ClusteringConfig, shard: str) -> ShardState:
@@ -77,11 +79,13 @@ class ShardLogic(StatefulBatchLogic[EnrichedArticle, OutputRecord, ShardState]):
         config: ClusteringConfig,
         shard_of: Callable[[EnrichedArticle], str],
         versions: Callable[[], dict[str, str]],
+        tombstone_after_hours: float = 24.0,
     ) -> None:
         self.state = state  # None until the first batch tells us which shard this is
         self.config = config
         self.shard_of = shard_of
         self.model_versions = versions  # called lazily: model versions are known once models load
+        self.tombstone_after_s = tombstone_after_hours * 3600
 
     def on_batch(self, values: list[EnrichedArticle]) -> tuple[Iterable[OutputRecord], bool]:
         return self.process(values), StatefulBatchLogic.RETAIN
@@ -99,6 +103,7 @@ class ShardLogic(StatefulBatchLogic[EnrichedArticle, OutputRecord, ShardState]):
             seen = state.versions.get(article.id)
             if seen is not None and seen[0] == article.content_hash:
                 state.duplicates += 1
+                metrics.DUPLICATES.inc()
                 log.info("ignoring duplicate of article %s (identical content)", article.id)
                 continue
             version = 1 if seen is None else seen[1] + 1
@@ -129,6 +134,8 @@ class ShardLogic(StatefulBatchLogic[EnrichedArticle, OutputRecord, ShardState]):
             )
             self._remember(state.last_tags, article.id, tags, self.config.max_window)
             out.append(OutputRecord(TAGS, article.id, tags.to_json()))
+            metrics.LATENCY.observe(max(0.0, processed_at - article.received_at))
+        metrics.ARTICLES_TAGGED.inc(len(fresh))
         stories, moved = state.clusterer.drain_changes()
         for move in moved:
             previous = state.last_tags.get(move.doc_id)
@@ -146,7 +153,29 @@ class ShardLogic(StatefulBatchLogic[EnrichedArticle, OutputRecord, ShardState]):
             self._remember(state.last_tags, move.doc_id, republished, self.config.max_window)
             out.append(OutputRecord(TAGS, move.doc_id, republished.to_json()))
         out.extend(OutputRecord(STORIES, s.story_id, story_record(s)) for s in stories)
+        out.extend(self._tombstones([s for s in stories if s.status != "active"]))
+        self._report(state)
         return out
+
+    def _tombstones(self, ended: list) -> list[OutputRecord]:
+        """Delete ended stories from the compacted topic once their grace period has passed."""
+        state = self.state
+        watermark = state.clusterer.watermark_
+        state.tombstones_due.extend((watermark + self.tombstone_after_s, s.story_id) for s in ended)
+        due = []
+        while state.tombstones_due and state.tombstones_due[0][0] <= watermark:
+            due.append(OutputRecord(STORIES, state.tombstones_due.popleft()[1], None))
+        return due
+
+    @staticmethod
+    def _report(state: ShardState) -> None:
+        clusterer = state.clusterer
+        metrics.ACTIVE_STORIES.labels(clusterer.shard).set(len(getattr(clusterer, "stories_", {})))
+        for seconds in getattr(clusterer, "recluster_seconds_", []):
+            metrics.RECLUSTER_SECONDS.observe(seconds)
+        if hasattr(clusterer, "recluster_seconds_"):
+            clusterer.recluster_seconds_.clear()
+        metrics.batch_done()
 
     @staticmethod
     def _remember(table: OrderedDict, key: str, value: Any, limit: int) -> None:

@@ -1,7 +1,9 @@
 """One typed configuration object for a run: TOML file, then environment overrides.
 
-    [source]      where articles come from (a replayed archive today)
-    [output]      where tags, stories and dead letters go
+    [source]      where articles come from: a replayed archive or Kafka
+    [output]      where tags, stories and dead letters go: files or Kafka
+    [kafka]       brokers, topics, client settings (SASL/SSL pass through)
+    [metrics]     Prometheus metrics and health endpoint
     [models]      spaCy and sentence-transformers models (names or local paths)
     [topics]      taxonomy and zero-shot thresholds
     [batch]       micro-batching
@@ -34,7 +36,7 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class SourceConfig:
-    kind: str = "file"  # file (replay an archive); kafka arrives with the Kafka deployment
+    kind: str = "file"  # file (replay an archive) | kafka (the articles topic, always on)
     path: str = "demo"  # "demo" is the bundled demo firehose
     format: str = "jsonl"  # jsonl | uci
     protocol: str = "none"  # none | jitter
@@ -43,12 +45,48 @@ class SourceConfig:
     limit: int | None = None  # at most N records
     label_field: str = "event"  # field holding the true event, for scoring replays
     progress: bool = True
+    # kafka: where to start without a recovery snapshot: earliest | latest; plus
+    # explicit offsets per partition ("0:120,3:77") that win over it
+    starting_offset: str = "earliest"
+    partition_offsets: str = ""
 
 
 @dataclass(frozen=True)
 class OutputConfig:
-    kind: str = "file"
+    kind: str = "file"  # file | kafka
     directory: str = "out"
+    tombstone_after_hours: float = 24.0  # event time after a story is retired or merged
+
+
+@dataclass(frozen=True)
+class KafkaConfig:
+    bootstrap_servers: str = "localhost:9092"
+    articles_topic: str = "articles"
+    tags_topic: str = "article-tags"
+    stories_topic: str = "story-clusters"
+    dlq_topic: str = "articles.dlq"
+    partitions: int = 4  # for `storywire kafka init-topics`
+    replication_factor: int = 1
+    connect_timeout_s: float = 10.0
+    delivery_timeout_s: float = 120.0  # a batch not delivered by then fails the epoch
+    consumer_batch_size: int = 256
+    # librdkafka settings passed through to every client, e.g. "security.protocol=SASL_SSL;sasl.mechanism=PLAIN"
+    client: str = ""
+
+    def client_config(self) -> dict[str, str]:
+        config = {"bootstrap.servers": self.bootstrap_servers}
+        for item in filter(None, (part.strip() for part in self.client.split(";"))):
+            key, sep, value = item.partition("=")
+            if not sep:
+                raise ConfigError(f"kafka.client entry {item!r} is not key=value")
+            config[key.strip()] = value.strip()
+        return config
+
+
+@dataclass(frozen=True)
+class MetricsConfig:
+    port: int = 0  # Prometheus /metrics and /healthz, e.g. 9464; process i uses port + i; 0 = off
+    host: str = "127.0.0.1"
 
 
 @dataclass(frozen=True)
@@ -105,6 +143,8 @@ class ClusteringConfig:
 class RunConfig:
     source: SourceConfig = field(default_factory=SourceConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
+    kafka: KafkaConfig = field(default_factory=KafkaConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
     models: ModelsConfig = field(default_factory=ModelsConfig)
     topics: TopicsConfig = field(default_factory=TopicsConfig)
     batch: BatchConfig = field(default_factory=BatchConfig)
@@ -145,11 +185,16 @@ class RunConfig:
 
     def validate(self) -> None:
         checks = [
-            (self.source.kind == "file", f"source.kind = {self.source.kind!r}: only 'file' is supported by this version"),
+            (self.source.kind in ("file", "kafka"), f"source.kind = {self.source.kind!r}: use file or kafka"),
+            (self.source.starting_offset in ("earliest", "latest"), "source.starting_offset must be earliest or latest"),
             (self.source.format in FORMATS, f"source.format = {self.source.format!r}: use one of {', '.join(FORMATS)}"),
             (self.source.protocol in PROTOCOLS, f"source.protocol = {self.source.protocol!r}: use one of {', '.join(PROTOCOLS)}"),
-            (self.source.path == "demo" or Path(self.source.path).exists(), f"source.path = {self.source.path!r} does not exist"),
-            (self.output.kind == "file", f"output.kind = {self.output.kind!r}: only 'file' is supported by this version"),
+            (
+                self.source.kind != "file" or self.source.path == "demo" or Path(self.source.path).exists(),
+                f"source.path = {self.source.path!r} does not exist",
+            ),
+            (self.output.kind in ("file", "kafka"), f"output.kind = {self.output.kind!r}: use file or kafka"),
+            (self.kafka.connect_timeout_s > 0, "kafka.connect_timeout_s must be positive"),
             (self.batch.max_size >= 1, "batch.max_size must be at least 1"),
             (self.batch.timeout_ms >= 1, "batch.timeout_ms must be at least 1"),
             (self.limits.max_record_bytes >= 1024, "limits.max_record_bytes must be at least 1024"),
@@ -161,6 +206,18 @@ class RunConfig:
         for ok, message in checks:
             if not ok:
                 raise ConfigError(message)
+        self.kafka.client_config()
+        self.partition_offsets()
+
+    def partition_offsets(self) -> dict[int, int]:
+        """source.partition_offsets ("0:120,3:77") as {partition: offset}."""
+        offsets = {}
+        for item in filter(None, (p.strip() for p in self.source.partition_offsets.split(","))):
+            partition, sep, offset = item.partition(":")
+            if not (sep and partition.strip().isdigit() and offset.strip().isdigit()):
+                raise ConfigError(f"source.partition_offsets entry {item!r} is not partition:offset")
+            offsets[int(partition)] = int(offset)
+        return offsets
 
 
 def _updated(section_obj: Any, section: str, values: Mapping[str, Any]) -> Any:

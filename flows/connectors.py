@@ -15,6 +15,7 @@ from bytewax.connectors.files import FileSink
 from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
 from tqdm import tqdm
 
+from flows.kafka import SHUTDOWN
 from flows.schema import RawRecord
 from replay import ArchiveRecord
 
@@ -31,6 +32,8 @@ class _ArchivePartition(StatefulSourcePartition[RawRecord, int]):
             self._consumed += 1
 
     def next_batch(self) -> list[RawRecord]:
+        if SHUTDOWN.is_set():
+            raise StopIteration
         batch = []
         for record in self._records:
             batch.append(RawRecord(record.payload, self._origin, record.line, time.time()))

@@ -21,9 +21,11 @@ from bytewax.dataflow import Dataflow
 from bytewax.inputs import Source
 from bytewax.outputs import Sink
 
+from flows import metrics
 from flows.cluster_step import TAGS, OutputRecord, ShardLogic
 from flows.config import RunConfig
 from flows.connectors import jsonl_sink, to_line
+from flows.kafka import KafkaRecordSink
 from flows.enrich import EnrichedArticle, enricher_for
 from flows.schema import Article, DeadLetter, InvalidArticle, RawRecord, decode_article
 
@@ -33,9 +35,12 @@ REPLAY_BATCH_TIMEOUT = timedelta(days=365)  # replays batch by size only, so res
 
 @dataclass(frozen=True)
 class Sinks:
+    """The three outputs; each takes (key, JSON line) pairs."""
+
     tags: Sink
     stories: Sink
     dead_letters: Sink
+    null_tombstones: bool  # Kafka deletes a key with a null value; files get a marker line
 
     @classmethod
     def files(cls, directory: str | Path) -> "Sinks":
@@ -44,13 +49,35 @@ class Sinks:
             tags=jsonl_sink(directory / "tags.jsonl"),
             stories=jsonl_sink(directory / "stories.jsonl"),
             dead_letters=jsonl_sink(directory / "dead-letters.jsonl"),
+            null_tombstones=False,
         )
+
+    @classmethod
+    def kafka(cls, config: RunConfig) -> "Sinks":
+        k = config.kafka
+        return cls(
+            tags=KafkaRecordSink(k, k.tags_topic),
+            stories=KafkaRecordSink(k, k.stories_topic),
+            dead_letters=KafkaRecordSink(k, k.dlq_topic),
+            null_tombstones=True,
+        )
+
+    @classmethod
+    def for_config(cls, config: RunConfig) -> "Sinks":
+        return cls.kafka(config) if config.output.kind == "kafka" else cls.files(config.output.directory)
+
+    def line(self, record: OutputRecord) -> tuple[str, str | None]:
+        if record.body is not None:
+            return record.key, to_line(record.body)
+        return record.key, None if self.null_tombstones else to_line({"cluster_id": record.key, "tombstone": True})
 
 
 def decode(config: RunConfig, record: RawRecord) -> Article | DeadLetter:
+    metrics.ARTICLES_IN.inc()
     try:
         return decode_article(record, config.limits.max_record_bytes, config.limits.max_body_chars)
     except InvalidArticle as exc:
+        metrics.DEAD_LETTERS.labels("decode").inc()
         return DeadLetter.from_raw(record, str(exc), config.limits.dead_letter_raw_bytes)
 
 
@@ -61,7 +88,9 @@ def batch_key(article: Article) -> str:
 
 def enrich_batch(config: RunConfig, keyed_batch: tuple[str, list[Article]]) -> list[EnrichedArticle | DeadLetter]:
     _, articles = keyed_batch
-    return enricher_for(config.models, config.topics).enrich_or_dead_letter(articles, config.limits.dead_letter_raw_bytes)
+    results = enricher_for(config.models, config.topics).enrich_or_dead_letter(articles, config.limits.dead_letter_raw_bytes)
+    metrics.DEAD_LETTERS.labels("enrich").inc(sum(isinstance(r, DeadLetter) for r in results))
+    return results
 
 
 def shard_of(config: RunConfig, item: EnrichedArticle) -> str:
@@ -88,20 +117,17 @@ def build_flow(config: RunConfig, source: Source[RawRecord], sinks: Sinks, repla
     shard = functools.partial(shard_of, config)
     versions = functools.partial(model_versions, config)
     sharded = op.key_on("shard", enrich_ok.trues, shard)
-    clustered = op.stateful_batch("cluster", sharded, lambda state: ShardLogic(state, config.clustering, shard, versions))
+    clustered = op.stateful_batch(
+        "cluster",
+        sharded,
+        lambda state: ShardLogic(state, config.clustering, shard, versions, config.output.tombstone_after_hours),
+    )
     records = op.key_rm("unshard", clustered)
     is_tags = op.branch("route", records, lambda r: r.output == TAGS)
-    op.output("tags", _lines("tags_json", is_tags.trues), sinks.tags)
-    op.output("stories", _lines("stories_json", is_tags.falses), sinks.stories)
+    op.output("tags", op.map("tags_json", is_tags.trues, sinks.line), sinks.tags)
+    op.output("stories", op.map("stories_json", is_tags.falses, sinks.line), sinks.stories)
 
     dead = op.merge("dead_letters", valid.falses, enrich_ok.falses)
-    dead_lines = op.map("dead_letter_json", dead, lambda d: (d.article_id or f"{d.origin}:{d.position}", to_line(d.to_json())))
+    dead_lines = op.map("dead_letter_json", dead, lambda d: (d.key, to_line(d.to_json())))
     op.output("dlq", dead_lines, sinks.dead_letters)
     return flow
-
-
-def _lines(step_id: str, records) -> object:
-    def as_line(record: OutputRecord) -> tuple[str, str]:
-        return record.key, to_line(record.body)
-
-    return op.map(step_id, records, as_line)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import signal
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -10,9 +12,11 @@ from pathlib import Path
 from bytewax.recovery import RecoveryConfig, init_db_dir
 from bytewax.run import cli_main
 
+from flows import metrics
 from flows.config import RunConfig
 from flows.connectors import ArchiveSource
 from flows.dataflow import Sinks, build_flow
+from flows.kafka import SHUTDOWN, ArticlesSource, check_connectivity
 from replay import ArchiveRecord, apply_protocol, demo_firehose_path, read_archive
 
 log = logging.getLogger(__name__)
@@ -52,20 +56,59 @@ class Archive:
         return cls(path, records, labels)
 
 
-def run(config: RunConfig, scale: ScaleOptions = ScaleOptions(), archive: Archive | None = None) -> Archive:
-    """Replay the configured archive through the real flow into the configured outputs."""
-    archive = archive or Archive.load(config)
-    source = ArchiveSource(
-        lambda: archive.records,
-        origin=f"file:{archive.path.name}",
-        batch_size=config.batch.max_size,
-        total=len(archive.records),
-        progress=config.source.progress,
-    )
-    flow = build_flow(config, source, Sinks.files(config.output.directory), replay=True)
-    log.info("replaying %d records from %s into %s", len(archive.records), archive.path, config.output.directory)
-    cli_main(flow, **_bytewax_options(scale))
+def run(config: RunConfig, scale: ScaleOptions = ScaleOptions(), archive: Archive | None = None) -> Archive | None:
+    """Run the flow as configured until its source ends (an archive) or SIGTERM (Kafka).
+
+    Returns the replayed archive (for summaries), or None for a Kafka source.
+    """
+    _check_kafka(config)
+    if config.source.kind == "kafka":
+        source, archive = ArticlesSource(config.kafka, config.source.starting_offset, config.partition_offsets()), None
+    else:
+        archive = archive or Archive.load(config)
+        source = ArchiveSource(
+            lambda: archive.records,
+            origin=f"file:{archive.path.name}",
+            batch_size=config.batch.max_size,
+            total=len(archive.records),
+            progress=config.source.progress,
+        )
+        log.info("replaying %d records from %s", len(archive.records), archive.path)
+    if config.models.torch_threads:
+        os.environ.setdefault("OMP_NUM_THREADS", str(config.models.torch_threads))
+    flow = build_flow(config, source, Sinks.for_config(config), replay=config.source.kind == "file")
+    server = metrics.serve(config.metrics.host, config.metrics.port + (scale.process_id or 0)) if config.metrics.port else None
+    previous = signal.signal(signal.SIGTERM, _request_shutdown)
+    SHUTDOWN.clear()
+    try:
+        metrics.mark("running")
+        cli_main(flow, **_bytewax_options(scale))
+        metrics.mark("stopped")
+    except BaseException:
+        metrics.mark("failed")
+        raise
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        if server is not None:
+            server.shutdown()
     return archive
+
+
+def _request_shutdown(signum, frame) -> None:
+    """SIGTERM: sources end, the flow finishes its batches, flushes the sinks and snapshots."""
+    log.warning("SIGTERM: finishing in-flight batches, flushing outputs and stopping")
+    SHUTDOWN.set()
+
+
+def _check_kafka(config: RunConfig) -> None:
+    """Fail fast (Bytewax's Kafka source otherwise hangs) when a Kafka endpoint is not reachable."""
+    topics = []
+    if config.source.kind == "kafka":
+        topics.append(config.kafka.articles_topic)
+    if config.output.kind == "kafka":
+        topics += [config.kafka.tags_topic, config.kafka.stories_topic, config.kafka.dlq_topic]
+    if topics:
+        check_connectivity(config.kafka, topics)
 
 
 def _bytewax_options(scale: ScaleOptions) -> dict:

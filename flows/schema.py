@@ -8,6 +8,7 @@ fields without breaking us.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import math
@@ -31,9 +32,10 @@ class RawRecord:
     """Bytes as a source delivered them, with where they came from (for dead letters)."""
 
     payload: bytes
-    origin: str  # "file:<path>" or "kafka:<topic>/<partition>"
-    position: int  # line number in a file, offset in a partition
+    origin: str  # "file:<name>" or "kafka:<topic>"
+    position: int  # line number in a file, offset in a Kafka partition
     received_at: float  # epoch seconds when the source read it
+    partition: int | None = None  # Kafka partition
 
 
 @dataclass(frozen=True)
@@ -68,13 +70,20 @@ class Article:
 
 @dataclass(frozen=True)
 class DeadLetter:
-    """A record we could not process, with the reason and enough to find and replay it."""
+    """A record we could not process, with the reason and enough to find and replay it.
+
+    The raw bytes travel base64-encoded and capped (so the dead letter itself
+    fits the broker's message size), with their full length and SHA-256.
+    """
 
     reason: str
     origin: str
     position: int
-    raw: str  # the payload as text (invalid UTF-8 replaced), capped
+    partition: int | None
+    raw_base64: str
     raw_length: int
+    raw_sha256: str
+    raw_truncated: bool
     received_at: float
     article_id: str | None = None
     schema_version: int = SCHEMA_VERSION
@@ -85,11 +94,23 @@ class DeadLetter:
             reason=reason,
             origin=record.origin,
             position=record.position,
-            raw=record.payload[:cap].decode("utf-8", errors="replace"),
+            partition=record.partition,
+            raw_base64=base64.b64encode(record.payload[:cap]).decode("ascii"),
             raw_length=len(record.payload),
+            raw_sha256=hashlib.sha256(record.payload).hexdigest(),
+            raw_truncated=len(record.payload) > cap,
             received_at=record.received_at,
             article_id=article_id,
         )
+
+    @property
+    def raw(self) -> bytes:
+        return base64.b64decode(self.raw_base64)
+
+    @property
+    def key(self) -> str:
+        where = f"{self.origin}/{self.partition}" if self.partition is not None else self.origin
+        return self.article_id or f"{where}@{self.position}"
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -19,9 +19,15 @@ def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
 
 
 def latest_by(records: Iterator[dict[str, Any]], key: str) -> dict[str, dict[str, Any]]:
-    """Keep the highest version per key: what a consumer that dedupes by (key, version) sees."""
+    """Keep the highest version per key: what a consumer that dedupes by (key, version) sees.
+
+    Tombstones are skipped: they delete a story from the compacted topic after
+    its final record, which is what the summary reports.
+    """
     latest: dict[str, dict[str, Any]] = {}
     for record in records:
+        if record.get("tombstone"):
+            continue
         current = latest.get(record[key])
         if current is None or record["version"] >= current["version"]:
             latest[record[key]] = record

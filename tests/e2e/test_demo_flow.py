@@ -51,7 +51,7 @@ def test_malformed_records_are_dead_lettered_with_reasons(demo_run):
         "missing required field 'id'",
         "not JSON",
     ]
-    assert all(d["origin"] == "file:demo-firehose.jsonl" and d["raw"] and d["raw_length"] > 0 for d in dead.values())
+    assert all(d["origin"] == "file:demo-firehose.jsonl" and d["raw_base64"] and d["raw_length"] > 0 for d in dead.values())
 
 
 def test_every_topic_has_evidence_and_every_tag_a_story(demo_run):

@@ -1,0 +1,252 @@
+"""Kafka plumbing for the flow: connectivity check, articles source, our own sink, topic admin.
+
+Bytewax's KafkaSource is used for consuming (manual partition assignment,
+offsets in the recovery store) but wrapped: it hangs forever on an unreachable
+broker, so `check_connectivity` runs first with a timeout; its messages become
+RawRecords; broker errors are decided here (transient ones are logged while
+librdkafka reconnects, fatal ones stop the flow); and a shutdown request ends
+the partitions so the dataflow drains, flushes and snapshots.
+
+Bytewax's KafkaSink registers no delivery callback, so `KafkaRecordSink` is our
+own: idempotent producer, acks=all, waits when the local queue is full, and
+raises when a delivery fails so the epoch is not committed.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+from typing import Iterable
+
+from bytewax.connectors.kafka import KafkaError, KafkaSource, KafkaSourceMessage
+from bytewax.inputs import StatefulSourcePartition
+from bytewax.outputs import DynamicSink, StatelessSinkPartition
+from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Producer
+from confluent_kafka import KafkaError as ConfluentError
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
+
+from flows.config import KafkaConfig
+from flows.schema import RawRecord
+
+log = logging.getLogger(__name__)
+
+SHUTDOWN = threading.Event()  # set on SIGTERM: sources end, the flow drains and snapshots
+IDLE_POLL = timedelta(milliseconds=20)  # how long an idle partition sleeps between polls
+
+
+class BrokerUnreachable(RuntimeError):
+    pass
+
+
+def check_connectivity(config: KafkaConfig, topics: Iterable[str] = ()) -> None:
+    """Fail fast, naming the bootstrap servers, if the cluster or a topic is not there."""
+    admin = AdminClient(config.client_config())
+    try:
+        metadata = admin.list_topics(timeout=config.connect_timeout_s)
+    except KafkaException as exc:
+        raise BrokerUnreachable(
+            f"cannot reach Kafka at {config.bootstrap_servers} within {config.connect_timeout_s:g}s "
+            f"(kafka.bootstrap_servers / kafka.connect_timeout_s): {exc.args[0].str() if exc.args else exc}"
+        ) from None
+    missing = [t for t in topics if t not in metadata.topics]
+    if missing:
+        raise BrokerUnreachable(
+            f"Kafka at {config.bootstrap_servers} has no topic(s) {', '.join(missing)}; "
+            f"create them with `storywire kafka init-topics`"
+        )
+
+
+def init_topics(config: KafkaConfig, partitions: int | None = None) -> dict[str, str]:
+    """Create the four topics where missing (idempotent); returns what happened per topic."""
+    check_connectivity(config)
+    admin = AdminClient(config.client_config())
+    existing = admin.list_topics(timeout=config.connect_timeout_s).topics
+    count = partitions or config.partitions
+    wanted = {
+        config.articles_topic: {},
+        config.tags_topic: {},
+        config.stories_topic: {"cleanup.policy": "compact"},
+        config.dlq_topic: {},
+    }
+    result = {}
+    new = [
+        NewTopic(name, num_partitions=count, replication_factor=config.replication_factor, config=settings)
+        for name, settings in wanted.items()
+        if name not in existing
+    ]
+    for name, future in (admin.create_topics(new) if new else {}).items():
+        try:
+            future.result()
+            result[name] = f"created ({count} partitions)"
+        except KafkaException as exc:
+            if exc.args[0].code() != ConfluentError.TOPIC_ALREADY_EXISTS:
+                raise
+            result[name] = "exists"
+    for name in wanted:
+        if name not in result:
+            result[name] = f"exists ({len(existing[name].partitions)} partitions)"
+    policy = admin.describe_configs([ConfigResource(ConfigResource.Type.TOPIC, config.stories_topic)])
+    for future in policy.values():
+        if future.result()["cleanup.policy"].value != "compact":
+            result[config.stories_topic] += " WARNING: cleanup.policy is not compact"
+    return result
+
+
+class _ArticlesPartition(StatefulSourcePartition[RawRecord, int | None]):
+    """One Kafka partition as RawRecords; errors decided, shutdown honoured, no busy polling."""
+
+    def __init__(self, inner: StatefulSourcePartition, topic: str, partition: int) -> None:
+        self._inner = inner
+        self._topic = topic
+        self._partition = partition
+        self._idle = False
+
+    def next_batch(self) -> list[RawRecord]:
+        if SHUTDOWN.is_set():
+            raise StopIteration
+        now = time.time()
+        batch = []
+        for message in self._inner.next_batch():
+            if isinstance(message, KafkaError):
+                _decide(message.err, self._topic, self._partition)
+                continue
+            assert isinstance(message, KafkaSourceMessage)
+            batch.append(RawRecord(message.value or b"", f"kafka:{message.topic}", message.offset, now, message.partition))
+        self._idle = not batch
+        return batch
+
+    def next_awake(self) -> datetime | None:
+        return datetime.now(timezone.utc) + IDLE_POLL if self._idle else None
+
+    def snapshot(self) -> int | None:
+        return self._inner.snapshot()
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+def _decide(error: ConfluentError, topic: str, partition: int) -> None:
+    """Retry (librdkafka reconnects by itself) unless the error is fatal."""
+    if error.fatal() or error.code() in (ConfluentError.UNKNOWN_TOPIC_OR_PART, ConfluentError.TOPIC_AUTHORIZATION_FAILED):
+        raise RuntimeError(f"Kafka error on {topic}/{partition}, stopping: {error.str()}")
+    log.warning("Kafka error on %s/%d, retrying: %s", topic, partition, error.str())
+
+
+class ArticlesSource(KafkaSource):
+    """Bytewax's KafkaSource over the articles topic, yielding RawRecords."""
+
+    def __init__(self, config: KafkaConfig, starting_offset: str = "earliest", partition_offsets: dict[int, int] | None = None):
+        client = config.client_config()
+        brokers = client.pop("bootstrap.servers").split(",")
+        super().__init__(
+            brokers,
+            [config.articles_topic],
+            tail=True,
+            starting_offset=OFFSET_BEGINNING if starting_offset == "earliest" else OFFSET_END,
+            add_config=client,
+            batch_size=config.consumer_batch_size,
+            raise_on_errors=False,
+        )
+        self.partition_offsets = partition_offsets or {}
+
+    def build_part(self, step_id: str, for_part: str, resume_state: int | None) -> _ArticlesPartition:
+        index, topic = for_part.split("-", 1)
+        if resume_state is None and int(index) in self.partition_offsets:
+            resume_state = self.partition_offsets[int(index)]  # explicit start, only without a snapshot
+        return _ArticlesPartition(super().build_part(step_id, for_part, resume_state), topic, int(index))
+
+
+class _ProducerPartition(StatelessSinkPartition[tuple[str, str | None]]):
+    def __init__(self, config: KafkaConfig, topic: str) -> None:
+        self._topic = topic
+        self._timeout = config.delivery_timeout_s
+        settings = config.client_config()
+        settings.update(
+            {
+                "enable.idempotence": True,
+                "acks": "all",
+                "linger.ms": 5,
+                "compression.type": "lz4",
+                "delivery.timeout.ms": int(config.delivery_timeout_s * 1000),
+            }
+        )
+        self._producer = Producer(settings)
+        self._failures: list[str] = []
+
+    def _on_delivery(self, error, message) -> None:
+        if error is not None:
+            self._failures.append(f"{message.topic()} key={message.key()!r}: {error.str()}")
+
+    def write_batch(self, items: list[tuple[str, str | None]]) -> None:
+        for key, value in items:
+            payload = value.encode("utf-8") if value is not None else None  # None: tombstone
+            while True:
+                try:
+                    self._producer.produce(self._topic, key=key.encode("utf-8"), value=payload, on_delivery=self._on_delivery)
+                    break
+                except BufferError:  # local queue full: wait for deliveries instead of crashing
+                    self._producer.poll(0.1)
+        remaining = self._producer.flush(self._timeout)
+        if remaining or self._failures:
+            failures, self._failures = self._failures, []
+            raise RuntimeError(
+                f"Kafka delivery to {self._topic} failed ({remaining} not delivered within {self._timeout:g}s; "
+                f"{len(failures)} errors, first: {failures[:1]}); stopping so the epoch is not committed"
+            )
+
+    def close(self) -> None:
+        self._producer.flush(self._timeout)
+
+
+class KafkaRecordSink(DynamicSink[tuple[str, str | None]]):
+    """Writes (key, JSON or None) pairs to a topic with delivery guarantees (one producer per worker)."""
+
+    def __init__(self, config: KafkaConfig, topic: str) -> None:
+        self.config = config
+        self.topic = topic
+
+    def build(self, step_id: str, worker_index: int, worker_count: int) -> _ProducerPartition:
+        return _ProducerPartition(self.config, self.topic)
+
+
+def follow(
+    config: KafkaConfig, topic: str, from_beginning: bool = True, group: str | None = None, idle_timeout_s: float | None = None
+) -> Iterable[tuple[str | None, dict | None]]:
+    """Yield (key, decoded JSON or None for a tombstone) from a topic, following it.
+
+    Without `group` the consumer reads every partition from the chosen end and
+    commits nothing; stops after `idle_timeout_s` without messages when given.
+    """
+    import json
+
+    from confluent_kafka import Consumer
+
+    check_connectivity(config, [topic])
+    consumer = Consumer(
+        {
+            **config.client_config(),
+            "group.id": group or f"storywire-tail-{time.time_ns()}",
+            "enable.auto.commit": group is not None,
+            "auto.offset.reset": "earliest" if from_beginning else "latest",
+        }
+    )
+    consumer.subscribe([topic])
+    last = time.monotonic()
+    try:
+        while not SHUTDOWN.is_set():
+            message = consumer.poll(0.5)
+            if message is None:
+                if idle_timeout_s is not None and time.monotonic() - last > idle_timeout_s:
+                    return
+                continue
+            if message.error():
+                log.warning("Kafka error while following %s: %s", topic, message.error().str())
+                continue
+            last = time.monotonic()
+            key = message.key().decode("utf-8", "replace") if message.key() else None
+            yield key, json.loads(message.value()) if message.value() is not None else None
+    finally:
+        consumer.close()

@@ -113,14 +113,18 @@ class OnlineStoryClusterer:
         return self
 
     def remove(self, doc_id: str) -> str | None:
-        """Withdraw an article (it was edited and will be re-assigned); returns its old story."""
-        entry = self._window.pop(doc_id, None) if hasattr(self, "_window") else None
-        if entry is None:
+        """Withdraw an article (it was edited and will be re-assigned); returns its old story.
+
+        Returns None, and changes nothing, when the article has left the window or
+        its story is no longer live: closed stories are not reopened.
+        """
+        entry = self._window.get(doc_id) if hasattr(self, "_window") else None
+        if entry is None or entry.story_id not in self.stories_:
             return None
-        story = self.stories_.get(entry.story_id)
-        if story is not None:
-            story.remove(entry.doc)
-            self._touch(story)
+        del self._window[doc_id]
+        story = self.stories_[entry.story_id]
+        story.remove(entry.doc)
+        self._touch(story)
         return entry.story_id
 
     def drain_changes(self) -> tuple[list[Story], list[Reassignment]]:
@@ -148,9 +152,6 @@ class OnlineStoryClusterer:
     def _touch(self, story: Story) -> None:
         story.version += 1
         self._changed[story.story_id] = story
-
-    def score(self, doc: StoryDoc, story: Story) -> float:
-        return self._scores(doc, [story])[0] if story.size else 0.0
 
     def _scores(self, doc: StoryDoc, stories: list[Story]) -> np.ndarray:
         centroids = np.stack([s.centroid for s in stories])
@@ -214,14 +215,19 @@ class OnlineStoryClusterer:
                 self._merge(other, survivor)
 
     def _merge(self, loser: Story, survivor: Story) -> None:
-        survivor.absorb(loser)
-        loser.status, loser.merged_into = "merged", survivor.story_id
-        self._touch(survivor)
-        self._touch(loser)
+        """Fold `loser` into `survivor`. Its articles still in the window move (and are
+        reported); older ones stay counted on the merged story, which points to the survivor."""
+        moved = 0
         for entry in self._window.values():
             if entry.story_id == loser.story_id:
                 entry.story_id = survivor.story_id
                 self._moved.append(Reassignment(entry.doc.id, loser.story_id, survivor.story_id, "merged"))
+                moved += 1
+        survivor.absorb(loser, moved)
+        loser.size -= moved
+        loser.status, loser.merged_into = "merged", survivor.story_id
+        self._touch(survivor)
+        self._touch(loser)
         del self.stories_[loser.story_id]
 
     def _expire(self) -> None:

@@ -62,16 +62,21 @@ class Story:
             self.representative_title, self.representative_score = doc.title, closeness
 
     def remove(self, doc: StoryDoc) -> None:
-        """Take back a member (an edited article that is re-assigned)."""
+        """Take back a member (an edited article that is re-assigned).
+
+        The last member leaving keeps the centroid, so an edit of a one-article
+        story can come back to the same story ID.
+        """
         self.size = max(0, self.size - 1)
-        self.vector_sum = self.vector_sum - doc.vector
+        if self.size:
+            self.vector_sum = self.vector_sum - doc.vector
         self.entity_counts.subtract(set(doc.entities))
         self.topic_counts.subtract(set(doc.topics))
         self.term_counts.subtract(set(title_terms(doc.title)))
 
-    def absorb(self, other: "Story") -> None:
-        """Take over everything of a story merged into this one."""
-        self.size += other.size
+    def absorb(self, other: "Story", members: int) -> None:
+        """Take over a story merged into this one: its content, and `members` of its articles."""
+        self.size += members
         self.vector_sum = self.vector_sum + other.vector_sum
         self.first_seen = min(self.first_seen, other.first_seen)
         self.last_seen = max(self.last_seen, other.last_seen)

@@ -94,10 +94,18 @@ class ShardLogic(StatefulBatchLogic[EnrichedArticle, OutputRecord, ShardState]):
         return copy.deepcopy(self.state)
 
     def process(self, items: list[EnrichedArticle]) -> list[OutputRecord]:
-        if self.state is None:
+        """Cluster a batch in order; an id seen twice in it splits it, so edits see their first version."""
+        if self.state is None and items:
             self.state = new_shard_state(self.config, self.shard_of(items[0]))
+        out: list[OutputRecord] = []
+        for run in _runs_of_distinct_ids(items):
+            out.extend(self._process_run(run))
+        return out
+
+    def _process_run(self, items: list[EnrichedArticle]) -> list[OutputRecord]:
         state = self.state
         fresh: list[tuple[EnrichedArticle, int]] = []
+        kept: list[tuple[EnrichedArticle, int, dict]] = []  # edits of articles past the window keep their story
         for item in items:
             article = item.article
             seen = state.versions.get(article.id)
@@ -107,35 +115,25 @@ class ShardLogic(StatefulBatchLogic[EnrichedArticle, OutputRecord, ShardState]):
                 log.info("ignoring duplicate of article %s (identical content)", article.id)
                 continue
             version = 1 if seen is None else seen[1] + 1
-            if seen is not None:
-                state.clusterer.remove(article.id)
             self._remember(state.versions, article.id, (article.content_hash, version), self.config.max_tracked_articles)
+            if seen is not None and state.clusterer.remove(article.id) is None and article.id in state.last_tags:
+                # Its story is closed or past the window: re-tag, but do not reopen or move it.
+                kept.append((item, version, dict(state.last_tags[article.id].story, is_new=False)))
+                continue
             fresh.append((item, version))
         assignments = state.clusterer.partial_fit_predict([to_story_doc(item) for item, _ in fresh])
-        models = ModelVersions(**self.model_versions(), clustering=clustering_version(self.config))
-        out = []
         processed_at = now()
-        for (item, version), assignment in zip(fresh, assignments):
-            article = item.article
-            flags = [flag for flag, on in (("edited", version > 1), ("late", assignment.late), ("lang-not-covered", not item.lang_covered)) if on]
-            tags = TaggedArticle(
-                id=article.id,
-                version=version,
-                published_at=article.published_at,
-                processed_at=processed_at,
-                title=article.title,
-                entities=[e.to_json() for e in item.entities],
-                topics=[t.to_json() for t in item.topics],
-                story={"id": assignment.story_id, "score": assignment.score, "is_new": assignment.is_new},
-                models=models,
-                lang=article.lang,
-                body_truncated=article.body_truncated,
-                flags=flags,
-            )
-            self._remember(state.last_tags, article.id, tags, self.config.max_window)
-            out.append(OutputRecord(TAGS, article.id, tags.to_json()))
-            metrics.LATENCY.observe(max(0.0, processed_at - article.received_at))
-        metrics.ARTICLES_TAGGED.inc(len(fresh))
+        placed = [
+            (item, version, {"id": a.story_id, "score": a.score, "is_new": a.is_new}, [f for f, on in (("late", a.late),) if on])
+            for (item, version), a in zip(fresh, assignments)
+        ] + [(item, version, story, ["outside-window"]) for item, version, story in kept]
+        out = []
+        for item, version, story, extra_flags in placed:
+            tags = self._tags(item, version, story, extra_flags, processed_at)
+            self._remember(state.last_tags, item.article.id, tags, self.config.max_window)
+            out.append(OutputRecord(TAGS, item.article.id, tags.to_json()))
+            metrics.LATENCY.observe(max(0.0, processed_at - item.article.received_at))
+        metrics.ARTICLES_TAGGED.inc(len(placed))
         stories, moved = state.clusterer.drain_changes()
         for move in moved:
             previous = state.last_tags.get(move.doc_id)
@@ -156,6 +154,24 @@ class ShardLogic(StatefulBatchLogic[EnrichedArticle, OutputRecord, ShardState]):
         out.extend(self._tombstones([s for s in stories if s.status != "active"]))
         self._report(state)
         return out
+
+    def _tags(self, item: EnrichedArticle, version: int, story: dict, flags: list[str], processed_at: float) -> TaggedArticle:
+        article = item.article
+        flags = [f for f, on in (("edited", version > 1), ("lang-not-covered", not item.lang_covered)) if on] + flags
+        return TaggedArticle(
+            id=article.id,
+            version=version,
+            published_at=article.published_at,
+            processed_at=processed_at,
+            title=article.title,
+            entities=[e.to_json() for e in item.entities],
+            topics=[t.to_json() for t in item.topics],
+            story=story,
+            models=ModelVersions(**self.model_versions(), clustering=clustering_version(self.config)),
+            lang=article.lang,
+            body_truncated=article.body_truncated,
+            flags=flags,
+        )
 
     def _tombstones(self, ended: list) -> list[OutputRecord]:
         """Delete ended stories from the compacted topic once their grace period has passed."""
@@ -184,6 +200,18 @@ class ShardLogic(StatefulBatchLogic[EnrichedArticle, OutputRecord, ShardState]):
         table.move_to_end(key)
         while len(table) > limit:
             table.popitem(last=False)
+
+
+def _runs_of_distinct_ids(items: list[EnrichedArticle]) -> list[list[EnrichedArticle]]:
+    runs: list[list[EnrichedArticle]] = [[]]
+    ids: set[str] = set()
+    for item in items:
+        if item.article.id in ids:
+            runs.append([])
+            ids.clear()
+        runs[-1].append(item)
+        ids.add(item.article.id)
+    return runs
 
 
 def to_story_doc(item: EnrichedArticle) -> StoryDoc:

@@ -31,8 +31,8 @@ def test_identical_redelivery_is_ignored_and_edit_is_a_new_version():
     edited = step.process([item("a", [0, 1], title="Quake hits Chile, toll rises")])
     tags = [r.body for r in edited if r.output == TAGS]
     assert tags[0]["version"] == 2 and "edited" in tags[0]["flags"]
-    old_story = next(r.body for r in edited if r.output == STORIES and r.key == "default-000001")
-    assert old_story["size"] == 0  # the edited article left its old story
+    sizes = {r.key: r.body["size"] for r in edited if r.output == STORIES}
+    assert sizes == {"default-000001": 0, "default-000002": 1}  # the edit left its old story for a new one
 
 
 def test_articles_of_a_merged_story_are_republished_with_the_survivor():
@@ -56,3 +56,24 @@ def test_every_tag_record_carries_story_and_model_versions():
     assert body["story"] == {"id": "default-000001", "score": 1.0, "is_new": True}
     assert body["models"]["encoder"] == "e" and body["models"]["clustering"].startswith("online")
     assert body["entities"][0]["canonical"] == "Chile" and body["schema_version"] == 1
+
+
+def test_edit_of_an_article_past_the_window_keeps_its_closed_story():
+    step = logic(window_hours=10, retire_after_hours=10)
+    step.process([item("old", [1, 0], hours=0)])
+    step.process([item("new", [0, 1], hours=30)])  # moves the window on; "old"'s story retires
+    out = step.process([item("old", [1, 0], title="Quake hits Chile (corrected)", hours=0)])
+    (tags,) = [r.body for r in out if r.output == TAGS]
+    assert tags["version"] == 2 and tags["story"]["id"] == "default-000001"
+    assert {"edited", "outside-window"} <= set(tags["flags"])
+    assert step.state.clusterer.n_stories_opened_ == 2  # no story opened for the correction
+
+
+def test_an_edit_and_a_duplicate_in_the_same_batch_as_the_original():
+    step = logic()
+    out = step.process([item("a", [1, 0]), item("a", [1, 0]), item("a", [0.9, 0.1], title="Quake hits Chile, update")])
+    tags = [(r.body["id"], r.body["version"]) for r in out if r.output == TAGS]
+    assert tags == [("a", 1), ("a", 2)]
+    assert step.state.duplicates == 1
+    (story,) = step.state.clusterer.stories_.values()
+    assert story.size == 1

@@ -1,0 +1,178 @@
+"""storywire as an always-on service against a real Apache Kafka broker (started by the fixture)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import time
+import urllib.request
+from collections import Counter
+
+import pytest
+
+from replay import ArchiveRecord, demo_firehose_path, produce_archive, read_jsonl, score_clustering
+
+from .conftest import Service, free_port_pair, latest, read_topic, storywire, storywire_env
+
+pytestmark = pytest.mark.slow
+
+DEMO = list(read_jsonl(demo_firehose_path()))
+VALID = [r for r in DEMO if r.parsed and isinstance(r.parsed.get("id"), str) and r.parsed.get("event")]
+LABELS = {r.parsed["id"]: r.parsed["event"] for r in VALID}
+
+
+def produce(broker, topic: str, records: list[ArchiveRecord], rate: float | None = None) -> None:
+    report = produce_archive(records, {"bootstrap.servers": broker.bootstrap}, topic, rate=rate)
+    assert report.failed == 0, report.first_error
+
+
+def init_topics(env: dict, partitions: int) -> None:
+    result = storywire(["kafka", "init-topics", "--partitions", str(partitions)], env)
+    assert result.stdout.count("created") == 4, result.stdout
+
+
+def tags_cover(ids):
+    return lambda records: ids <= {value["id"] for _, value in records if value}
+
+
+def assert_one_final_record_per_article(tag_records):
+    """Re-delivered (id, version) pairs are identical apart from processing time."""
+    by_version: dict[tuple[str, int], set[str]] = {}
+    for _, value in tag_records:
+        body = {k: v for k, v in value.items() if k != "processed_at"}
+        by_version.setdefault((value["id"], value["version"]), set()).add(json.dumps(body, sort_keys=True))
+    conflicting = {k: v for k, v in by_version.items() if len(v) > 1}
+    assert not conflicting
+
+
+def assert_story_sizes_match_tags(tag_records, story_records):
+    final_tags = latest(tag_records)
+    stories = latest(story_records, "cluster_id")
+    members = Counter(t["story"]["id"] for t in final_tags.values())
+    for story_id, story in stories.items():
+        assert story["size"] == members.get(story_id, 0), (story_id, story["size"], members.get(story_id, 0))
+    assert set(members) <= set(stories)
+
+
+def test_round_trip_bad_input_edits_and_metrics(broker, topics, tmp_path):
+    metrics_port = free_port_pair()
+    env = storywire_env(broker, topics, STORYWIRE_LIMITS__MAX_RECORD_BYTES="4096", STORYWIRE_METRICS__PORT=str(metrics_port))
+    init_topics(env, partitions=2)
+    edited = dict(VALID[0].parsed, summary="Update: the tsunami warning was lifted an hour later.")
+    bad = [
+        b'{"id": "x1", "title": "cut off',  # not JSON
+        b"\xff\xfe not utf-8",  # not UTF-8
+        json.dumps({"title": "no id"}).encode(),  # missing field
+        json.dumps({"id": 12, "title": "numeric id"}).encode(),  # wrong type
+        json.dumps({"id": "big", "title": "huge", "body": "x" * 5000}).encode(),  # over the configured limit
+    ]
+    records = VALID[:60] + [ArchiveRecord(0, b, None) for b in bad] + VALID[60:] + [ArchiveRecord(0, json.dumps(edited).encode(), edited)]
+    produce(broker, topics.articles, records)
+    service = Service(env, log=tmp_path / "service.log")
+    try:
+        tags = read_topic(broker.bootstrap, topics.tags, until=lambda r: tags_cover(set(LABELS))(r) and any(v["version"] > 1 for _, v in r))
+        dead = read_topic(broker.bootstrap, topics.dlq, until=lambda r: len(r) >= len(bad))
+        health = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/healthz", timeout=5).read())
+        scraped = urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).read().decode()
+    finally:
+        assert service.terminate() == 0, (tmp_path / "service.log").read_text()[-3000:]
+    stories = read_topic(broker.bootstrap, topics.stories)
+
+    assert set(LABELS) <= {v["id"] for _, v in tags}
+    final = latest(tags)
+    assert final[edited["id"]]["version"] == 2 and "edited" in final[edited["id"]]["flags"]
+    assert_story_sizes_match_tags(tags, stories)
+    assert_one_final_record_per_article(tags)
+    assert score_clustering({i: t["story"]["id"] for i, t in final.items()}, LABELS).bcubed_f1 >= 0.85
+
+    reasons = [v["reason"] for _, v in dead]
+    for expected in ("not JSON", "not UTF-8", "missing required field 'id'", "field 'id': expected a non-empty string", "over the 4096-byte limit"):
+        assert any(expected in r for r in reasons), (expected, reasons)
+    not_utf8 = next(v for _, v in dead if v["reason"].startswith("not UTF-8"))
+    assert base64.b64decode(not_utf8["raw_base64"]) == bad[1]
+    assert not_utf8["raw_sha256"] == hashlib.sha256(bad[1]).hexdigest() and not_utf8["raw_length"] == len(bad[1])
+    assert not_utf8["origin"] == f"kafka:{topics.articles}" and not_utf8["partition"] in (0, 1) and not_utf8["position"] >= 0
+
+    assert health["status"] == "running"
+    assert f"storywire_articles_in_total {float(len(records))}" in scraped
+    assert "storywire_end_to_end_latency_seconds_bucket" in scraped
+
+
+def test_unreachable_broker_fails_fast_naming_the_servers(topics):
+    port = free_port_pair()
+    env = storywire_env(type("B", (), {"bootstrap": f"localhost:{port}"})(), topics, STORYWIRE_KAFKA__CONNECT_TIMEOUT_S="3")
+    started = time.monotonic()
+    result = storywire(["run"], env, check=False, timeout=60)
+    elapsed = time.monotonic() - started
+    assert result.returncode != 0
+    assert f"localhost:{port}" in result.stderr
+    assert elapsed < 3 + 15  # the timeout plus interpreter start-up; never a hang
+
+
+def test_processor_crash_resumes_from_recovery_with_the_same_story_ids(broker, topics, tmp_path):
+    env = storywire_env(broker, topics)
+    init_topics(env, partitions=1)
+    recovery = ["-r", str(tmp_path / "recovery"), "-s", "1"]
+    produce(broker, topics.articles, VALID)
+    service = Service(env, recovery, log=tmp_path / "first.log")
+    try:
+        before = read_topic(broker.bootstrap, topics.tags, until=lambda r: len(r) >= 50, idle=0)
+    finally:
+        service.kill()  # kill -9 mid-stream
+    seen_before = latest(before)
+    assert len(seen_before) < len(VALID), "the crash should come before the end of the stream"
+
+    service = Service(env, recovery, log=tmp_path / "second.log")
+    try:
+        tags = read_topic(broker.bootstrap, topics.tags, until=tags_cover(set(LABELS)))
+    finally:
+        assert service.terminate() == 0
+    stories = read_topic(broker.bootstrap, topics.stories)
+    final = latest(tags)
+    assert set(LABELS) <= set(final)
+    assert_one_final_record_per_article(tags)
+    assert_story_sizes_match_tags(tags, stories)
+    merged = {s["cluster_id"]: s["merged_into"] for s in latest(stories, "cluster_id").values() if s["merged_into"]}
+    for article_id, tag in seen_before.items():
+        assert final[article_id]["story"]["id"] in (tag["story"]["id"], merged.get(tag["story"]["id"]))
+
+
+def test_broker_killed_mid_stream_and_restarted(broker, topics, tmp_path):
+    env = storywire_env(broker, topics)
+    init_topics(env, partitions=1)
+    first, second = VALID[:80], VALID[80:]
+    produce(broker, topics.articles, first)
+    service = Service(env, log=tmp_path / "service.log")
+    try:
+        read_topic(broker.bootstrap, topics.tags, until=lambda r: len(r) >= 20, idle=0)
+        broker.kill()
+        time.sleep(3)
+        broker.start()
+        produce(broker, topics.articles, second)
+        tags = read_topic(broker.bootstrap, topics.tags, until=tags_cover(set(LABELS)))
+    finally:
+        assert service.terminate() == 0, (tmp_path / "service.log").read_text()[-3000:]
+    assert set(LABELS) <= {v["id"] for _, v in tags}
+
+
+def test_two_processes_over_four_partitions(broker, topics, tmp_path):
+    metrics_port = free_port_pair()
+    ports = [free_port_pair(), free_port_pair()]
+    addresses = ";".join(f"localhost:{p}" for p in ports)
+    env = storywire_env(broker, topics, STORYWIRE_METRICS__PORT=str(metrics_port))
+    init_topics(env, partitions=4)
+    produce(broker, topics.articles, VALID)
+    services = [Service(env, ["-i", str(i), "-a", addresses], log=tmp_path / f"p{i}.log") for i in range(2)]
+    try:
+        tags = read_topic(broker.bootstrap, topics.tags, until=tags_cover(set(LABELS)))
+    finally:
+        codes = [s.terminate() for s in services]
+    assert codes == [0, 0]
+    stories = read_topic(broker.bootstrap, topics.stories)
+    final = latest(tags)
+    assert set(LABELS) <= set(final)
+    assert_one_final_record_per_article(tags)
+    assert_story_sizes_match_tags(tags, stories)
+    scores = score_clustering({i: t["story"]["id"] for i, t in final.items()}, LABELS)
+    assert scores.bcubed_f1 >= 0.85 and scores.n_stories <= scores.n_labels + 5

@@ -119,12 +119,19 @@ class Service:
 
     def __init__(self, env: dict[str, str], args: list[str] = (), log: Path | None = None) -> None:
         self.log = log
+        self.stopping = False
         out = open(log, "ab") if log else subprocess.DEVNULL
         self.proc = subprocess.Popen([sys.executable, "-m", "flows.cli", "--log-level", "INFO", "run", *args], env=env, stdout=out, stderr=out)
 
     def terminate(self, timeout: float = 60) -> int:
-        self.proc.send_signal(signal.SIGTERM)
+        self.signal_stop()
         return self.proc.wait(timeout)
+
+    def signal_stop(self) -> None:
+        """SIGTERM, once; a cluster drains only when every process has been told."""
+        if not self.stopping:
+            self.stopping = True
+            self.proc.send_signal(signal.SIGTERM)
 
     def kill(self) -> None:
         self.proc.kill()
@@ -145,6 +152,8 @@ def read_topic(bootstrap: str, topic: str, until=None, timeout: float = 240.0, i
             if message is not None and not message.error():
                 value = json.loads(message.value()) if message.value() is not None else None
                 records.append((message.key().decode() if message.key() else None, value))
+                if idle == 0 and until is not None and until(records):
+                    return records
                 continue
             if until is None or until(records):
                 satisfied_at = satisfied_at or time.monotonic()

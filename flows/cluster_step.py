@@ -20,19 +20,19 @@ from bytewax.operators import StatefulBatchLogic
 from clustering import OnlineStoryClusterer, StoryDoc
 from flows import metrics
 from flows.config import ClusteringConfig
-from flows.enrich import EnrichedArticle
+from flows.enrich import EnrichedArticle, dead_letter_for
 from flows.schema import ModelVersions, TaggedArticle, now, story_record
 
 log = logging.getLogger(__name__)
 
-TAGS, STORIES = "tags", "stories"
+TAGS, STORIES, DEAD = "tags", "stories", "dead_letters"
 
 
 @dataclass(frozen=True)
 class OutputRecord:
     """One record for a sink: which output, its key and its JSON body."""
 
-    output: str  # TAGS | STORIES
+    output: str  # TAGS | STORIES | DEAD
     key: str
     body: dict[str, Any] | None  # None: a tombstone (delete the key on a compacted topic)
 
@@ -80,15 +80,24 @@ class ShardLogic(StatefulBatchLogic[EnrichedArticle, OutputRecord, ShardState]):
         shard_of: Callable[[EnrichedArticle], str],
         versions: Callable[[], dict[str, str]],
         tombstone_after_hours: float = 24.0,
+        dead_letter_raw_bytes: int = 64 * 1024,
     ) -> None:
         self.state = state  # None until the first batch tells us which shard this is
         self.config = config
         self.shard_of = shard_of
         self.model_versions = versions  # called lazily: model versions are known once models load
         self.tombstone_after_s = tombstone_after_hours * 3600
+        self.dead_letter_raw_bytes = dead_letter_raw_bytes
 
     def on_batch(self, values: list[EnrichedArticle]) -> tuple[Iterable[OutputRecord], bool]:
-        return self.process(values), StatefulBatchLogic.RETAIN
+        try:
+            return self.process(values), StatefulBatchLogic.RETAIN
+        except Exception as exc:  # noqa: BLE001 - a bug here must not stop the stream; the batch is dead-lettered
+            log.exception("clustering a batch of %d failed; dead-lettering it", len(values))
+            reason = f"clustering failed: {type(exc).__name__}: {exc}"
+            dead = [dead_letter_for(v.article, reason, self.dead_letter_raw_bytes) for v in values]
+            metrics.DEAD_LETTERS.labels("cluster").inc(len(dead))
+            return [OutputRecord(DEAD, d.key, d.to_json()) for d in dead], StatefulBatchLogic.RETAIN
 
     def snapshot(self) -> ShardState:
         return copy.deepcopy(self.state)

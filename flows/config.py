@@ -87,6 +87,7 @@ class KafkaConfig:
 class MetricsConfig:
     port: int = 0  # Prometheus /metrics and /healthz, e.g. 9464; process i uses port + i; 0 = off
     host: str = "127.0.0.1"
+    bytewax_api_port: int = 0  # Bytewax's own API and metrics server (its default is 3030); process i uses port + i
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from bytewax.inputs import Source
 from bytewax.outputs import Sink
 
 from flows import metrics
-from flows.cluster_step import TAGS, OutputRecord, ShardLogic
+from flows.cluster_step import DEAD, STORIES, TAGS, OutputRecord, ShardLogic
 from flows.config import RunConfig
 from flows.connectors import jsonl_sink, to_line
 from flows.kafka import KafkaRecordSink
@@ -120,14 +120,21 @@ def build_flow(config: RunConfig, source: Source[RawRecord], sinks: Sinks, repla
     clustered = op.stateful_batch(
         "cluster",
         sharded,
-        lambda state: ShardLogic(state, config.clustering, shard, versions, config.output.tombstone_after_hours),
+        lambda state: ShardLogic(
+            state, config.clustering, shard, versions, config.output.tombstone_after_hours, config.limits.dead_letter_raw_bytes
+        ),
     )
     records = op.key_rm("unshard", clustered)
-    is_tags = op.branch("route", records, lambda r: r.output == TAGS)
+    is_tags = op.branch("route_tags", records, lambda r: r.output == TAGS)
+    is_story = op.branch("route_stories", is_tags.falses, lambda r: r.output == STORIES)
     op.output("tags", op.map("tags_json", is_tags.trues, sinks.line), sinks.tags)
-    op.output("stories", op.map("stories_json", is_tags.falses, sinks.line), sinks.stories)
+    op.output("stories", op.map("stories_json", is_story.trues, sinks.line), sinks.stories)
 
     dead = op.merge("dead_letters", valid.falses, enrich_ok.falses)
-    dead_lines = op.map("dead_letter_json", dead, lambda d: (d.key, to_line(d.to_json())))
+    dead_lines = op.merge(
+        "all_dead_letters",
+        op.map("dead_letter_json", dead, lambda d: (d.key, to_line(d.to_json()))),
+        op.map("cluster_dead_json", is_story.falses, sinks.line),
+    )
     op.output("dlq", dead_lines, sinks.dead_letters)
     return flow

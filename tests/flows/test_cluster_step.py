@@ -3,7 +3,7 @@
 import numpy as np
 
 from clustering import ReclusterResult
-from flows.cluster_step import STORIES, TAGS, ShardLogic
+from flows.cluster_step import DEAD, STORIES, TAGS, ShardLogic
 from flows.config import ClusteringConfig
 from flows.enrich import EnrichedArticle
 from flows.schema import Article
@@ -77,3 +77,15 @@ def test_an_edit_and_a_duplicate_in_the_same_batch_as_the_original():
     assert step.state.duplicates == 1
     (story,) = step.state.clusterer.stories_.values()
     assert story.size == 1
+
+
+def test_a_failing_batch_is_dead_lettered_and_the_shard_keeps_going():
+    step = logic()
+    broken = item("bad", [1, 0])
+    broken = EnrichedArticle(broken.article, broken.entities, broken.topics, np.array([np.nan, 1.0, 2.0], dtype=np.float32), True)
+    step.on_batch([item("a", [1, 0])])
+    out, _ = step.on_batch([broken])
+    assert [(r.output, r.key) for r in out] == [(DEAD, "bad")]
+    assert out[0].body["reason"].startswith("clustering failed:")
+    out, _ = step.on_batch([item("b", [1, 0.1])])
+    assert [r.output for r in out][0] == TAGS

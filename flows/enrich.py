@@ -17,7 +17,7 @@ import numpy as np
 
 from flows.config import ModelsConfig, TopicsConfig
 from flows.schema import Article, DeadLetter, RawRecord
-from taggers import Entity, EntityTagger, SentenceEncoder, Topic, ZeroShotTopicClassifier
+from taggers import CachedEncoder, Entity, EntityTagger, SentenceEncoder, Topic, ZeroShotTopicClassifier
 from taxonomy import load_taxonomy
 
 log = logging.getLogger(__name__)
@@ -44,7 +44,8 @@ class Enricher:
             torch.set_num_threads(models.torch_threads)
         self.models = models
         self.entity_tagger = EntityTagger(models.spacy_model, max_chars=models.ner_max_chars)
-        self.encoder = SentenceEncoder(models.encoder, device=models.device)
+        encoder = SentenceEncoder(models.encoder, device=models.device)
+        self.encoder = CachedEncoder(encoder, models.embedding_cache) if models.embedding_cache else encoder
         self.topic_classifier = ZeroShotTopicClassifier(
             load_taxonomy(topics.taxonomy),
             self.encoder,

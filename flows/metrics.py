@@ -28,6 +28,19 @@ ACTIVE_STORIES = Gauge("storywire_active_stories", "Live stories", ["shard"])
 RECLUSTER_SECONDS = Histogram("storywire_recluster_duration_seconds", "HDBSCAN re-clustering of the window")
 
 _state = {"started_at": time.time(), "last_batch_at": None, "status": "starting"}
+_max_stall = [0.0]  # longest time re-clustering added to one batch, seconds
+
+
+def record_stall(seconds: float) -> None:
+    _max_stall[0] = max(_max_stall[0], seconds)
+
+
+def max_stall_seconds() -> float:
+    return _max_stall[0]
+
+
+def reset_max_stall() -> None:
+    _max_stall[0] = 0.0
 
 
 def mark(status: str) -> None:

@@ -1,10 +1,12 @@
 """Article taggers: spaCy entities, sentence embeddings and taxonomy topics (no Bytewax, no Kafka)."""
 
+from taggers.cache import CachedEncoder
 from taggers.encoder import SentenceEncoder, default_model_path
 from taggers.entities import DEFAULT_LABELS, DEFAULT_SPACY_MODEL, Entity, EntityTagger
 from taggers.topics import Topic, ZeroShotTopicClassifier
 
 __all__ = [
+    "CachedEncoder",
     "DEFAULT_LABELS",
     "DEFAULT_SPACY_MODEL",
     "Entity",

@@ -1,0 +1,151 @@
+"""`storywire eval`: run the real flow over a labelled archive and score it.
+
+Writes DIR/metrics.json (quality, ID stability, speed, memory, stalls, per-week
+F1, and optionally the naive online baseline measured in the same run), the
+outputs of the run, and DIR/stream.png.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
+
+from clustering import OnlineStoryClusterer, StoryDoc
+from flows import metrics
+from flows.config import RunConfig
+from flows.enrich import enricher_for
+from flows.runner import Archive, run
+from flows.schema import InvalidArticle, RawRecord, decode_article
+from flows.summary import read_jsonl
+from replay import score_clustering
+from replay.evaluation import plot_stream, stability, weekly_f1
+
+BASELINE = {"threshold": 0.45, "idle_hours": 24.0}  # nearest centroid, cosine >= 0.45, stories idle 24 h closed
+
+
+class PeakRss:
+    """Samples the resident memory of this process and all its descendants (the whole tree)."""
+
+    def __init__(self, interval_s: float = 0.2) -> None:
+        self.interval_s = interval_s
+        self.peak_bytes = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, name="rss", daemon=True)
+
+    def __enter__(self) -> "PeakRss":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _sample(self) -> None:
+        while True:
+            self.peak_bytes = max(self.peak_bytes, tree_rss_bytes(os.getpid()))
+            if self._stop.wait(self.interval_s):
+                return
+
+    @property
+    def peak_mb(self) -> float:
+        return round(self.peak_bytes / 2**20, 1)
+
+
+def tree_rss_bytes(root: int) -> int:
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            status = (entry / "status").read_text()
+        except OSError:
+            continue
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        pid = int(entry.name)
+        children.setdefault(int(fields.get("PPid", "0").strip() or 0), []).append(pid)
+        rss[pid] = int(fields.get("VmRSS", "0 kB").split()[0]) * 1024
+    total, stack = 0, [root]
+    while stack:
+        pid = stack.pop()
+        total += rss.get(pid, 0)
+        stack.extend(children.get(pid, []))
+    return total
+
+
+def evaluate(config: RunConfig, out_dir: Path, baseline: bool = False) -> dict:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    config = config.with_values({"output": {"kind": "file", "directory": str(out_dir)}})
+    archive = Archive.load(config)
+    if not archive.labels:
+        raise ValueError(f"no record of {archive.path} has the label field {config.source.label_field!r}")
+    metrics.reset_max_stall()
+    with PeakRss() as rss:
+        started = time.perf_counter()
+        run(config, archive=archive)
+        wall = time.perf_counter() - started
+    tags = list(read_jsonl(out_dir / "tags.jsonl"))
+    stories = [s for s in read_jsonl(out_dir / "stories.jsonl") if not s.get("tombstone")]
+    stab, final = stability(tags, stories)
+    scores = score_clustering(final, archive.labels)
+    published = {t["id"]: datetime.fromisoformat(t["published_at"]).timestamp() for t in tags}
+    result = {
+        **scores.to_json(),
+        **stab.to_json(),
+        "docs_per_s": round(len(archive.records) / wall, 1),
+        "wall_s": round(wall, 1),
+        "peak_rss_mb": rss.peak_mb,
+        "max_stall_ms": round(metrics.max_stall_seconds() * 1000, 1),
+        "weekly_bcubed_f1": weekly_f1(final, archive.labels, published),
+        "input": {"path": str(archive.path), "format": config.source.format, "protocol": config.source.protocol,
+                  "seed": config.source.seed, "days": config.source.days, "limit": config.source.limit},
+        "embedding_cache": config.models.embedding_cache,
+    }
+    if baseline:
+        result["baseline"] = score_baseline(config, archive)
+    (out_dir / "metrics.json").write_text(json.dumps(result, indent=2) + "\n")
+    plot_stream(stories, final, out_dir / "stream.png", title=f"{archive.path.name}: BCubed F1 {scores.bcubed_f1:.3f}")
+    return result
+
+
+def score_baseline(config: RunConfig, archive: Archive) -> dict:
+    """The naive online method on the same slice and embeddings: what the system adds over it."""
+    articles = []
+    for record in archive.records:
+        try:
+            articles.append(decode_article(RawRecord(record.payload, "eval", record.line, 0.0), 2**31, config.limits.max_body_chars))
+        except InvalidArticle:
+            continue
+    encoder = enricher_for(config.models, config.topics).encoder
+    clusterer = OnlineStoryClusterer(
+        threshold=BASELINE["threshold"], weight_entities=0.0, time_scale_hours=1e9, window_hours=BASELINE["idle_hours"],
+        retire_after_hours=BASELINE["idle_hours"], recluster_every=0,
+    )
+    predicted = {}
+    size = config.batch.max_size
+    for start in range(0, len(articles), size):
+        batch = articles[start : start + size]
+        vectors = encoder.encode([a.text(config.models.embed_max_chars) for a in batch])
+        docs = [StoryDoc(a.id, v, a.published_at, a.title) for a, v in zip(batch, vectors)]
+        predicted.update((x.doc_id, x.story_id) for x in clusterer.partial_fit_predict(docs))
+    return {"method": "nearest centroid, cosine >= 0.45, stories idle 24 h closed", **score_clustering(predicted, archive.labels).to_json()}
+
+
+def render(result: dict) -> str:
+    rows = [
+        ("BCubed F1", "bcubed_f1"), ("BCubed precision", "bcubed_precision"), ("BCubed recall", "bcubed_recall"),
+        ("ARI", "ari"), ("AMI", "ami"), ("articles", "n_docs"), ("events (labels)", "n_labels"), ("stories", "n_stories"),
+        ("id churn", "id_churn"), ("merged fraction", "merged_fraction"), ("docs/s", "docs_per_s"), ("wall s", "wall_s"),
+        ("peak RSS MB", "peak_rss_mb"), ("max stall ms", "max_stall_ms"),
+    ]
+    base = result.get("baseline", {})
+    lines = [f"{'metric':<18}{'storywire':>12}" + (f"{'baseline':>12}" if base else "")]
+    for label, key in rows:
+        lines.append(f"{label:<18}{result[key]!s:>12}" + (f"{base.get(key, '')!s:>12}" if base else ""))
+    lines.append("per-week BCubed F1: " + ", ".join(f"{w} {f:.3f}" for w, f in result["weekly_bcubed_f1"].items()))
+    return "\n".join(lines)

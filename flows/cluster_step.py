@@ -133,7 +133,7 @@ class ShardLogic(StatefulBatchLogic[EnrichedArticle, OutputRecord, ShardState]):
         assignments = state.clusterer.partial_fit_predict([to_story_doc(item) for item, _ in fresh])
         processed_at = now()
         placed = [
-            (item, version, {"id": a.story_id, "score": a.score, "is_new": a.is_new}, [f for f, on in (("late", a.late),) if on])
+            (item, version, {"id": a.story_id, "score": a.score, "is_new": a.is_new}, ["late"] if a.late else [])
             for (item, version), a in zip(fresh, assignments)
         ] + [(item, version, story, ["outside-window"]) for item, version, story in kept]
         out = []

@@ -81,6 +81,7 @@ class ShardLogic(StatefulBatchLogic[EnrichedArticle, OutputRecord, ShardState]):
         versions: Callable[[], dict[str, str]],
         tombstone_after_hours: float = 24.0,
         dead_letter_raw_bytes: int = 64 * 1024,
+        snapshots: bool = True,
     ) -> None:
         self.state = state  # None until the first batch tells us which shard this is
         self.config = config
@@ -88,6 +89,7 @@ class ShardLogic(StatefulBatchLogic[EnrichedArticle, OutputRecord, ShardState]):
         self.model_versions = versions  # called lazily: model versions are known once models load
         self.tombstone_after_s = tombstone_after_hours * 3600
         self.dead_letter_raw_bytes = dead_letter_raw_bytes
+        self.snapshots = snapshots  # False without a recovery store: copying the state would be wasted work
 
     def on_batch(self, values: list[EnrichedArticle]) -> tuple[Iterable[OutputRecord], bool]:
         try:
@@ -99,8 +101,8 @@ class ShardLogic(StatefulBatchLogic[EnrichedArticle, OutputRecord, ShardState]):
             metrics.DEAD_LETTERS.labels("cluster").inc(len(dead))
             return [OutputRecord(DEAD, d.key, d.to_json()) for d in dead], StatefulBatchLogic.RETAIN
 
-    def snapshot(self) -> ShardState:
-        return copy.deepcopy(self.state)
+    def snapshot(self) -> ShardState | None:
+        return copy.deepcopy(self.state) if self.snapshots else None
 
     def process(self, items: list[EnrichedArticle]) -> list[OutputRecord]:
         """Cluster a batch in order; an id seen twice in it splits it, so edits see their first version."""

@@ -102,8 +102,9 @@ def model_versions(config: RunConfig) -> dict[str, str]:
     return enricher_for(config.models, config.topics).versions()
 
 
-def build_flow(config: RunConfig, source: Source[RawRecord], sinks: Sinks, replay: bool = True) -> Dataflow:
-    """Wire the steps. `replay=True` batches by size only (deterministic results)."""
+def build_flow(config: RunConfig, source: Source[RawRecord], sinks: Sinks, replay: bool = True, snapshots: bool = True) -> Dataflow:
+    """Wire the steps. `replay=True` batches by size only (deterministic results); `snapshots=False`
+    (no recovery store) skips copying the clustering state at every epoch."""
     flow = Dataflow("storywire")
     raw = op.input("input", flow, source)
     decoded = op.map("decode", raw, functools.partial(decode, config))
@@ -121,7 +122,13 @@ def build_flow(config: RunConfig, source: Source[RawRecord], sinks: Sinks, repla
         "cluster",
         sharded,
         lambda state: ShardLogic(
-            state, config.clustering, shard, versions, config.output.tombstone_after_hours, config.limits.dead_letter_raw_bytes
+            state,
+            config.clustering,
+            shard,
+            versions,
+            config.output.tombstone_after_hours,
+            config.limits.dead_letter_raw_bytes,
+            snapshots,
         ),
     )
     records = op.key_rm("unshard", clustered)

@@ -79,7 +79,9 @@ def run(config: RunConfig, scale: ScaleOptions = ScaleOptions(), archive: Archiv
     if config.metrics.bytewax_api_port:
         os.environ["BYTEWAX_DATAFLOW_API_ENABLED"] = "true"
         os.environ["BYTEWAX_DATAFLOW_API_PORT"] = str(config.metrics.bytewax_api_port + (scale.process_id or 0))
-    flow = build_flow(config, source, Sinks.for_config(config), replay=config.source.kind == "file")
+    flow = build_flow(
+        config, source, Sinks.for_config(config), replay=config.source.kind == "file", snapshots=scale.recovery_directory is not None
+    )
     server = metrics.serve(config.metrics.host, config.metrics.port + (scale.process_id or 0)) if config.metrics.port else None
     previous = signal.signal(signal.SIGTERM, _request_shutdown)
     SHUTDOWN.clear()

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from clustering.background import BackgroundReclusterer
 from clustering.recluster import ReclusterResult, find_merges
 from clustering.story import Story, StoryDoc
 
@@ -53,7 +54,10 @@ class OnlineStoryClusterer:
     joins the best story scoring at least `threshold`, else opens a new story.
 
     Every `recluster_every` articles HDBSCAN re-clusters the window (after PCA
-    to `recluster_dims`) and stories
+    to `recluster_dims`). `recluster_mode` says where: "inline" (in the
+    stream, simple), "live" (a background process; applied as soon as it is
+    ready) or "replay" (a background process; applied exactly one period later,
+    waiting if needed, so replays are reproducible). Stories
     that it puts together (and that are close enough) are merged, the oldest ID
     surviving. State is bounded: articles leave the window after `window_hours`
     of event time or beyond `max_window`; stories idle for `retire_after_hours`
@@ -76,6 +80,7 @@ class OnlineStoryClusterer:
         min_cluster_size: int = 5,
         recluster_dims: int = 32,
         merge_min_cosine: float = 0.7,
+        recluster_mode: str = "inline",
         shard: str = "default",
     ) -> None:
         self.threshold = threshold
@@ -89,6 +94,7 @@ class OnlineStoryClusterer:
         self.min_cluster_size = min_cluster_size
         self.recluster_dims = recluster_dims
         self.merge_min_cosine = merge_min_cosine
+        self.recluster_mode = recluster_mode
         self.shard = shard
 
     # -- estimator API ---------------------------------------------------
@@ -98,15 +104,35 @@ class OnlineStoryClusterer:
         if not hasattr(self, "stories_"):
             self._initialize()
         assignments = []
+        self._apply_if_ready()
         for doc in docs:
+            self._apply_if_ready()
             assignments.append(self._assign(doc))
             self.n_docs_seen_ += 1
             if self.recluster_every and self.n_docs_seen_ % self.recluster_every == 0:
-                started = time.perf_counter()
-                self.apply_recluster(find_merges(self._window_snapshot(), self.min_cluster_size, self.recluster_dims))
-                self.recluster_seconds_.append(time.perf_counter() - started)
+                self._timed(self._recluster)
         self._expire()
         return assignments
+
+    def _apply_if_ready(self) -> None:
+        if self.recluster_mode == "live" and self._background.ready:
+            self._timed(lambda: self.apply_recluster(self._background.take()))
+
+    def _recluster(self) -> None:
+        snapshot = self._window_snapshot()
+        if self.recluster_mode == "inline":
+            self.apply_recluster(find_merges(snapshot, self.min_cluster_size, self.recluster_dims))
+            return
+        if self.recluster_mode == "replay" and self._background.pending:
+            self.apply_recluster(self._background.take())  # the fixed point: one period after it was started
+        if not self._background.pending:
+            self._background.submit(snapshot, self.min_cluster_size, self.recluster_dims)
+
+    def _timed(self, work) -> None:
+        """Run re-clustering work on the stream's thread and record how long it held the stream."""
+        started = time.perf_counter()
+        work()
+        self.recluster_seconds_.append(time.perf_counter() - started)
 
     def partial_fit(self, docs: list[StoryDoc]) -> "OnlineStoryClusterer":
         self.partial_fit_predict(docs)
@@ -142,7 +168,12 @@ class OnlineStoryClusterer:
         self.stories_: dict[str, Story] = {}
         self.n_docs_seen_ = 0
         self.n_stories_opened_ = 0
-        self.recluster_seconds_: list[float] = []  # durations not yet reported; the caller may clear it
+        self.recluster_seconds_: list[float] = []  # time re-clustering held the stream, not yet reported
+        self._background = BackgroundReclusterer()
+        if self.recluster_mode != "inline":
+            if self.recluster_mode not in ("live", "replay"):
+                raise ValueError(f"recluster_mode {self.recluster_mode!r}: use inline, live or replay")
+            self._background.start()
         self.watermark_ = -math.inf
         self._window: dict[str, _WindowEntry] = {}
         self._order: deque[_WindowEntry] = deque()  # window entries in arrival order

@@ -48,7 +48,9 @@ class ShardState:
     tombstones_due: deque = field(default_factory=deque)  # (event time, story id) of retired/merged stories
 
 
-def new_shard_state(config: ClusteringConfig, shard: str) -> ShardState:
+def new_shard_state(config: ClusteringConfig, shard: str, replay: bool = True) -> ShardState:
+    """Fresh state; re-clustering in "auto" mode runs in the background, applied at fixed points in replays."""
+    mode = config.recluster_mode if config.recluster_mode != "auto" else ("replay" if replay else "live")
     clusterer = OnlineStoryClusterer(
         threshold=config.threshold,
         weight_cosine=config.weight_cosine,
@@ -61,6 +63,7 @@ def new_shard_state(config: ClusteringConfig, shard: str) -> ShardState:
         min_cluster_size=config.min_cluster_size,
         recluster_dims=config.recluster_dims,
         merge_min_cosine=config.merge_min_cosine,
+        recluster_mode=mode,
         shard=shard,
     )
     return ShardState(clusterer, OrderedDict(), OrderedDict())
@@ -82,6 +85,7 @@ class ShardLogic(StatefulBatchLogic[EnrichedArticle, OutputRecord, ShardState]):
         tombstone_after_hours: float = 24.0,
         dead_letter_raw_bytes: int = 64 * 1024,
         snapshots: bool = True,
+        replay: bool = True,
     ) -> None:
         self.state = state  # None until the first batch tells us which shard this is
         self.config = config
@@ -90,6 +94,7 @@ class ShardLogic(StatefulBatchLogic[EnrichedArticle, OutputRecord, ShardState]):
         self.tombstone_after_s = tombstone_after_hours * 3600
         self.dead_letter_raw_bytes = dead_letter_raw_bytes
         self.snapshots = snapshots  # False without a recovery store: copying the state would be wasted work
+        self.replay = replay
 
     def on_batch(self, values: list[EnrichedArticle]) -> tuple[Iterable[OutputRecord], bool]:
         try:
@@ -107,7 +112,7 @@ class ShardLogic(StatefulBatchLogic[EnrichedArticle, OutputRecord, ShardState]):
     def process(self, items: list[EnrichedArticle]) -> list[OutputRecord]:
         """Cluster a batch in order; an id seen twice in it splits it, so edits see their first version."""
         if self.state is None and items:
-            self.state = new_shard_state(self.config, self.shard_of(items[0]))
+            self.state = new_shard_state(self.config, self.shard_of(items[0]), self.replay)
         out: list[OutputRecord] = []
         for run in _runs_of_distinct_ids(items):
             out.extend(self._process_run(run))
@@ -201,7 +206,7 @@ class ShardLogic(StatefulBatchLogic[EnrichedArticle, OutputRecord, ShardState]):
         durations = getattr(clusterer, "recluster_seconds_", [])
         for seconds in durations:
             metrics.RECLUSTER_SECONDS.observe(seconds)
-        metrics.record_stall(sum(durations))  # re-clustering runs inside the batch today, so it all stalls it
+        metrics.record_stall(sum(durations))  # what re-clustering added to this batch
         if hasattr(clusterer, "recluster_seconds_"):
             clusterer.recluster_seconds_.clear()
         metrics.batch_done()

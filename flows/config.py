@@ -138,6 +138,8 @@ class ClusteringConfig:
     min_cluster_size: int = 5
     recluster_dims: int = 32  # PCA before HDBSCAN; 0 = none
     merge_min_cosine: float = 0.7
+    # where HDBSCAN runs: auto (replays: "replay", Kafka: "live"), inline, live or replay (see OnlineStoryClusterer)
+    recluster_mode: str = "auto"
     max_tracked_articles: int = 200_000  # ids remembered for duplicate and edit detection
 
 
@@ -203,6 +205,10 @@ class RunConfig:
             (0.0 < self.clustering.threshold < 2.0, "clustering.threshold must be between 0 and 2"),
             (self.clustering.window_hours > 0, "clustering.window_hours must be positive"),
             (self.clustering.min_cluster_size >= 2, "clustering.min_cluster_size must be at least 2"),
+            (
+                self.clustering.recluster_mode in ("auto", "inline", "live", "replay"),
+                f"clustering.recluster_mode = {self.clustering.recluster_mode!r}: use auto, inline, live or replay",
+            ),
             (all(level >= 1 for level in self.topics.levels), "topics.levels must be positive levels, e.g. [1, 2]"),
         ]
         for ok, message in checks:

@@ -129,6 +129,7 @@ def build_flow(config: RunConfig, source: Source[RawRecord], sinks: Sinks, repla
             config.output.tombstone_after_hours,
             config.limits.dead_letter_raw_bytes,
             snapshots,
+            replay,
         ),
     )
     records = op.key_rm("unshard", clustered)

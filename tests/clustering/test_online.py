@@ -1,3 +1,5 @@
+import time
+
 import numpy as np
 import pytest
 
@@ -125,3 +127,50 @@ def test_late_article_is_flagged(late_hours):
     c.partial_fit_predict([doc(1, unit(1, 0), hours=0)])
     (late,) = c.partial_fit_predict([doc(2, unit(0, 1), hours=late_hours)])
     assert late.late and late.is_new
+
+
+def three_topic_stream(n=240, seed=3):
+    rng = np.random.default_rng(seed)
+    centers = [unit(*rng.normal(size=16)) for _ in range(3)]
+    return [doc(i, unit(*(centers[i % 3] + 0.05 * rng.normal(size=16))), hours=i / 10) for i in range(n)]
+
+
+def test_background_replay_mode_is_reproducible_and_merges():
+    docs = three_topic_stream()
+
+    def run():
+        # A strict threshold splits each topic into several stories; re-clustering merges them back.
+        c = OnlineStoryClusterer(threshold=0.985, recluster_every=60, min_cluster_size=5, merge_min_cosine=0.9, recluster_mode="replay")
+        ids = [a.story_id for batch in range(0, len(docs), 20) for a in c.partial_fit_predict(docs[batch : batch + 20])]
+        changed, moved = c.drain_changes()
+        c._background.close()
+        return ids, moved, len(c.stories_)
+
+    first, second = run(), run()
+    assert first[0] == second[0] and [(m.doc_id, m.story_id) for m in first[1]] == [(m.doc_id, m.story_id) for m in second[1]]
+    assert first[1], "the background re-clustering was applied and merged stories"
+
+
+def test_background_live_mode_keeps_assigning_while_hdbscan_runs():
+    docs = three_topic_stream()
+    c = OnlineStoryClusterer(threshold=0.985, recluster_every=60, min_cluster_size=5, merge_min_cosine=0.9, recluster_mode="live")
+    c.partial_fit_predict(docs[:120])
+    assert c._background.pending or c.drain_changes()[1]
+    deadline = time.monotonic() + 60
+    moved = []
+    while time.monotonic() < deadline and not moved:
+        time.sleep(0.2)
+        c.partial_fit_predict([])  # a later batch applies the result when it is ready
+        moved = c.drain_changes()[1]
+    c._background.close()
+    assert moved
+
+
+def test_clusterer_with_a_background_worker_pickles_without_it():
+    import pickle
+
+    c = OnlineStoryClusterer(recluster_mode="replay")
+    c.partial_fit_predict([doc(1, unit(1, 0))])
+    restored = pickle.loads(pickle.dumps(c))
+    c._background.close()
+    assert list(restored.stories_) == ["default-000001"] and not restored._background.pending

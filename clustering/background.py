@@ -1,0 +1,72 @@
+"""Re-clustering in a background process, so the stream never waits for HDBSCAN.
+
+hdbscan's Cython code holds the GIL, so a thread would stall the stream; a
+single spawned worker process runs `find_merges` instead. It is warmed up when
+created (imports and a tiny fit), so the first real re-clustering is not slow.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from concurrent.futures import Future, ProcessPoolExecutor
+
+import numpy as np
+
+from clustering.recluster import ReclusterResult, find_merges
+
+
+def _warm_up() -> None:
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(40, 8)).astype(np.float32)
+    find_merges(([str(i) for i in range(40)], vectors, [str(i % 4) for i in range(40)]), min_cluster_size=5, n_components=4)
+
+
+class BackgroundReclusterer:
+    """One worker process and at most one re-clustering in flight."""
+
+    def __init__(self) -> None:
+        self._pool: ProcessPoolExecutor | None = None
+        self._future: Future | None = None
+
+    def _executor(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+            self._pool.submit(_warm_up)
+        return self._pool
+
+    def start(self) -> None:
+        """Create and warm up the worker now rather than at the first re-clustering."""
+        self._executor()
+
+    @property
+    def pending(self) -> bool:
+        return self._future is not None
+
+    @property
+    def ready(self) -> bool:
+        return self._future is not None and self._future.done()
+
+    def submit(self, snapshot: tuple[list[str], np.ndarray, list[str]], min_cluster_size: int, n_components: int) -> None:
+        assert self._future is None, "one re-clustering at a time"
+        self._future = self._executor().submit(find_merges, snapshot, min_cluster_size, n_components)
+
+    def take(self) -> ReclusterResult:
+        """The result of the re-clustering in flight, waiting for it if needed."""
+        assert self._future is not None, "nothing submitted"
+        future, self._future = self._future, None
+        return future.result()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+
+    def __getstate__(self) -> dict:
+        """Snapshots keep no process: a restored clusterer starts a fresh worker (the result in flight is lost)."""
+        return {}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__()
+
+    def __deepcopy__(self, memo) -> "BackgroundReclusterer":
+        return BackgroundReclusterer()

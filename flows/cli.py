@@ -71,11 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
         "flow. With a label field present, the summary scores stories against it.",
     )
     replay.add_argument("file", type=Path, help="archive to replay (.jsonl or .jsonl.gz)")
-    replay.add_argument("--format", choices=FORMATS, default=None, help="archive format (default: jsonl)")
-    replay.add_argument("--protocol", choices=PROTOCOLS, default=None, help="replay protocol (default: none)")
-    replay.add_argument("--seed", type=int, default=None, help="seed for the jitter protocol (default: 1)")
-    replay.add_argument("--days", type=int, default=None, help="only the first N UTC days that have data")
-    replay.add_argument("--limit", type=int, default=None, help="at most N records")
+    _add_archive_options(replay)
     replay.add_argument("--label-field", default=None, help="field with the true event label (default: event)")
     replay.add_argument("--out", default=None, help="output folder (default: out)")
     replay.add_argument("--config", type=Path, help="TOML config for everything else")
@@ -97,13 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
         "a table on stdout and DIR/stream.png.",
     )
     evaluate_cmd.add_argument("--input", required=True, help='labelled archive ("demo" for the bundled one)')
-    evaluate_cmd.add_argument("--format", choices=FORMATS, default="jsonl", help="archive format (default: jsonl)")
     evaluate_cmd.add_argument("--label-field", required=True, help="field with the true event (uci: story)")
-    evaluate_cmd.add_argument("--protocol", choices=PROTOCOLS, default="none", help="replay protocol (default: none)")
-    evaluate_cmd.add_argument("--seed", type=int, default=1, help="seed for the jitter protocol (default: 1)")
-    span = evaluate_cmd.add_mutually_exclusive_group()
-    span.add_argument("--days", type=int, help="only the first N UTC days that have data")
-    span.add_argument("--limit", type=int, help="at most N records")
+    _add_archive_options(evaluate_cmd)
     evaluate_cmd.add_argument("--out", type=Path, required=True, help="output folder")
     evaluate_cmd.add_argument("--baseline", action="store_true", help="also score the naive online baseline in the same run")
     evaluate_cmd.add_argument("--embedding-cache", help="SQLite file caching embeddings across evaluations")
@@ -135,6 +126,24 @@ def build_parser() -> argparse.ArgumentParser:
     tail.add_argument("--json", action="store_true", help="print each record as JSON")
     tail.set_defaults(handler=cmd_tail)
     return parser
+
+
+ARCHIVE_OPTIONS = ("format", "protocol", "seed", "days", "limit")
+
+
+def _add_archive_options(parser: argparse.ArgumentParser) -> None:
+    """How an archive is read, sliced and ordered; unset options keep the config's value."""
+    parser.add_argument("--format", choices=FORMATS, help="archive format (default: jsonl)")
+    parser.add_argument("--protocol", choices=PROTOCOLS, help="replay protocol (default: none)")
+    parser.add_argument("--seed", type=int, help="seed for the jitter protocol (default: 1)")
+    parser.add_argument("--days", type=int, help="only the first N UTC days that have data")
+    parser.add_argument("--limit", type=int, help="at most N records")
+
+
+def _source_values(args: argparse.Namespace, path: str, *extra: str) -> dict:
+    source = {"path": path, "progress": not args.no_progress}
+    source.update({k: getattr(args, k) for k in (*ARCHIVE_OPTIONS, *extra) if getattr(args, k) is not None})
+    return source
 
 
 def _add_scale_options(parser: argparse.ArgumentParser) -> None:
@@ -180,11 +189,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    source = {"path": str(args.file), "progress": not args.no_progress}
-    for key in ("format", "protocol", "seed", "days", "limit", "label_field"):
-        if getattr(args, key) is not None:
-            source[key] = getattr(args, key)
-    values = {"source": source}
+    values = {"source": _source_values(args, str(args.file), "label_field")}
     if args.out is not None:
         values["output"] = {"directory": args.out}
     config = RunConfig.load(args.config).with_values(values)
@@ -211,11 +216,7 @@ def _replay_to_kafka(config: RunConfig, args: argparse.Namespace) -> int:
 def cmd_eval(args: argparse.Namespace) -> int:
     from flows.evaluate import evaluate, render
 
-    source = {
-        "path": args.input, "format": args.format, "label_field": args.label_field, "protocol": args.protocol,
-        "seed": args.seed, "days": args.days, "limit": args.limit, "progress": not args.no_progress,
-    }
-    values = {"source": source}
+    values = {"source": _source_values(args, args.input, "label_field")}
     if args.embedding_cache:
         values["models"] = {"embedding_cache": args.embedding_cache}
     result = evaluate(RunConfig.load(args.config).with_values(values), args.out, args.baseline)

@@ -91,6 +91,7 @@ class ShardLogic(StatefulBatchLogic[EnrichedArticle, OutputRecord, ShardState]):
         self.config = config
         self.shard_of = shard_of
         self.model_versions = versions  # called lazily: model versions are known once models load
+        self._models: ModelVersions | None = None
         self.tombstone_after_s = tombstone_after_hours * 3600
         self.dead_letter_raw_bytes = dead_letter_raw_bytes
         self.snapshots = snapshots  # False without a recovery store: copying the state would be wasted work
@@ -171,6 +172,13 @@ class ShardLogic(StatefulBatchLogic[EnrichedArticle, OutputRecord, ShardState]):
         self._report(state)
         return out
 
+    @property
+    def models(self) -> ModelVersions:
+        """The versions stamped on every record, looked up once."""
+        if self._models is None:
+            self._models = ModelVersions(**self.model_versions(), clustering=clustering_version(self.config))
+        return self._models
+
     def _tags(self, item: EnrichedArticle, version: int, story: dict, flags: list[str], processed_at: float) -> TaggedArticle:
         article = item.article
         flags = [f for f, on in (("edited", version > 1), ("lang-not-covered", not item.lang_covered)) if on] + flags
@@ -183,7 +191,7 @@ class ShardLogic(StatefulBatchLogic[EnrichedArticle, OutputRecord, ShardState]):
             entities=[e.to_json() for e in item.entities],
             topics=[t.to_json() for t in item.topics],
             story=story,
-            models=ModelVersions(**self.model_versions(), clustering=clustering_version(self.config)),
+            models=self.models,
             lang=article.lang,
             body_truncated=article.body_truncated,
             flags=flags,

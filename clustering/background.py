@@ -1,7 +1,7 @@
 """Re-clustering in a background process, so the stream never waits for HDBSCAN.
 
 hdbscan's Cython code holds the GIL, so a thread would stall the stream; a
-single spawned worker process runs `find_merges` instead. It is warmed up when
+single spawned worker process runs `recluster` instead. It is warmed up when
 created (imports and a tiny fit), so the first real re-clustering is not slow.
 """
 
@@ -12,13 +12,13 @@ from concurrent.futures import Future, ProcessPoolExecutor
 
 import numpy as np
 
-from clustering.recluster import ReclusterResult, find_merges
+from clustering.recluster import ReclusterResult, Snapshot, recluster
 
 
 def _warm_up() -> None:
     rng = np.random.default_rng(0)
     vectors = rng.normal(size=(40, 8)).astype(np.float32)
-    find_merges(([str(i) for i in range(40)], vectors, [str(i % 4) for i in range(40)]), min_cluster_size=5, n_components=4)
+    recluster(([str(i) for i in range(40)], vectors, [str(i % 4) for i in range(40)]), min_cluster_size=5, n_components=4)
 
 
 class BackgroundReclusterer:
@@ -46,9 +46,10 @@ class BackgroundReclusterer:
     def ready(self) -> bool:
         return self._future is not None and self._future.done()
 
-    def submit(self, snapshot: tuple[list[str], np.ndarray, list[str]], min_cluster_size: int, n_components: int) -> None:
+    def submit(self, snapshot: Snapshot, *args) -> None:
+        """Start `recluster(snapshot, *args)` in the worker."""
         assert self._future is None, "one re-clustering at a time"
-        self._future = self._executor().submit(find_merges, snapshot, min_cluster_size, n_components)
+        self._future = self._executor().submit(recluster, snapshot, *args)
 
     def take(self) -> ReclusterResult:
         """The result of the re-clustering in flight, waiting for it if needed."""

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from clustering.background import BackgroundReclusterer
-from clustering.recluster import ReclusterResult, find_merges
+from clustering.index import CentroidIndex
+from clustering.recluster import ReclusterResult, recluster
 from clustering.story import Story, StoryDoc
 
 HOUR = 3600.0
@@ -29,12 +30,12 @@ class Assignment:
 
 @dataclass(frozen=True)
 class Reassignment:
-    """An article whose story changed after it was assigned (today: its story was merged)."""
+    """An article whose story changed after it was assigned: its story was merged, or it was split off."""
 
     doc_id: str
     old_story_id: str
     story_id: str
-    reason: str
+    reason: str  # "merged" | "split"
 
 
 @dataclass
@@ -46,7 +47,8 @@ class _WindowEntry:
 class OnlineStoryClusterer:
     """Incremental event clustering over a sliding window (scikit-learn style estimator).
 
-    Score of an article against a live story:
+    Candidates for an article are the `n_candidates` live stories with the
+    highest time-decayed cosine to their centroid. Each candidate scores
         (w_cos * cosine(article, centroid) + w_ent * entity_overlap) * time_decay
     where entity_overlap is the mean share of the story's members that mention
     each of the article's entities, and time_decay = exp(-gap / time_scale) with
@@ -54,14 +56,17 @@ class OnlineStoryClusterer:
     joins the best story scoring at least `threshold`, else opens a new story.
 
     Every `recluster_every` articles HDBSCAN re-clusters the window (after PCA
-    to `recluster_dims`). `recluster_mode` says where: "inline" (in the
-    stream, simple), "live" (a background process; applied as soon as it is
+    to `recluster_dims`) and its clusters are reconciled with the stories
+    (clustering.recluster). `recluster_mode` says where it runs: "inline" (in
+    the stream, simple), "live" (a background process; applied as soon as it is
     ready) or "replay" (a background process; applied exactly one period later,
-    waiting if needed, so replays are reproducible). Stories
-    that it puts together (and that are close enough) are merged, the oldest ID
-    surviving. State is bounded: articles leave the window after `window_hours`
-    of event time or beyond `max_window`; stories idle for `retire_after_hours`
-    are retired and dropped.
+    waiting if needed, so replays are reproducible). Stories it unites are
+    merged if their centroids agree (cosine >= `merge_min_cosine`), the oldest
+    ID surviving; parts it splits off (at least `min_split_size` articles, 0 =
+    never, whose centroid is below `split_max_cosine` to the rest) become a new
+    story, the old ID staying on the larger part. State is bounded: articles
+    leave the window after `window_hours` of event time or beyond `max_window`;
+    stories idle for `retire_after_hours` are retired and dropped.
 
     Learned attributes: `stories_` (live stories by ID), `n_docs_seen_`,
     `watermark_` (latest published_at seen), `recluster_seconds_`.
@@ -80,7 +85,10 @@ class OnlineStoryClusterer:
         min_cluster_size: int = 5,
         recluster_dims: int = 32,
         merge_min_cosine: float = 0.7,
+        min_split_size: int = 10,
+        split_max_cosine: float = 0.5,
         recluster_mode: str = "inline",
+        n_candidates: int = 20,
         shard: str = "default",
     ) -> None:
         self.threshold = threshold
@@ -94,7 +102,10 @@ class OnlineStoryClusterer:
         self.min_cluster_size = min_cluster_size
         self.recluster_dims = recluster_dims
         self.merge_min_cosine = merge_min_cosine
+        self.min_split_size = min_split_size
+        self.split_max_cosine = split_max_cosine
         self.recluster_mode = recluster_mode
+        self.n_candidates = n_candidates
         self.shard = shard
 
     # -- estimator API ---------------------------------------------------
@@ -121,12 +132,15 @@ class OnlineStoryClusterer:
     def _recluster(self) -> None:
         snapshot = self._window_snapshot()
         if self.recluster_mode == "inline":
-            self.apply_recluster(find_merges(snapshot, self.min_cluster_size, self.recluster_dims))
+            self.apply_recluster(recluster(snapshot, *self._recluster_args()))
             return
         if self.recluster_mode == "replay" and self._background.pending:
             self.apply_recluster(self._background.take())  # the fixed point: one period after it was started
         if not self._background.pending:
-            self._background.submit(snapshot, self.min_cluster_size, self.recluster_dims)
+            self._background.submit(snapshot, *self._recluster_args())
+
+    def _recluster_args(self) -> tuple[int, int, int]:
+        return self.min_cluster_size, self.recluster_dims, self.min_split_size
 
     def _timed(self, work) -> None:
         """Run re-clustering work on the stream's thread and record how long it held the stream."""
@@ -178,46 +192,38 @@ class OnlineStoryClusterer:
         self._window: dict[str, _WindowEntry] = {}
         self._order: deque[_WindowEntry] = deque()  # window entries in arrival order
         self._changed: dict[str, Story] = {}
+        self._index = CentroidIndex()
         self._moved: list[Reassignment] = []
 
     def _touch(self, story: Story) -> None:
         story.version += 1
         self._changed[story.story_id] = story
+        if story.status == "active":
+            self._index.upsert(story)
+        else:
+            self._index.discard(story.story_id)
 
-    def _scores(self, doc: StoryDoc, stories: list[Story]) -> np.ndarray:
-        centroids = np.stack([s.centroid for s in stories])
-        first = np.fromiter((s.first_seen for s in stories), float, len(stories))
-        last = np.fromiter((s.last_seen for s in stories), float, len(stories))
-        gap = np.maximum(0.0, np.maximum(first - doc.published_at, doc.published_at - last))
-        decay = np.exp(-gap / (self.time_scale_hours * HOUR))
-        scores = self.weight_cosine * (centroids @ doc.vector)
+    def _join_scores(self, doc: StoryDoc, candidates: list[Story], cosine: np.ndarray, gap_s: np.ndarray) -> np.ndarray:
+        """How strongly the article belongs to each candidate: cosine plus entity evidence, decayed with time."""
+        scores = self.weight_cosine * cosine
         if doc.entities and self.weight_entities:
-            # Entity overlap is at most 1: only stories that could still reach the threshold need it.
-            for i in np.flatnonzero((scores + self.weight_entities) * decay >= self.threshold):
-                scores[i] += self.weight_entities * _entity_overlap(doc.entities, stories[i])
-        return scores * decay
+            entities = set(doc.entities)
+            scores = scores + self.weight_entities * np.array([_entity_overlap(entities, s) for s in candidates])
+        return scores * np.exp(-gap_s / (self.time_scale_hours * HOUR))
 
     def _assign(self, doc: StoryDoc) -> Assignment:
         late = doc.published_at < self.watermark_ - self.window_hours * HOUR
         self.watermark_ = max(self.watermark_, doc.published_at)
-        live = [s for s in self.stories_.values() if s.status == "active"]
+        ids, cosine, gap_s = self._index.candidates(doc.vector, doc.published_at, self.time_scale_hours * HOUR, self.n_candidates)
         best, best_score = None, 0.0
-        if live:
-            scores = self._scores(doc, live)
+        if ids:
+            candidates = [self.stories_[i] for i in ids]
+            scores = self._join_scores(doc, candidates, cosine, gap_s)
             i = int(np.argmax(scores))
-            best, best_score = live[i], float(scores[i])
+            best, best_score = candidates[i], float(scores[i])
         is_new = best is None or best_score < self.threshold
         if is_new:
-            self.n_stories_opened_ += 1
-            best = Story(
-                story_id=f"{self.shard}-{self.n_stories_opened_:06d}",
-                first_seen=doc.published_at,
-                last_seen=doc.published_at,
-                vector_sum=np.zeros_like(doc.vector),
-                late=late,
-            )
-            self.stories_[best.story_id] = best
-            best_score = 1.0
+            best, best_score = self._open_story(doc.published_at, late, doc.vector.shape), 1.0
         best.add(doc)
         self._touch(best)
         entry = _WindowEntry(doc, best.story_id)
@@ -225,13 +231,20 @@ class OnlineStoryClusterer:
         self._order.append(entry)
         return Assignment(doc.id, best.story_id, round(best_score, 4), is_new, late)
 
+    def _open_story(self, published_at: float, late: bool, shape: tuple[int, ...] | None = None) -> Story:
+        self.n_stories_opened_ += 1
+        story_id = f"{self.shard}-{self.n_stories_opened_:06d}"
+        story = Story(story_id, published_at, published_at, np.zeros(shape or self._index.dimension, dtype=np.float32), late=late)
+        self.stories_[story_id] = story
+        return story
+
     def _window_snapshot(self) -> tuple[list[str], np.ndarray, list[str]]:
         ids = sorted(self._window)
         vectors = np.stack([self._window[i].doc.vector for i in ids]) if ids else np.zeros((0, 0))
         return ids, vectors, [self._window[i].story_id for i in ids]
 
     def apply_recluster(self, result: ReclusterResult) -> None:
-        """Merge the stories that re-clustering grouped, if their centroids agree."""
+        """Merge the stories re-clustering grouped if their centroids agree; split off parts that differ."""
         for group in result.groups:
             stories = sorted(
                 (self.stories_[s] for s in group if s in self.stories_ and self.stories_[s].status == "active"),
@@ -244,6 +257,29 @@ class OnlineStoryClusterer:
                 if float(survivor.centroid @ other.centroid) < self.merge_min_cosine:
                     continue
                 self._merge(other, survivor)
+        for part in result.splits:
+            self._split(part)
+
+    def _split(self, doc_ids: list[str]) -> None:
+        """Move articles still in the window (and in a live story) to a new story, if they differ
+        enough from what stays behind; the old stories keep their IDs."""
+        entries = [self._window[d] for d in doc_ids if d in self._window and self._window[d].story_id in self.stories_]
+        if not entries or (self.min_split_size and len(entries) < self.min_split_size):
+            return
+        part = np.sum([e.doc.vector for e in entries], axis=0)
+        for story_id in {e.story_id for e in entries}:
+            rest = self.stories_[story_id].vector_sum - np.sum([e.doc.vector for e in entries if e.story_id == story_id], axis=0)
+            if _cosine(part, rest) >= self.split_max_cosine:
+                return
+        new = self._open_story(min(e.doc.published_at for e in entries), late=False)
+        for entry in sorted(entries, key=lambda e: (e.doc.published_at, e.doc.id)):
+            old = self.stories_[entry.story_id]
+            old.remove(entry.doc)
+            new.add(entry.doc)
+            self._moved.append(Reassignment(entry.doc.id, old.story_id, new.story_id, "split"))
+            entry.story_id = new.story_id
+            self._touch(old)
+        self._touch(new)
 
     def _merge(self, loser: Story, survivor: Story) -> None:
         """Fold `loser` into `survivor`. Its articles still in the window move (and are
@@ -275,9 +311,13 @@ class OnlineStoryClusterer:
             del self.stories_[story.story_id]
 
 
-def _entity_overlap(entities: tuple[str, ...], story: Story) -> float:
+def _cosine(a: np.ndarray, b: np.ndarray) -> float:
+    norm = float(np.linalg.norm(a) * np.linalg.norm(b))
+    return float(a @ b) / norm if norm > 0 else 0.0
+
+
+def _entity_overlap(entities: set[str], story: Story) -> float:
     """Mean share of the story's members that mention each of the article's entities."""
     if not entities or story.size <= 0:
         return 0.0
-    counts = story.entity_counts
-    return sum(min(1.0, max(0, counts.get(e, 0)) / story.size) for e in entities) / len(entities)
+    return sum(min(1.0, max(0, story.entity_counts.get(e, 0)) / story.size) for e in entities) / len(entities)

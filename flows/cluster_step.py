@@ -4,7 +4,7 @@ It turns enriched articles into published records: the tags of each article
 version and the latest state of every story that changed. It also decides the
 id edge cases: an identical re-delivery is ignored, changed content is a new
 version (withdrawn from its old story and assigned again), and articles whose
-story was merged are re-published with the surviving story id.
+story was merged or split are re-published with their new story id.
 """
 
 from __future__ import annotations
@@ -56,6 +56,7 @@ def new_shard_state(config: ClusteringConfig, shard: str, replay: bool = True) -
         weight_cosine=config.weight_cosine,
         weight_entities=config.weight_entities,
         time_scale_hours=config.time_scale_hours,
+        n_candidates=config.n_candidates,
         window_hours=config.window_hours,
         max_window=config.max_window,
         retire_after_hours=config.retire_after_hours,
@@ -63,6 +64,8 @@ def new_shard_state(config: ClusteringConfig, shard: str, replay: bool = True) -
         min_cluster_size=config.min_cluster_size,
         recluster_dims=config.recluster_dims,
         merge_min_cosine=config.merge_min_cosine,
+        min_split_size=config.min_split_size,
+        split_max_cosine=config.split_max_cosine,
         recluster_mode=mode,
         shard=shard,
     )

@@ -1,0 +1,82 @@
+"""The live stories' centroids and time spans as one matrix, so candidates are a single product.
+
+Stacking thousands of centroids for every article made assignment slow and
+quadratic in practice; the index keeps one row per live story, updated in place
+when the story changes and freed (swap with the last row) when it leaves.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from clustering.story import Story
+
+
+class CentroidIndex:
+    """Rows of (centroid, first_seen, last_seen) for live stories, looked up by story ID."""
+
+    def __init__(self, dimension: int = 0, capacity: int = 1024) -> None:
+        self._centroids = np.zeros((capacity, dimension), dtype=np.float32)
+        self._first = np.zeros(capacity)
+        self._last = np.zeros(capacity)
+        self._ids: list[str] = []
+        self._row: dict[str, int] = {}
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    @property
+    def dimension(self) -> int:
+        return self._centroids.shape[1]
+
+    def __contains__(self, story_id: str) -> bool:
+        return story_id in self._row
+
+    def upsert(self, story: Story) -> None:
+        centroid = story.centroid
+        if self._centroids.shape[1] != centroid.shape[0]:
+            if self._ids:
+                raise ValueError(f"vector dimension {centroid.shape[0]} differs from the index's {self._centroids.shape[1]}")
+            self._centroids = np.zeros((self._centroids.shape[0], centroid.shape[0]), dtype=np.float32)
+        row = self._row.get(story.story_id)
+        if row is None:
+            row = len(self._ids)
+            if row == self._centroids.shape[0]:
+                self._grow()
+            self._ids.append(story.story_id)
+            self._row[story.story_id] = row
+        self._centroids[row] = centroid
+        self._first[row] = story.first_seen
+        self._last[row] = story.last_seen
+
+    def discard(self, story_id: str) -> None:
+        row = self._row.pop(story_id, None)
+        if row is None:
+            return
+        last = len(self._ids) - 1
+        if row != last:
+            moved = self._ids[last]
+            self._ids[row] = moved
+            self._row[moved] = row
+            self._centroids[row] = self._centroids[last]
+            self._first[row] = self._first[last]
+            self._last[row] = self._last[last]
+        self._ids.pop()
+
+    def candidates(self, vector: np.ndarray, published_at: float, time_scale_s: float, k: int) -> tuple[list[str], np.ndarray, np.ndarray]:
+        """The `k` stories with the highest decayed cosine: (ids, cosines, gaps in seconds), best first."""
+        n = len(self._ids)
+        if n == 0:
+            return [], np.zeros(0), np.zeros(0)
+        cosine = self._centroids[:n] @ vector
+        gap = np.maximum(0.0, np.maximum(self._first[:n] - published_at, published_at - self._last[:n]))
+        ranked = cosine * np.exp(-gap / time_scale_s)
+        top = np.argpartition(-ranked, k - 1)[:k] if n > k else np.arange(n)
+        top = top[np.argsort(-ranked[top], kind="stable")]
+        return [self._ids[i] for i in top], cosine[top].astype(float), gap[top]
+
+    def _grow(self) -> None:
+        size = 2 * self._centroids.shape[0]
+        self._centroids = np.resize(self._centroids, (size, self._centroids.shape[1]))
+        self._first = np.resize(self._first, size)
+        self._last = np.resize(self._last, size)

@@ -125,7 +125,55 @@ def build_parser() -> argparse.ArgumentParser:
     tail.add_argument("--idle-exit", type=float, help="exit after this many seconds without records")
     tail.add_argument("--json", action="store_true", help="print each record as JSON")
     tail.set_defaults(handler=cmd_tail)
+    _add_taxonomy_commands(commands)
     return parser
+
+
+def _add_taxonomy_commands(commands) -> None:
+    taxonomy = commands.add_parser("taxonomy", help="browse the taxonomy; train and evaluate topic taggers",
+                                   description="Browse the taxonomy; train and evaluate topic taggers on labelled files.")
+    sub = taxonomy.add_subparsers(title="commands", required=True, metavar="COMMAND")
+    show = sub.add_parser("show", help="print a subtree (all top-level concepts without CODE)",
+                          description="Print CODE and its descendants as a tree (all roots without CODE).")
+    show.add_argument("code", nargs="?", help="concept code, e.g. medtop:04000000")
+    show.add_argument("--taxonomy", default="iptc", help='"iptc" or a .json/.csv/.tsv file (default: iptc)')
+    show.add_argument("--depth", type=int, default=2, help="levels below CODE to print (default: 2)")
+    show.add_argument("--retired", action="store_true", help="include retired concepts")
+    show.add_argument("--aliases", action="store_true", help="print aliases too")
+    show.set_defaults(handler=cmd_taxonomy_show)
+
+    def labelled_file_options(p) -> None:
+        p.add_argument("--input", required=True, help="labelled JSON lines (.jsonl or .jsonl.gz)")
+        p.add_argument("--label-field", required=True, help="field with the category")
+        p.add_argument("--mapping", required=True, help="category -> code mapping: a JSON file or uci-categories / huffpost-categories")
+        p.add_argument("--title-field", default="title", help="field with the title or headline (default: title)")
+        p.add_argument("--text-field", help="field with more text, appended to the title (e.g. short_description)")
+        p.add_argument("--date-field", help="field with the date (epoch ms/s or ISO), for --since/--until")
+        p.add_argument("--since", help="first day to use, YYYY-MM-DD (inclusive)")
+        p.add_argument("--until", help="day to stop at, YYYY-MM-DD (exclusive)")
+        p.add_argument("--sample", type=int, help="use N records drawn without replacement")
+        p.add_argument("--seed", type=int, default=0, help="seed for --sample (default: 0)")
+        p.add_argument("--taxonomy", default="iptc", help='"iptc" or a custom taxonomy file (default: iptc)')
+        p.add_argument("--embedding-cache", help="SQLite file caching embeddings across runs")
+        p.add_argument("--config", type=Path, help="TOML config (models section: encoder)")
+
+    train = sub.add_parser("train", help="train a topic head on a labelled file",
+                           description="Train a logistic-regression topic head on the encoder's embeddings of a "
+                           "labelled file; labels become taxonomy codes through --mapping. Point topics.head at "
+                           "the output to use it in the flow.")
+    labelled_file_options(train)
+    train.add_argument("--out", type=Path, required=True, help="where to write the model (JSON)")
+    train.add_argument("--C", type=float, default=10.0, help="inverse regularisation strength (default: 10)")
+    train.set_defaults(handler=cmd_taxonomy_train)
+
+    evaluate = sub.add_parser("eval", help="score zero-shot or a trained head on a labelled file",
+                              description="Accuracy@1, macro-F1 and per-class precision/recall of zero-shot topics "
+                              "(candidates: every active concept of the mapped level) or of --model; writes a "
+                              "confusion matrix PNG and prints `accuracy: 0.xxx` last.")
+    labelled_file_options(evaluate)
+    evaluate.add_argument("--model", type=Path, help="a trained topic head (default: zero-shot)")
+    evaluate.add_argument("--out", type=Path, default=Path("out/taxonomy-eval"), help="folder for metrics.json and confusion.png")
+    evaluate.set_defaults(handler=cmd_taxonomy_eval)
 
 
 ARCHIVE_OPTIONS = ("format", "protocol", "seed", "days", "limit")
@@ -222,6 +270,59 @@ def cmd_eval(args: argparse.Namespace) -> int:
     result = evaluate(RunConfig.load(args.config).with_values(values), args.out, args.baseline)
     print(render(result))
     print(f"\nwrote {args.out}/metrics.json and {args.out}/stream.png")
+    return 0
+
+
+def cmd_taxonomy_show(args: argparse.Namespace) -> int:
+    from taxonomy import load_taxonomy
+
+    taxonomy = load_taxonomy(args.taxonomy)
+    roots = [taxonomy[args.code]] if args.code else taxonomy.roots(args.retired)
+    for root in roots:
+        for concept in taxonomy.walk(root.code, args.retired):
+            depth = concept.level - root.level
+            if depth > args.depth:
+                continue
+            extra = f"  (retired {concept.retired})" if concept.retired else ""
+            extra += f"  aliases: {', '.join(concept.aliases)}" if args.aliases and concept.aliases else ""
+            print(f"{'  ' * depth}{concept.code}  {concept.label}{extra}")
+    return 0
+
+
+def _labelled_slice(args: argparse.Namespace):
+    from flows.topic_tasks import SliceOptions, encoder_for, load_for_cli, read_labelled
+
+    taxonomy, mapping = load_for_cli(args.taxonomy, args.mapping)
+    options = SliceOptions(args.title_field, args.text_field, args.label_field, args.date_field, args.since, args.until, args.sample, args.seed)
+    config = RunConfig.load(args.config)
+    if args.embedding_cache:
+        config = config.with_values({"models": {"embedding_cache": args.embedding_cache}})
+    return taxonomy, read_labelled(args.input, mapping, options), encoder_for(config.models)
+
+
+def cmd_taxonomy_train(args: argparse.Namespace) -> int:
+    from flows.topic_tasks import train_head
+
+    taxonomy, data, encoder = _labelled_slice(args)
+    head = train_head(data, encoder, args.out, C=args.C)
+    counts = ", ".join(f"{taxonomy[c].label}: {n}" for c, n in head.metadata_["class_counts"].items())
+    print(f"trained on {len(data.texts)} articles ({counts}); left out {data.skipped_unmapped} unmapped")
+    print(f"wrote {args.out}")
+    return 0
+
+
+def cmd_taxonomy_eval(args: argparse.Namespace) -> int:
+    from flows.topic_tasks import evaluate, plot_confusion, render
+    from taggers.topic_head import TopicHead
+
+    taxonomy, data, encoder = _labelled_slice(args)
+    head = TopicHead.load(args.model) if args.model else None
+    result, predicted = evaluate(data, taxonomy, encoder, head)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "metrics.json").write_text(json.dumps(result, indent=2) + "\n")
+    plot_confusion(data, predicted, taxonomy, args.out / "confusion.png", f"{Path(args.input).name}: {result['method']}")
+    print(f"wrote {args.out}/metrics.json and {args.out}/confusion.png")
+    print(render(result))
     return 0
 
 

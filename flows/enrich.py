@@ -18,6 +18,9 @@ import numpy as np
 from flows.config import ModelsConfig, TopicsConfig
 from flows.schema import Article, DeadLetter, RawRecord
 from taggers import CachedEncoder, Entity, EntityTagger, SentenceEncoder, Topic, ZeroShotTopicClassifier
+from taggers.rules import RuleTopicTagger
+from taggers.topic_head import TopicHead
+from taggers.topics import HeadTopicClassifier, merge_topics
 from taxonomy import load_taxonomy
 
 log = logging.getLogger(__name__)
@@ -46,17 +49,33 @@ class Enricher:
         self.entity_tagger = EntityTagger(models.spacy_model, max_chars=models.ner_max_chars)
         encoder = SentenceEncoder(models.encoder, device=models.device)
         self.encoder = CachedEncoder(encoder, models.embedding_cache) if models.embedding_cache else encoder
-        self.topic_classifier = ZeroShotTopicClassifier(
-            load_taxonomy(topics.taxonomy),
+        taxonomy = load_taxonomy(topics.taxonomy)
+        self.topic_classifier = self._topic_classifier(taxonomy, topics)
+        self.rule_tagger = RuleTopicTagger(taxonomy, levels=topics.levels, max_chars=models.ner_max_chars).fit() if topics.rules else None
+
+    def _topic_classifier(self, taxonomy, topics: TopicsConfig):
+        """The trained head when one is configured, else zero-shot."""
+        if topics.head:
+            head = TopicHead.load(topics.head)
+            if head.encoder_version_ and head.encoder_version_ != self.encoder.version:
+                raise ValueError(
+                    f"topics.head {topics.head} was trained on {head.encoder_version_} embeddings but the encoder is "
+                    f"{self.encoder.version}; retrain it with `storywire taxonomy train` or configure its encoder"
+                )
+            return HeadTopicClassifier(taxonomy, head, threshold=topics.head_threshold, max_topics=topics.max_per_level)
+        return ZeroShotTopicClassifier(
+            taxonomy,
             self.encoder,
             levels=topics.levels,
             thresholds={1: topics.threshold_level1, 2: topics.threshold_level2},
             margin=topics.margin,
             max_per_level=topics.max_per_level,
+            top_k=topics.top_k,
         ).fit()
 
     def versions(self) -> dict[str, str]:
-        return {"ner": self.entity_tagger.version, "encoder": self.encoder.version, "topics": self.topic_classifier.version}
+        topics = self.topic_classifier.version + (f"+{self.rule_tagger.version}" if self.rule_tagger else "")
+        return {"ner": self.entity_tagger.version, "encoder": self.encoder.version, "topics": topics}
 
     def enrich(self, articles: list[Article]) -> list[EnrichedArticle]:
         covered = [self._covered(a) for a in articles]
@@ -64,6 +83,9 @@ class Enricher:
         tagged_idx = [i for i, ok in enumerate(covered) if ok]
         entities = self.entity_tagger.tag([(articles[i].title, articles[i].text()) for i in tagged_idx])
         topics = self.topic_classifier.predict(vectors[tagged_idx]) if tagged_idx else []
+        if self.rule_tagger is not None and tagged_idx:
+            ruled = self.rule_tagger.predict([articles[i].text(self.models.ner_max_chars) for i in tagged_idx])
+            topics = [merge_topics(model, rule) for model, rule in zip(topics, ruled)]
         by_index = {i: (tuple(e), tuple(t)) for i, e, t in zip(tagged_idx, entities, topics)}
         return [
             EnrichedArticle(a, *by_index.get(i, ((), ())), vector=vectors[i], lang_covered=covered[i])

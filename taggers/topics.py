@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from typing import Mapping, Protocol
 
 import numpy as np
@@ -25,7 +25,7 @@ class Topic:
     level: int
     score: float
     ancestors: tuple[str, ...]
-    evidence: dict = field(default_factory=dict)
+    evidence: tuple[dict, ...] = ()  # why: rule spans, embedding scores, head probabilities
 
     def to_json(self) -> dict:
         return {
@@ -34,23 +34,39 @@ class Topic:
             "level": self.level,
             "score": round(self.score, 4),
             "ancestors": list(self.ancestors),
-            "evidence": self.evidence,
+            "evidence": list(self.evidence),
         }
 
 
-def concept_text(concept: Concept) -> str:
-    """What we embed for a concept: its label, aliases and definition."""
-    names = ", ".join((concept.label, *concept.aliases))
-    return f"{names}: {concept.definition}" if concept.definition else names
+def concept_texts(concept: Concept) -> list[str]:
+    """What we embed for a concept: its label with its definition, its label, and each alias on its own.
+
+    Headlines are short: one alias ("box office", "Federal Reserve") matches a
+    headline far better than a long definition does.
+    """
+    texts = [f"{concept.label}: {concept.definition}" if concept.definition else concept.label, concept.label, *concept.aliases]
+    return list(dict.fromkeys(texts))
+
+
+def merge_topics(*sources: list[Topic]) -> list[Topic]:
+    """One topic per code from several taggers: the best score, and every tagger's evidence."""
+    merged: dict[str, Topic] = {}
+    for topics in sources:
+        for topic in topics:
+            seen = merged.get(topic.code)
+            merged[topic.code] = topic if seen is None else replace(
+                seen, score=max(seen.score, topic.score), evidence=seen.evidence + topic.evidence
+            )
+    return sorted(merged.values(), key=lambda t: (t.level, -t.score, t.code))
 
 
 class ZeroShotTopicClassifier:
     """Hierarchical, multi-label zero-shot classifier over a taxonomy.
 
     Level 1 first; then, only under the chosen level-1 concepts, level 2. A
-    concept scores the best cosine of itself and its embedded children (broad
-    level-1 definitions match headlines poorly; their children say what they
-    cover). At each level a concept is kept when its score is at least
+    concept scores the mean of the `top_k` best cosines between the article
+    and its texts (label with definition, label, each curated alias): broad
+    definitions match headlines poorly, the aliases say what a concept covers. At each level a concept is kept when its score is at least
     `thresholds[level]` and within `margin` of the best one, at most
     `max_per_level` of them.
     """
@@ -63,6 +79,7 @@ class ZeroShotTopicClassifier:
         thresholds: Mapping[int, float] | None = None,
         margin: float = 0.04,
         max_per_level: int = 2,
+        top_k: int = 5,
     ) -> None:
         self.taxonomy = taxonomy
         self.encoder = encoder
@@ -70,18 +87,19 @@ class ZeroShotTopicClassifier:
         self.thresholds = dict(thresholds or {1: 0.12, 2: 0.18})
         self.margin = margin
         self.max_per_level = max_per_level
+        self.top_k = top_k
 
     def fit(self) -> "ZeroShotTopicClassifier":
-        """Embed the active concepts of the configured levels (once per process)."""
+        """Embed the texts of the active concepts of the configured levels (once per process)."""
         concepts = [c for level in self.levels for c in self.taxonomy.at_level(level)]
         if not concepts:
             raise ValueError(f"taxonomy {self.taxonomy.name!r} has no active concepts at levels {self.levels}")
         self.codes_ = [c.code for c in concepts]
-        self.index_ = {code: i for i, code in enumerate(self.codes_)}
-        self.vectors_ = self.encoder.encode([concept_text(c) for c in concepts])
-        self.evidence_codes_ = {
-            code: [code] + [c.code for c in self.taxonomy.children(code) if c.code in self.index_] for code in self.codes_
-        }
+        texts = [(c.code, text) for c in concepts for text in concept_texts(c)]
+        self.text_owner_ = np.array([code for code, _ in texts])
+        self.vectors_ = self.encoder.encode([text for _, text in texts])
+        self.texts_ = [text for _, text in texts]
+        self.rows_ = {code: np.flatnonzero(self.text_owner_ == code) for code in self.codes_}
         return self
 
     @property
@@ -93,14 +111,20 @@ class ZeroShotTopicClassifier:
         scores = vectors @ self.vectors_.T
         return [self._topics_for(row) for row in scores]
 
+    def decision_function(self, vectors: np.ndarray, codes: list[str]) -> np.ndarray:
+        """Scores of each article (rows) for each of `codes` (columns), as the classifier ranks them."""
+        texts = vectors @ self.vectors_.T
+        k = self.top_k
+        return np.column_stack([np.sort(texts[:, self.rows_[code]], axis=1)[:, -k:].mean(axis=1) for code in codes])
+
     def _topics_for(self, row: np.ndarray) -> list[Topic]:
         chosen: list[Topic] = []
-        candidates = [c.code for c in self.taxonomy.roots() if c.code in self.index_]
+        candidates = [c.code for c in self.taxonomy.roots() if c.code in self.rows_]
         for level in self.levels:
             picked = self._pick(row, candidates, self.thresholds.get(level, 0.0))
             chosen.extend(picked)
             candidates = [
-                child.code for topic in picked for child in self.taxonomy.children(topic.code) if child.code in self.index_
+                child.code for topic in picked for child in self.taxonomy.children(topic.code) if child.code in self.rows_
             ]
             if not candidates:
                 break
@@ -115,8 +139,10 @@ class ZeroShotTopicClassifier:
         return [self._topic(code, score, matched) for score, matched, code in kept]
 
     def _score(self, row: np.ndarray, code: str) -> tuple[float, str]:
-        """Best cosine among the concept and its embedded children, and which one it was."""
-        return max((float(row[self.index_[c]]), c) for c in self.evidence_codes_[code])
+        """Mean of the concept's `top_k` best text cosines, and its best text (the evidence)."""
+        cosines = row[self.rows_[code]]
+        top = np.sort(cosines)[-self.top_k :]
+        return float(top.mean()), self.texts_[self.rows_[code][int(np.argmax(cosines))]]
 
     def _topic(self, code: str, score: float, matched: str) -> Topic:
         concept = self.taxonomy[code]
@@ -126,5 +152,35 @@ class ZeroShotTopicClassifier:
             level=concept.level,
             score=score,
             ancestors=tuple(a.code for a in self.taxonomy.ancestors(code)),
-            evidence={"kind": "embedding", "score": round(score, 4), "matched": matched, "model": self.encoder.version},
+            evidence=({"kind": "embedding", "score": round(score, 4), "matched": matched, "model": self.encoder.version},),
         )
+
+
+class HeadTopicClassifier:
+    """Topics from a trained head (taggers.topic_head): every class with probability >= `threshold`."""
+
+    def __init__(self, taxonomy: Taxonomy, head, threshold: float = 0.5, max_topics: int = 2) -> None:
+        unknown = [c for c in head.classes_ if c not in taxonomy]
+        if unknown:
+            raise ValueError(f"the topic head predicts codes not in taxonomy {taxonomy.name!r}: {', '.join(unknown)}")
+        self.taxonomy = taxonomy
+        self.head = head
+        self.threshold = threshold
+        self.max_topics = max_topics
+
+    @property
+    def version(self) -> str:
+        return f"head:{self.head.metadata_.get('name', 'topic-head')}@{len(self.head.classes_)}classes"
+
+    def predict(self, vectors: np.ndarray) -> list[list[Topic]]:
+        results = []
+        for row in self.head.predict_proba(vectors):
+            order = np.argsort(-row, kind="stable")[: self.max_topics]
+            results.append([self._topic(str(self.head.classes_[i]), float(row[i])) for i in order if row[i] >= self.threshold])
+        return results
+
+    def _topic(self, code: str, probability: float) -> Topic:
+        concept = self.taxonomy[code]
+        ancestors = tuple(a.code for a in self.taxonomy.ancestors(code))
+        evidence = ({"kind": "head", "probability": round(probability, 4), "model": self.version},)
+        return Topic(code, concept.label, concept.level, probability, ancestors, evidence)

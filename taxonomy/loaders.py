@@ -10,12 +10,22 @@ from pathlib import Path
 from taxonomy.tree import Concept, Taxonomy
 
 IPTC_RESOURCE = "iptc-mediatopics.json"
+IPTC_ALIASES = "iptc-aliases.json"
 
 
-def load_iptc_media_topics() -> Taxonomy:
-    """IPTC Media Topics (2025-03-31), shipped with the package under CC BY 4.0."""
-    text = resources.files("taxonomy").joinpath("data", IPTC_RESOURCE).read_text(encoding="utf-8")
-    return _from_document(json.loads(text))
+def load_iptc_media_topics(aliases: bool = True) -> Taxonomy:
+    """IPTC Media Topics (2025-03-31), shipped with the package under CC BY 4.0.
+
+    With `aliases`, the upper-level concepts carry the team's curated aliases
+    (taxonomy/data/iptc-aliases.json) for the rule tagger and zero-shot texts.
+    """
+    data = resources.files("taxonomy").joinpath("data")
+    doc = json.loads(data.joinpath(IPTC_RESOURCE).read_text(encoding="utf-8"))
+    if aliases:
+        curated = json.loads(data.joinpath(IPTC_ALIASES).read_text(encoding="utf-8"))["aliases"]
+        for concept in doc["concepts"]:
+            concept["aliases"] = list(dict.fromkeys([*concept.get("aliases", ()), *curated.get(concept["code"], ())]))
+    return _from_document(doc)
 
 
 def load_taxonomy(path: str | Path | None = None) -> Taxonomy:

@@ -58,8 +58,13 @@ def test_every_topic_has_evidence_and_every_tag_a_story(demo_run):
     tags = list(read_jsonl(demo_run / "tags.jsonl"))
     assert tags and all(t["story"]["id"] and t["models"]["encoder"] for t in tags)
     topics = [topic for t in tags for topic in t["topics"]]
-    assert topics and all(topic["evidence"]["kind"] == "embedding" and "score" in topic["evidence"] for topic in topics)
+    assert topics and all(topic["evidence"] for topic in topics)
+    for evidence in (e for topic in topics for e in topic["evidence"]):
+        assert evidence["kind"] in ("embedding", "rule")
+        assert ("score" in evidence) if evidence["kind"] == "embedding" else (evidence["span"] and evidence["end"] > evidence["start"])
+    assert {e["kind"] for topic in topics for e in topic["evidence"]} == {"embedding", "rule"}
     assert all(topic["ancestors"] for topic in topics if topic["level"] > 1)
+    assert sum(bool(t["topics"]) for t in tags) > 0.8 * len(tags)
     assert sum(bool(t["entities"]) for t in tags) > 0.9 * len(tags)
 
 

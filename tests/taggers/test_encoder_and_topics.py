@@ -31,15 +31,25 @@ def tiny_taxonomy():
 
 def test_hierarchy_thresholds_and_margin():
     enc = TableEncoder({"sport": [1, 0, 0, 0], "football": [0.8, 0.6, 0, 0], "tennis": [0.8, 0, 0.6, 0], "health": [0, 0, 0, 1]})
-    clf = ZeroShotTopicClassifier(tiny_taxonomy(), enc, thresholds={1: 0.5, 2: 0.5}, margin=0.1).fit()
+    clf = ZeroShotTopicClassifier(tiny_taxonomy(), enc, thresholds={1: 0.5, 2: 0.5}, margin=0.1, top_k=1).fit()
     article = np.array([[0.8, 0.6, 0, 0]], dtype=np.float32)
     (topics,) = clf.predict(article)
     assert [(t.code, t.level) for t in topics] == [("sport", 1), ("football", 2)]
     football = topics[1]
-    assert football.ancestors == ("sport",) and football.evidence["kind"] == "embedding"
-    assert football.evidence["score"] == pytest.approx(1.0)
+    assert football.ancestors == ("sport",) and football.evidence[0]["kind"] == "embedding"
+    assert football.evidence[0]["score"] == pytest.approx(1.0) and football.evidence[0]["matched"] == "football"
     (none,) = clf.predict(np.array([[0, 0.1, 0.1, 0.3]], dtype=np.float32))
     assert none == []  # nothing clears the level-1 threshold, so no children are tried
+
+
+def test_a_concept_scores_the_mean_of_its_best_texts_so_aliases_count():
+    taxonomy = Taxonomy.from_concepts("t", [Concept("biz", "business", 1, aliases=("stocks", "earnings")), Concept("art", "arts", 1)])
+    enc = TableEncoder({"business": [1, 0, 0], "stocks": [0, 1, 0], "earnings": [0.6, 0.8, 0], "arts": [0, 0, 1]})
+    clf = ZeroShotTopicClassifier(taxonomy, enc, levels=(1,), top_k=2).fit()
+    scores = clf.decision_function(np.array([[0, 1, 0]], dtype=np.float32), ["biz", "art"])
+    assert scores[0].tolist() == pytest.approx([(1.0 + 0.8) / 2, 0.0])
+    (topics,) = clf.predict(np.array([[0, 1, 0]], dtype=np.float32))
+    assert topics[0].code == "biz" and topics[0].evidence[0]["matched"] == "stocks"
 
 
 @pytest.mark.slow

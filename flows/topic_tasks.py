@@ -1,0 +1,185 @@
+"""`storywire taxonomy train|eval`: topic taggers trained and measured on labelled files.
+
+A labelled file is JSON lines (optionally gzipped) with a title field, an
+optional text field and a label field; a mapping turns labels into taxonomy
+codes. Records can be restricted to a date range and sampled with a seed, so
+training and evaluation slices are disjoint and reproducible.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from flows.config import ModelsConfig
+from replay.readers import read_jsonl
+from taggers import CachedEncoder, SentenceEncoder
+from taggers.topic_head import TopicHead
+from taggers.topics import ZeroShotTopicClassifier
+from taxonomy import Taxonomy, load_taxonomy
+from taxonomy.mapping import load_mapping
+
+
+@dataclass(frozen=True)
+class LabelledSlice:
+    """Texts and their taxonomy codes, plus what was left out and why."""
+
+    texts: list[str]
+    codes: list[str]
+    skipped_unmapped: int
+    skipped_invalid: int
+    path: str
+
+
+@dataclass(frozen=True)
+class SliceOptions:
+    title_field: str = "title"
+    text_field: str | None = None
+    label_field: str = "category"
+    date_field: str | None = None  # epoch ms/s numbers or ISO dates
+    since: str | None = None  # inclusive, YYYY-MM-DD
+    until: str | None = None  # exclusive, YYYY-MM-DD
+    sample: int | None = None
+    seed: int = 0
+
+
+def read_labelled(path: str | Path, mapping: dict[str, str | None], options: SliceOptions) -> LabelledSlice:
+    """The records of `path` in the date range, mapped to codes, then sampled without replacement."""
+    rows, unmapped, invalid = [], 0, 0
+    for record in read_jsonl(path):
+        doc = record.parsed
+        title = doc.get(options.title_field) if doc else None
+        if not isinstance(title, str) or not title.strip() or options.label_field not in doc:
+            invalid += 1
+            continue
+        if not _in_range(doc, options):
+            continue
+        code = mapping.get(str(doc[options.label_field]))
+        if code is None:
+            unmapped += 1
+            continue
+        body = doc.get(options.text_field) if options.text_field else None
+        rows.append((f"{title.strip()}. {body.strip()}" if isinstance(body, str) and body.strip() else title.strip(), code))
+    if options.sample is not None and options.sample < len(rows):
+        keep = np.sort(np.random.default_rng(options.seed).choice(len(rows), options.sample, replace=False))
+        rows = [rows[i] for i in keep]
+    if not rows:
+        raise ValueError(f"{path}: no labelled records left (check --label-field, --mapping and the date range)")
+    return LabelledSlice([t for t, _ in rows], [c for _, c in rows], unmapped, invalid, str(path))
+
+
+def _in_range(doc: dict, options: SliceOptions) -> bool:
+    if not options.date_field or not (options.since or options.until):
+        return True
+    value = doc.get(options.date_field)
+    if isinstance(value, (int, float)):
+        day = datetime.fromtimestamp(value / 1000 if value > 1e11 else value, tz=timezone.utc).strftime("%Y-%m-%d")
+    elif isinstance(value, str):
+        day = value[:10]
+    else:
+        return False
+    return (options.since is None or day >= options.since) and (options.until is None or day < options.until)
+
+
+def encoder_for(models: ModelsConfig):
+    encoder = SentenceEncoder(models.encoder, device=models.device)
+    return CachedEncoder(encoder, models.embedding_cache) if models.embedding_cache else encoder
+
+
+def train_head(data: LabelledSlice, encoder, out: Path, C: float = 10.0) -> TopicHead:
+    vectors = encoder.encode(data.texts)
+    metadata = {"name": out.stem, "trained_on": data.path, "n_train": len(data.texts), "class_counts": _counts(data.codes)}
+    head = TopicHead(C=C).fit(vectors, data.codes, encoder_version=encoder.version, metadata=metadata)
+    head.save(out)
+    return head
+
+
+def evaluate(data: LabelledSlice, taxonomy: Taxonomy, encoder, head: TopicHead | None = None) -> tuple[dict, list[str]]:
+    """Scores of the head, or of zero-shot over every active concept of the mapped level; and the predictions."""
+    vectors = encoder.encode(data.texts)
+    if head is not None:
+        if head.encoder_version_ and head.encoder_version_ != encoder.version:
+            raise ValueError(f"the head was trained on {head.encoder_version_} embeddings, not {encoder.version}")
+        predicted = [str(c) for c in head.predict(vectors)]
+        method = f"trained head ({head.metadata_.get('name', 'head')})"
+    else:
+        levels = sorted({taxonomy[c].level for c in data.codes})
+        if len(levels) != 1:
+            raise ValueError(f"the mapping targets several levels {levels}; zero-shot evaluates one level at a time")
+        candidates = [c.code for c in taxonomy.at_level(levels[0])]
+        zero_shot = ZeroShotTopicClassifier(taxonomy, encoder, levels=(levels[0],)).fit()
+        scores = zero_shot.decision_function(vectors, candidates)
+        predicted = [candidates[i] for i in np.argmax(scores, axis=1)]
+        method = f"zero-shot over {len(candidates)} level-{levels[0]} concepts"
+    return score_topics(data, predicted, taxonomy, method), predicted
+
+
+def score_topics(data: LabelledSlice, predicted: list[str], taxonomy: Taxonomy, method: str) -> dict:
+    from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support
+
+    classes = sorted(set(data.codes))
+    precision, recall, f1, support = precision_recall_fscore_support(data.codes, predicted, labels=classes, zero_division=0)
+    return {
+        "method": method,
+        "accuracy": round(float(accuracy_score(data.codes, predicted)), 4),
+        # a prediction outside the mapped classes counts as wrong: it lowers recall of the true class
+        "macro_f1": round(float(f1_score(data.codes, predicted, labels=classes, average="macro", zero_division=0)), 4),
+        "n": len(data.codes),
+        "skipped_unmapped": data.skipped_unmapped,
+        "skipped_invalid": data.skipped_invalid,
+        "per_class": {
+            c: {"label": taxonomy[c].label, "precision": round(float(p), 4), "recall": round(float(r), 4), "f1": round(float(f), 4), "support": int(s)}
+            for c, p, r, f, s in zip(classes, precision, recall, f1, support)
+        },
+        "predicted_outside_mapping": sum(p not in classes for p in predicted),
+    }
+
+
+def plot_confusion(data: LabelledSlice, predicted: list[str], taxonomy: Taxonomy, path: Path, title: str) -> None:
+    """Rows: true classes; columns: the true classes plus any other predicted concept."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = sorted(set(data.codes))
+    cols = rows + sorted(set(predicted) - set(rows))
+    matrix = np.zeros((len(rows), len(cols)), dtype=int)
+    for true, pred in zip(data.codes, predicted):
+        matrix[rows.index(true), cols.index(pred)] += 1
+    fig, ax = plt.subplots(figsize=(1.2 + 0.55 * len(cols), 1.5 + 0.45 * len(rows)))
+    ax.imshow(matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1), cmap="Blues", vmin=0, vmax=1)
+    ax.set_xticks(range(len(cols)), [taxonomy[c].label[:22] for c in cols], rotation=60, ha="right", fontsize=7)
+    ax.set_yticks(range(len(rows)), [taxonomy[c].label[:22] for c in rows], fontsize=7)
+    for (i, j), n in np.ndenumerate(matrix):
+        if n:
+            ax.text(j, i, str(n), ha="center", va="center", fontsize=6)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def render(result: dict) -> str:
+    lines = [f"method: {result['method']}", f"articles: {result['n']} (left out: {result['skipped_unmapped']} unmapped, {result['skipped_invalid']} invalid)"]
+    lines.append(f"{'class':<42}{'precision':>10}{'recall':>8}{'f1':>8}{'n':>7}")
+    for code, c in result["per_class"].items():
+        lines.append(f"{(code + ' ' + c['label'])[:41]:<42}{c['precision']:>10.3f}{c['recall']:>8.3f}{c['f1']:>8.3f}{c['support']:>7}")
+    lines.append(f"macro-F1: {result['macro_f1']:.3f}")
+    lines.append(f"accuracy: {result['accuracy']:.3f}")
+    return "\n".join(lines)
+
+
+def _counts(codes: list[str]) -> dict[str, int]:
+    return {c: codes.count(c) for c in sorted(set(codes))}
+
+
+def load_for_cli(taxonomy_path: str, mapping_path: str) -> tuple[Taxonomy, dict[str, str | None]]:
+    taxonomy = load_taxonomy(taxonomy_path)
+    return taxonomy, load_mapping(mapping_path, taxonomy)
+

@@ -1,0 +1,80 @@
+"""A trained topic head: logistic regression from article embeddings to taxonomy codes.
+
+Trained on labelled data whose categories a mapping file turns into taxonomy
+codes (`storywire taxonomy train`). Saved as JSON (weights, classes, the
+encoder it was trained with), so it loads without pickle and says when it is
+used with a different encoder.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+
+KIND = "storywire.topic-head/v1"
+
+
+class TopicHead(ClassifierMixin, BaseEstimator):
+    """Multinomial logistic regression over unit-length embeddings (scikit-learn style).
+
+    Learned attributes: `classes_` (taxonomy codes), `coef_`, `intercept_`,
+    `encoder_version_` (the embeddings it expects) and `metadata_`.
+    """
+
+    def __init__(self, C: float = 10.0, max_iter: int = 2000) -> None:
+        self.C = C
+        self.max_iter = max_iter
+
+    def fit(self, X: np.ndarray, y: list[str], encoder_version: str = "", metadata: dict | None = None) -> "TopicHead":
+        from sklearn.linear_model import LogisticRegression
+
+        if len(set(y)) < 2:
+            raise ValueError(f"a topic head needs at least two classes; the training data has {sorted(set(y))}")
+        model = LogisticRegression(C=self.C, max_iter=self.max_iter).fit(X, y)
+        self.classes_ = model.classes_
+        self.coef_, self.intercept_ = model.coef_, model.intercept_
+        if len(self.classes_) == 2:  # sklearn keeps one row for two classes; keep one per class
+            self.coef_ = np.vstack([-self.coef_[0] / 2, self.coef_[0] / 2])
+            self.intercept_ = np.array([-self.intercept_[0] / 2, self.intercept_[0] / 2])
+        self.encoder_version_ = encoder_version
+        self.metadata_ = dict(metadata or {})
+        return self
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        z = np.asarray(X) @ self.coef_.T + self.intercept_
+        z -= z.max(axis=1, keepdims=True)
+        p = np.exp(z)
+        return p / p.sum(axis=1, keepdims=True)
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+    def save(self, path: str | Path) -> None:
+        body = {
+            "kind": KIND,
+            "classes": self.classes_.tolist(),
+            "coef": self.coef_.tolist(),
+            "intercept": self.intercept_.tolist(),
+            "C": self.C,
+            "encoder": self.encoder_version_,
+            "metadata": self.metadata_,
+        }
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(json.dumps(body) + "\n")
+
+    @classmethod
+    def load(cls, path: str | Path) -> "TopicHead":
+        try:
+            body = json.loads(Path(path).read_text())
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"cannot read topic head {path}: {exc}; train one with `storywire taxonomy train`") from None
+        if body.get("kind") != KIND:
+            raise ValueError(f"{path} is not a storywire topic head (kind {body.get('kind')!r}, expected {KIND!r})")
+        head = cls(C=body["C"])
+        head.classes_ = np.array(body["classes"])
+        head.coef_, head.intercept_ = np.array(body["coef"]), np.array(body["intercept"])
+        head.encoder_version_, head.metadata_ = body["encoder"], body.get("metadata", {})
+        return head

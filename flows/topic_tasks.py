@@ -16,7 +16,8 @@ import numpy as np
 
 from flows.config import ModelsConfig
 from replay.readers import read_jsonl
-from taggers import CachedEncoder, SentenceEncoder
+from taggers import CachedEncoder
+from taggers.backends import make_encoder
 from taggers.topic_head import TopicHead
 from taggers.topics import ZeroShotTopicClassifier
 from taxonomy import Taxonomy, load_taxonomy
@@ -85,7 +86,7 @@ def _in_range(doc: dict, options: SliceOptions) -> bool:
 
 
 def encoder_for(models: ModelsConfig):
-    encoder = SentenceEncoder(models.encoder, device=models.device)
+    encoder = make_encoder(models.backend, models.encoder, models.cache_dir, models.device, models.torch_threads)
     return CachedEncoder(encoder, models.embedding_cache) if models.embedding_cache else encoder
 
 

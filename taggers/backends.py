@@ -1,0 +1,186 @@
+"""Faster encoder backends with the SentenceEncoder API: ONNX Runtime (fp32, dynamic int8) and static.
+
+All three are derived from the configured sentence-transformers model on first
+use and cached on disk (`models.cache_dir`), so production pays for the export
+once per model:
+- `onnx`: the transformer exported with `torch.onnx.export(..., dynamo=False)`
+  (the dynamo exporter needs onnxscript), run by ONNX Runtime; pooling and
+  normalisation as the model's own (mean or CLS).
+- `onnx-int8`: that export quantized with onnxruntime's dynamic int8.
+- `static`: a model2vec distillation (a static token-embedding table): two
+  orders of magnitude faster, and measurably worse (benchmarks/).
+Every backend returns unit-length float32 rows of the same dimension, and its
+`version` names the backend, so each tagged record says which one produced it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+
+from taggers.encoder import SentenceEncoder
+
+log = logging.getLogger(__name__)
+BACKENDS = ("torch", "onnx", "onnx-int8", "static")
+
+
+def default_cache_dir() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "storywire"
+
+
+class _DerivedEncoder:
+    """Shared plumbing: the torch reference it is derived from, and where its files live."""
+
+    backend = ""
+
+    def __init__(self, model: str | None = None, cache_dir: str | Path | None = None, batch_size: int = 64,
+                 max_seq_length: int = 256, threads: int | None = None) -> None:
+        self.reference = SentenceEncoder(model, batch_size=batch_size, max_seq_length=max_seq_length)
+        self.cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
+        self.batch_size = batch_size
+        self.max_seq_length = max_seq_length
+        self.threads = threads
+
+    @property
+    def version(self) -> str:
+        return f"{self.backend}:{self.reference.version}"
+
+    def directory(self, backend: str) -> Path:
+        """Where the files derived from the reference model for `backend` are cached."""
+        key = hashlib.sha256(f"{self.reference.version}|{self.reference.model_path}".encode()).hexdigest()[:12]
+        return self.cache_dir / f"{backend}-{key}"
+
+    @property
+    def dimension(self) -> int:
+        return self.reference.dimension
+
+
+class OnnxEncoder(_DerivedEncoder):
+    """The configured model run by ONNX Runtime, fp32 or dynamically quantized to int8."""
+
+    def __init__(self, *args, quantized: bool = False, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.quantized = quantized
+        self.backend = "onnx-int8" if quantized else "onnx"
+        self._session = None
+
+    def _prepare(self):
+        if self._session is not None:
+            return self._session
+        import onnxruntime
+
+        model = self.reference._load()
+        self._tokenizer = model.tokenizer
+        pooling = model[1] if len(model) > 1 else None
+        self._cls_pooling = bool(getattr(pooling, "pooling_mode_cls_token", False))
+        fp32 = self.directory("onnx") / "model.onnx"
+        if not fp32.exists():
+            _export(model, fp32)
+        path = fp32
+        if self.quantized:
+            path = self.directory("onnx-int8") / "model-int8.onnx"
+            if not path.exists():
+                from onnxruntime.quantization import QuantType, quantize_dynamic
+
+                log.info("quantizing %s to int8 (once; cached in %s)", fp32, path)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                quantize_dynamic(str(fp32), str(path), weight_type=QuantType.QInt8)
+        options = onnxruntime.SessionOptions()
+        if self.threads:
+            options.intra_op_num_threads = self.threads
+        self._session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self._inputs = [i.name for i in self._session.get_inputs()]
+        return self._session
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        session = self._prepare()
+        out = []
+        for start in range(0, len(texts), self.batch_size):
+            batch = self._tokenizer(
+                texts[start : start + self.batch_size], padding=True, truncation=True,
+                max_length=self.max_seq_length, return_tensors="np",
+            )
+            feed = {name: batch[name].astype(np.int64) for name in self._inputs}
+            (hidden,) = session.run(["last_hidden_state"], feed)
+            if self._cls_pooling:
+                pooled = hidden[:, 0]
+            else:
+                mask = batch["attention_mask"][..., None].astype(np.float32)
+                pooled = (hidden * mask).sum(axis=1) / np.maximum(mask.sum(axis=1), 1e-9)
+            out.append(pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12))
+        return np.vstack(out).astype(np.float32, copy=False)
+
+
+def _export(model, path: Path) -> None:
+    """Export the transformer of a SentenceTransformer to ONNX with dynamic batch and sequence axes."""
+    import torch
+
+    log.info("exporting %s to ONNX (once; cached in %s)", type(model[0].auto_model).__name__, path)
+    transformer = model[0].auto_model.eval()
+    sample = model.tokenizer(["storywire exports this model"], return_tensors="pt")
+    names = [n for n in ("input_ids", "attention_mask", "token_type_ids") if n in sample]
+
+    class Hidden(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.transformer = transformer
+
+        def forward(self, *args):
+            return self.transformer(**dict(zip(names, args)))[0]
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    axes = {n: {0: "batch", 1: "sequence"} for n in [*names, "last_hidden_state"]}
+    with torch.no_grad():
+        torch.onnx.export(Hidden(), tuple(sample[n] for n in names), str(path), input_names=names,
+                          output_names=["last_hidden_state"], dynamic_axes=axes, opset_version=17, dynamo=False)
+
+
+class StaticEncoder(_DerivedEncoder):
+    """A model2vec static distillation of the configured model (distilled once, cached)."""
+
+    backend = "static"
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._model = None
+
+    def _prepare(self):
+        if self._model is None:
+            from model2vec import StaticModel
+
+            directory = self.directory("static")
+            if not (directory / "config.json").exists():
+                from model2vec.distill import distill
+
+                log.info("distilling %s into a static model (once; cached in %s)", self.reference.model_path, directory)
+                distill(model_name=self.reference.model_path, pca_dims=None).save_pretrained(str(directory))
+            self._model = StaticModel.from_pretrained(str(directory))
+        return self._model
+
+    @property
+    def dimension(self) -> int:
+        return int(self._prepare().dim)
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        vectors = np.asarray(self._prepare().encode(texts, batch_size=1024), dtype=np.float32)
+        return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+
+
+def make_encoder(backend: str, model: str | None = None, cache_dir: str | Path | None = None, device: str = "cpu",
+                 threads: int | None = None):
+    """The encoder for a configured backend (see BACKENDS)."""
+    if backend == "torch":
+        return SentenceEncoder(model, device=device)
+    if backend in ("onnx", "onnx-int8"):
+        return OnnxEncoder(model, cache_dir, threads=threads, quantized=backend == "onnx-int8")
+    if backend == "static":
+        return StaticEncoder(model, cache_dir)
+    raise ValueError(f"models.backend = {backend!r}: use one of {', '.join(BACKENDS)}")

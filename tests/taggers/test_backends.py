@@ -1,0 +1,75 @@
+"""Each fast encoder backend against the torch reference, and the content-hash memo of the enricher."""
+
+import numpy as np
+import pytest
+
+from taggers.backends import make_encoder
+
+pytestmark = pytest.mark.slow
+
+TEXTS = [
+    "Magnitude 6.4 earthquake strikes off Hokkaido, Japan",
+    "Federal Reserve holds interest rates steady as inflation cools",
+    "Kenyan runner sets course record at Tokyo Marathon",
+    "Apple unveils a thinner iPhone with a faster chip",
+    "Socialists win most seats in Portugal's snap election",
+    "Scientists find water ice in craters near the Moon's south pole",
+] * 3
+
+
+@pytest.fixture(scope="module")
+def reference(encoder):
+    return encoder.encode(TEXTS)
+
+
+@pytest.fixture(scope="module")
+def cache_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("derived-models")
+
+
+# Bounds: fp32 ONNX is the same network (numerically equal); dynamic int8 loses a little (the
+# shared data README measured a mean of 0.96); the static distillation is a different model in the
+# same space, so we ask that it keeps the ranking of related texts rather than the vectors.
+@pytest.mark.parametrize("backend, min_cosine", [("onnx", 0.999), ("onnx-int8", 0.93)])
+def test_onnx_backends_match_the_torch_reference(backend, min_cosine, reference, cache_dir):
+    encoder = make_encoder(backend, cache_dir=cache_dir)
+    vectors = encoder.encode(TEXTS)
+    assert vectors.shape == reference.shape and vectors.dtype == np.float32
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    assert (vectors * reference).sum(axis=1).min() >= min_cosine
+    assert encoder.version.startswith(f"{backend}:sentence-transformers:")
+    assert list(cache_dir.glob(f"{backend}-*/*.onnx")), "the derived model is cached on disk"
+
+
+def test_static_backend_keeps_the_neighbourhoods_of_the_reference(reference, cache_dir):
+    encoder = make_encoder("static", cache_dir=cache_dir)
+    vectors = encoder.encode(TEXTS)
+    assert vectors.shape == reference.shape and encoder.version.startswith("static:")
+    assert (vectors * reference).sum(axis=1).mean() >= 0.4
+    quake = encoder.encode(["Strong earthquake shakes northern Japan"])[0]
+    assert int(np.argmax(vectors[:6] @ quake)) == 0  # the nearest of the six is the Hokkaido quake, as with torch
+
+
+def test_unknown_backend_names_the_choices():
+    with pytest.raises(ValueError, match="torch, onnx, onnx-int8, static"):
+        make_encoder("tensorrt")
+
+
+def test_identical_texts_are_embedded_and_tagged_once():
+    from flows.config import ModelsConfig, TopicsConfig
+    from flows.enrich import Enricher
+    from flows.schema import Article
+
+    enricher = Enricher(ModelsConfig(memo_size=100), TopicsConfig())
+    seen = []
+    encode = enricher.encoder.encode
+    enricher.encoder.encode = lambda texts: seen.extend(texts) or encode(texts)
+
+    def article(i, title):
+        return Article(id=str(i), title=title, published_at=1.7e9, received_at=1.7e9, origin="t", position=i, lang="en")
+
+    first = enricher.enrich([article(1, TEXTS[0]), article(2, TEXTS[0]), article(3, TEXTS[1])])
+    again = enricher.enrich([article(4, TEXTS[1])])
+    assert seen == [TEXTS[0], TEXTS[1]]
+    assert np.array_equal(first[0].vector, first[1].vector) and np.array_equal(first[2].vector, again[0].vector)
+    assert first[0].entities == first[1].entities and first[0].entities

@@ -190,6 +190,7 @@ class ShardLogic(StatefulBatchLogic[EnrichedArticle, OutputRecord, ShardState]):
             version=version,
             published_at=article.published_at,
             processed_at=processed_at,
+            received_at=article.received_at,
             title=article.title,
             entities=[e.to_json() for e in item.entities],
             topics=[t.to_json() for t in item.topics],

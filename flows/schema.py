@@ -211,6 +211,7 @@ class TaggedArticle:
     version: int
     published_at: float
     processed_at: float
+    received_at: float  # when the source read it: processed_at - received_at is storywire's latency
     title: str
     entities: list[dict[str, Any]]
     topics: list[dict[str, Any]]
@@ -227,6 +228,7 @@ class TaggedArticle:
             "version": self.version,
             "published_at": iso(self.published_at),
             "processed_at": iso(self.processed_at),
+            "received_at": iso(self.received_at),
             "title": self.title,
             "lang": self.lang,
             "body_truncated": self.body_truncated,

@@ -1,0 +1,134 @@
+"""Kafka mode: produce-to-tag latency p50/p99 at fixed offered rates, and the maximum sustainable rate.
+
+    .venv/bin/python benchmarks/kafka_latency.py [--rates 25,50,100] [--seconds 60] [--backend torch]
+
+Starts a local KRaft broker (deploy/kafka/broker.sh) and `storywire run`,
+then for each offered rate produces UCI headlines for --seconds at that rate
+(after a warm-up) and consumes `article-tags`. Latency is the time the tag is
+read minus the time its article was produced. The maximum sustainable rate is
+the highest offered rate whose p99 stays under 1 s with every article tagged.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from benchmarks.common import UCI, emit, require_dev_data  # noqa: E402
+from replay.readers import read_jsonl  # noqa: E402
+
+
+def free_port() -> int:
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port + 1)) != 0:
+                return port
+
+
+def offered(producer, topic: str, headlines: list[str], rate: float, seconds: float, prefix: str) -> dict[str, float]:
+    """Produce at `rate`/s for `seconds`; returns produce time per article id."""
+    sent: dict[str, float] = {}
+    started = time.perf_counter()
+    for n in range(int(rate * seconds)):
+        due = started + n / rate
+        delay = due - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+        article_id = f"{prefix}-{n}"
+        body = {"id": article_id, "title": headlines[n % len(headlines)], "lang": "en"}
+        sent[article_id] = time.time()
+        producer.produce(topic, key=article_id, value=json.dumps(body).encode())
+        producer.poll(0)
+    producer.flush(30)
+    return sent
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rates", default="25,50,100")
+    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--backend", default="torch")
+    args = parser.parse_args()
+    require_dev_data()
+    from confluent_kafka import Consumer, Producer
+
+    headlines = [r.parsed["title"] for _, r in zip(range(20000), read_jsonl(UCI))]
+    port = free_port()
+    workdir = Path(tempfile.mkdtemp(prefix="storywire-bench-"))
+    broker_env = dict(os.environ, KAFKA_PORT=str(port), KAFKA_DIR=str(workdir / "kafka"))
+    subprocess.run([str(ROOT / "deploy/kafka/broker.sh"), "start"], env=broker_env, check=True, stdout=subprocess.DEVNULL)
+    bootstrap = f"localhost:{port}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STORYWIRE_")}
+    env.update(STORYWIRE_KAFKA__BOOTSTRAP_SERVERS=bootstrap, STORYWIRE_SOURCE__KIND="kafka", STORYWIRE_OUTPUT__KIND="kafka",
+               STORYWIRE_MODELS__BACKEND=args.backend, STORYWIRE_BATCH__TIMEOUT_MS="50", STORYWIRE_KAFKA__PARTITIONS="1")
+    service = None
+    try:
+        subprocess.run([sys.executable, "-m", "flows.cli", "kafka", "init-topics"], env=env, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+        service = subprocess.Popen([sys.executable, "-m", "flows.cli", "run"], env=env, cwd=ROOT,
+                                   stdout=open(workdir / "storywire.log", "wb"), stderr=subprocess.STDOUT)
+        producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 0})
+        consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"bench-{port}", "auto.offset.reset": "latest"})
+        consumer.subscribe(["article-tags"])
+        received: dict[str, float] = {}
+        stop = threading.Event()
+
+        def consume() -> None:
+            while not stop.is_set():
+                message = consumer.poll(0.1)
+                if message is not None and not message.error() and message.value():
+                    received.setdefault(json.loads(message.value())["id"], time.time())
+
+        reader = threading.Thread(target=consume, daemon=True)
+        reader.start()
+        warm = offered(producer, "articles", headlines, 20, 15, "warmup")  # loads models, starts re-clustering
+        _wait(received, warm, 180)
+        results = []
+        for rate in (float(r) for r in args.rates.split(",")):
+            sent = offered(producer, "articles", headlines, rate, args.seconds, f"r{rate:g}")
+            _wait(received, sent, 60)
+            latencies = [received[i] - t for i, t in sent.items() if i in received]
+            p99 = float(np.percentile(latencies, 99)) if latencies else float("inf")
+            results.append({
+                "offered_per_s": rate,
+                "seconds": args.seconds,
+                "n": len(sent),
+                "tagged": len(latencies),
+                "p50_ms": round(float(np.percentile(latencies, 50)) * 1000, 1) if latencies else None,
+                "p99_ms": round(p99 * 1000, 1),
+                "sustained": len(latencies) == len(sent) and p99 < 1.0,
+            })
+        stop.set()
+        sustained = [r["offered_per_s"] for r in results if r["sustained"]]
+        emit({"benchmark": "kafka_latency", "backend": args.backend, "cpus": os.cpu_count(), "rates": results,
+              "max_sustainable_rate_per_s": max(sustained) if sustained else None,
+              "note": "highest offered rate (of those tried) with every article tagged and p99 < 1 s"})
+    finally:
+        if service is not None:
+            service.terminate()
+            service.wait(60)
+        subprocess.run([str(ROOT / "deploy/kafka/broker.sh"), "stop"], env=broker_env, check=False, stdout=subprocess.DEVNULL)
+
+
+def _wait(received: dict, sent: dict, timeout: float) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline and not all(i in received for i in sent):
+        time.sleep(0.2)
+
+
+if __name__ == "__main__":
+    main()

@@ -25,13 +25,6 @@ class CentroidIndex:
     def __len__(self) -> int:
         return len(self._ids)
 
-    @property
-    def dimension(self) -> int:
-        return self._centroids.shape[1]
-
-    def __contains__(self, story_id: str) -> bool:
-        return story_id in self._row
-
     def upsert(self, story: Story) -> None:
         centroid = story.centroid
         if self._centroids.shape[1] != centroid.shape[0]:

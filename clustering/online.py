@@ -223,7 +223,7 @@ class OnlineStoryClusterer:
             best, best_score = candidates[i], float(scores[i])
         is_new = best is None or best_score < self.threshold
         if is_new:
-            best, best_score = self._open_story(doc.published_at, late, doc.vector.shape), 1.0
+            best, best_score = self._open_story(doc.published_at, late, len(doc.vector)), 1.0
         best.add(doc)
         self._touch(best)
         entry = _WindowEntry(doc, best.story_id)
@@ -231,10 +231,11 @@ class OnlineStoryClusterer:
         self._order.append(entry)
         return Assignment(doc.id, best.story_id, round(best_score, 4), is_new, late)
 
-    def _open_story(self, published_at: float, late: bool, shape: tuple[int, ...] | None = None) -> Story:
+    def _open_story(self, published_at: float, late: bool, dimension: int) -> Story:
+        """A new, empty story with the next deterministic ID."""
         self.n_stories_opened_ += 1
         story_id = f"{self.shard}-{self.n_stories_opened_:06d}"
-        story = Story(story_id, published_at, published_at, np.zeros(shape or self._index.dimension, dtype=np.float32), late=late)
+        story = Story(story_id, published_at, published_at, np.zeros(dimension, dtype=np.float32), late=late)
         self.stories_[story_id] = story
         return story
 
@@ -271,7 +272,7 @@ class OnlineStoryClusterer:
             rest = self.stories_[story_id].vector_sum - np.sum([e.doc.vector for e in entries if e.story_id == story_id], axis=0)
             if _cosine(part, rest) >= self.split_max_cosine:
                 return
-        new = self._open_story(min(e.doc.published_at for e in entries), late=False)
+        new = self._open_story(min(e.doc.published_at for e in entries), False, len(entries[0].doc.vector))
         for entry in sorted(entries, key=lambda e: (e.doc.published_at, e.doc.id)):
             old = self.stories_[entry.story_id]
             old.remove(entry.doc)

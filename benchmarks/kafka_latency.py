@@ -113,6 +113,8 @@ def main() -> None:
                 "sustained": len(latencies) == len(sent) and p99 < 1.0,
             })
         stop.set()
+        reader.join()
+        consumer.close()
         sustained = [r["offered_per_s"] for r in results if r["sustained"]]
         emit({"benchmark": "kafka_latency", "backend": args.backend, "cpus": os.cpu_count(), "rates": results,
               "max_sustainable_rate_per_s": max(sustained) if sustained else None,

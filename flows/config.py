@@ -135,7 +135,7 @@ class LimitsConfig:
 
 @dataclass(frozen=True)
 class ClusteringConfig:
-    # tuned on the first 14 days of the UCI dev split, cosine-only grid: see README "Clustering defaults"
+    # tuned on the first 14 days of the UCI dev split and the demo: see README "How it works"
     threshold: float = 0.4
     weight_cosine: float = 1.0
     weight_entities: float = 0.4

@@ -8,7 +8,10 @@ once per model:
   normalisation as the model's own (mean or CLS).
 - `onnx-int8`: that export quantized with onnxruntime's dynamic int8.
 - `static`: a model2vec distillation (a static token-embedding table): two
-  orders of magnitude faster, and measurably worse (benchmarks/).
+  orders of magnitude faster, and measurably worse (benchmarks/). Its raw
+  vectors all point one way (two random headlines have cosine ~0.7), which
+  makes cosine thresholds meaningless, so it is centred on the mean vector of
+  the bundled demo headlines (news text; random pairs then ~0.08).
 Every backend returns unit-length float32 rows of the same dimension, and its
 `version` names the backend, so each tagged record says which one produced it.
 """
@@ -144,7 +147,7 @@ def _export(model, path: Path) -> None:
 class StaticEncoder(_DerivedEncoder):
     """A model2vec static distillation of the configured model (distilled once, cached)."""
 
-    backend = "static"
+    backend = "static-centred"
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -154,13 +157,17 @@ class StaticEncoder(_DerivedEncoder):
         if self._model is None:
             from model2vec import StaticModel
 
-            directory = self.directory("static")
+            from replay.readers import demo_firehose_path, read_jsonl
+
+            directory = self.directory("static")  # the distillation; centring is applied on top
             if not (directory / "config.json").exists():
                 from model2vec.distill import distill
 
                 log.info("distilling %s into a static model (once; cached in %s)", self.reference.model_path, directory)
                 distill(model_name=self.reference.model_path, pca_dims=None).save_pretrained(str(directory))
             self._model = StaticModel.from_pretrained(str(directory))
+            titles = [r.parsed["title"] for r in read_jsonl(demo_firehose_path()) if r.parsed and isinstance(r.parsed.get("title"), str)]
+            self._mean = np.asarray(self._model.encode(titles), dtype=np.float32).mean(axis=0)
         return self._model
 
     @property
@@ -170,7 +177,7 @@ class StaticEncoder(_DerivedEncoder):
     def encode(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        vectors = np.asarray(self._prepare().encode(texts, batch_size=1024), dtype=np.float32)
+        vectors = np.asarray(self._prepare().encode(texts, batch_size=1024), dtype=np.float32) - self._mean
         return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
 
 

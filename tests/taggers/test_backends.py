@@ -29,7 +29,7 @@ def cache_dir(tmp_path_factory):
 
 # Bounds: fp32 ONNX is the same network (numerically equal); dynamic int8 loses a little (the
 # shared data README measured a mean of 0.96); the static distillation is a different model in the
-# same space, so we ask that it keeps the ranking of related texts rather than the vectors.
+# same space: we ask for a mean cosine above 0.6 and the same nearest neighbour as torch.
 @pytest.mark.parametrize("backend, min_cosine", [("onnx", 0.999), ("onnx-int8", 0.93)])
 def test_onnx_backends_match_the_torch_reference(backend, min_cosine, reference, cache_dir):
     encoder = make_encoder(backend, cache_dir=cache_dir)
@@ -44,8 +44,8 @@ def test_onnx_backends_match_the_torch_reference(backend, min_cosine, reference,
 def test_static_backend_keeps_the_neighbourhoods_of_the_reference(reference, cache_dir):
     encoder = make_encoder("static", cache_dir=cache_dir)
     vectors = encoder.encode(TEXTS)
-    assert vectors.shape == reference.shape and encoder.version.startswith("static:")
-    assert (vectors * reference).sum(axis=1).mean() >= 0.4
+    assert vectors.shape == reference.shape and encoder.version.startswith("static-centred:")
+    assert (vectors * reference).sum(axis=1).mean() >= 0.6  # 0.75 measured on these texts once centred (0.46 raw)
     quake = encoder.encode(["Strong earthquake shakes northern Japan"])[0]
     assert int(np.argmax(vectors[:6] @ quake)) == 0  # the nearest of the six is the Hokkaido quake, as with torch
 

@@ -290,7 +290,8 @@ def cmd_taxonomy_show(args: argparse.Namespace) -> int:
 
 
 def _labelled_slice(args: argparse.Namespace):
-    from flows.topic_tasks import SliceOptions, encoder_for, load_for_cli, read_labelled
+    from flows.enrich import encoder_for
+    from flows.topic_tasks import SliceOptions, load_for_cli, read_labelled
 
     taxonomy, mapping = load_for_cli(args.taxonomy, args.mapping)
     options = SliceOptions(args.title_field, args.text_field, args.label_field, args.date_field, args.since, args.until, args.sample, args.seed)

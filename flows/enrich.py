@@ -50,8 +50,7 @@ class Enricher:
             torch.set_num_threads(models.torch_threads)
         self.models = models
         self.entity_tagger = EntityTagger(models.spacy_model, max_chars=models.ner_max_chars)
-        encoder = make_encoder(models.backend, models.encoder, models.cache_dir, models.device, models.torch_threads)
-        self.encoder = CachedEncoder(encoder, models.embedding_cache) if models.embedding_cache else encoder
+        self.encoder = encoder_for(models)
         self._memo: OrderedDict[str, tuple[np.ndarray, tuple[Entity, ...]]] = OrderedDict()
         taxonomy = load_taxonomy(topics.taxonomy)
         self.topic_classifier = self._topic_classifier(taxonomy, topics)
@@ -61,11 +60,7 @@ class Enricher:
         """The trained head when one is configured, else zero-shot."""
         if topics.head:
             head = TopicHead.load(topics.head)
-            if head.encoder_version_ and head.encoder_version_ != self.encoder.version:
-                raise ValueError(
-                    f"topics.head {topics.head} was trained on {head.encoder_version_} embeddings but the encoder is "
-                    f"{self.encoder.version}; retrain it with `storywire taxonomy train` or configure its encoder"
-                )
+            head.check_encoder(self.encoder.version)
             return HeadTopicClassifier(taxonomy, head, threshold=topics.head_threshold, max_topics=topics.max_per_level)
         return ZeroShotTopicClassifier(
             taxonomy,
@@ -133,6 +128,12 @@ class Enricher:
 
     def _covered(self, article: Article) -> bool:
         return article.lang is None or article.lang.split("-")[0].lower() in self.models.languages
+
+
+def encoder_for(models: ModelsConfig):
+    """The configured encoder backend, behind the on-disk embedding cache when one is configured."""
+    encoder = make_encoder(models.backend, models.encoder, models.cache_dir, models.device, models.torch_threads)
+    return CachedEncoder(encoder, models.embedding_cache) if models.embedding_cache else encoder
 
 
 def dead_letter_for(article: Article, reason: str, raw_cap: int) -> DeadLetter:

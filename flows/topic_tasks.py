@@ -14,10 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from flows.config import ModelsConfig
+from flows.enrich import encoder_for
 from replay.readers import read_jsonl
-from taggers import CachedEncoder
-from taggers.backends import make_encoder
 from taggers.topic_head import TopicHead
 from taggers.topics import ZeroShotTopicClassifier
 from taxonomy import Taxonomy, load_taxonomy
@@ -85,11 +83,6 @@ def _in_range(doc: dict, options: SliceOptions) -> bool:
     return (options.since is None or day >= options.since) and (options.until is None or day < options.until)
 
 
-def encoder_for(models: ModelsConfig):
-    encoder = make_encoder(models.backend, models.encoder, models.cache_dir, models.device, models.torch_threads)
-    return CachedEncoder(encoder, models.embedding_cache) if models.embedding_cache else encoder
-
-
 def train_head(data: LabelledSlice, encoder, out: Path, C: float = 10.0) -> TopicHead:
     vectors = encoder.encode(data.texts)
     metadata = {"name": out.stem, "trained_on": data.path, "n_train": len(data.texts), "class_counts": _counts(data.codes)}
@@ -102,8 +95,7 @@ def evaluate(data: LabelledSlice, taxonomy: Taxonomy, encoder, head: TopicHead |
     """Scores of the head, or of zero-shot over every active concept of the mapped level; and the predictions."""
     vectors = encoder.encode(data.texts)
     if head is not None:
-        if head.encoder_version_ and head.encoder_version_ != encoder.version:
-            raise ValueError(f"the head was trained on {head.encoder_version_} embeddings, not {encoder.version}")
+        head.check_encoder(encoder.version)
         predicted = [str(c) for c in head.predict(vectors)]
         method = f"trained head ({head.metadata_.get('name', 'head')})"
     else:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from taggers.topics import Topic
+from taggers.topics import Topic, topic_for
 from taxonomy import Taxonomy
 
 
@@ -55,10 +55,5 @@ class RuleTopicTagger:
                 spans.setdefault(code, []).append(
                     {"kind": "rule", "span": span.text, "start": span.start_char, "end": span.end_char}
                 )
-            results.append([self._topic(code, evidence) for code, evidence in sorted(spans.items())])
+            results.append([topic_for(self.taxonomy, code, 1.0, tuple(evidence)) for code, evidence in sorted(spans.items())])
         return results
-
-    def _topic(self, code: str, evidence: list[dict]) -> Topic:
-        concept = self.taxonomy[code]
-        ancestors = tuple(a.code for a in self.taxonomy.ancestors(code))
-        return Topic(code, concept.label, concept.level, 1.0, ancestors, tuple(evidence))

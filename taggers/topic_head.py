@@ -52,6 +52,14 @@ class TopicHead(ClassifierMixin, BaseEstimator):
     def predict(self, X: np.ndarray) -> np.ndarray:
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
 
+    def check_encoder(self, version: str) -> None:
+        """Refuse embeddings from another encoder than the one the head was trained on."""
+        if self.encoder_version_ and self.encoder_version_ != version:
+            raise ValueError(
+                f"the topic head was trained on {self.encoder_version_} embeddings but the encoder is {version}; "
+                "retrain it with `storywire taxonomy train` or configure its encoder"
+            )
+
     def save(self, path: str | Path) -> None:
         body = {
             "kind": KIND,

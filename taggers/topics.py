@@ -38,6 +38,12 @@ class Topic:
         }
 
 
+def topic_for(taxonomy: Taxonomy, code: str, score: float, evidence: tuple[dict, ...]) -> Topic:
+    """The topic for a concept of `taxonomy`, with its ancestors (root first) and the evidence for it."""
+    concept = taxonomy[code]
+    return Topic(code, concept.label, concept.level, score, tuple(a.code for a in taxonomy.ancestors(code)), evidence)
+
+
 def concept_texts(concept: Concept) -> list[str]:
     """What we embed for a concept: its label with its definition, its label, and each alias on its own.
 
@@ -145,15 +151,8 @@ class ZeroShotTopicClassifier:
         return float(top.mean()), self.texts_[self.rows_[code][int(np.argmax(cosines))]]
 
     def _topic(self, code: str, score: float, matched: str) -> Topic:
-        concept = self.taxonomy[code]
-        return Topic(
-            code=code,
-            label=concept.label,
-            level=concept.level,
-            score=score,
-            ancestors=tuple(a.code for a in self.taxonomy.ancestors(code)),
-            evidence=({"kind": "embedding", "score": round(score, 4), "matched": matched, "model": self.encoder.version},),
-        )
+        evidence = {"kind": "embedding", "score": round(score, 4), "matched": matched, "model": self.encoder.version}
+        return topic_for(self.taxonomy, code, score, (evidence,))
 
 
 class HeadTopicClassifier:
@@ -180,7 +179,5 @@ class HeadTopicClassifier:
         return results
 
     def _topic(self, code: str, probability: float) -> Topic:
-        concept = self.taxonomy[code]
-        ancestors = tuple(a.code for a in self.taxonomy.ancestors(code))
-        evidence = ({"kind": "head", "probability": round(probability, 4), "model": self.version},)
-        return Topic(code, concept.label, concept.level, probability, ancestors, evidence)
+        evidence = {"kind": "head", "probability": round(probability, 4), "model": self.version}
+        return topic_for(self.taxonomy, code, probability, (evidence,))

@@ -69,7 +69,8 @@ class OnlineStoryClusterer:
     stories idle for `retire_after_hours` are retired and dropped.
 
     Learned attributes: `stories_` (live stories by ID), `n_docs_seen_`,
-    `watermark_` (latest published_at seen), `recluster_seconds_`.
+    `watermark_` (latest published_at seen), `recluster_seconds_`, `last_recluster_window_`
+    (articles in the latest window handed to HDBSCAN).
     """
 
     def __init__(
@@ -131,6 +132,7 @@ class OnlineStoryClusterer:
 
     def _recluster(self) -> None:
         snapshot = self._window_snapshot()
+        self.last_recluster_window_ = len(snapshot[0])
         if self.recluster_mode == "inline":
             self.apply_recluster(recluster(snapshot, *self._recluster_args()))
             return
@@ -183,6 +185,7 @@ class OnlineStoryClusterer:
         self.n_docs_seen_ = 0
         self.n_stories_opened_ = 0
         self.recluster_seconds_: list[float] = []  # time re-clustering held the stream, not yet reported
+        self.last_recluster_window_ = 0
         self._background = BackgroundReclusterer()
         if self.recluster_mode != "inline":
             if self.recluster_mode not in ("live", "replay"):

@@ -126,6 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     tail.add_argument("--json", action="store_true", help="print each record as JSON")
     tail.set_defaults(handler=cmd_tail)
     _add_taxonomy_commands(commands)
+    _add_encoder_commands(commands)
     return parser
 
 
@@ -174,6 +175,32 @@ def _add_taxonomy_commands(commands) -> None:
     evaluate.add_argument("--model", type=Path, help="a trained topic head (default: zero-shot)")
     evaluate.add_argument("--out", type=Path, default=Path("out/taxonomy-eval"), help="folder for metrics.json and confusion.png")
     evaluate.set_defaults(handler=cmd_taxonomy_eval)
+
+
+def _add_encoder_commands(commands) -> None:
+    encoder = commands.add_parser("encoder", help="adapt the sentence encoder to a news stream",
+                                  description="Adapt the sentence encoder to a news stream.")
+    sub = encoder.add_subparsers(title="commands", required=True, metavar="COMMAND")
+    finetune = sub.add_parser(
+        "finetune", help="fine-tune the encoder on same-story headline pairs",
+        description="Fine-tune the configured encoder (models.encoder) on pairs of titles from the same labelled "
+        "story, with other stories of the same group and week as negatives. Point models.encoder at --out "
+        "to cluster with it; train on days disjoint from those you evaluate on.")
+    finetune.add_argument("--input", required=True, help="labelled JSON lines (.jsonl or .jsonl.gz)")
+    finetune.add_argument("--label-field", required=True, help="field with the story label (UCI: story)")
+    finetune.add_argument("--title-field", default="title", help="field with the title (default: title)")
+    finetune.add_argument("--group-field", help="field whose stories make hard negatives for each other (UCI: category)")
+    finetune.add_argument("--date-field", help="field with the date (epoch ms/s or ISO; UCI: timestamp)")
+    finetune.add_argument("--since", help="first day to use, YYYY-MM-DD (inclusive)")
+    finetune.add_argument("--until", help="day to stop at, YYYY-MM-DD (exclusive)")
+    finetune.add_argument("--pairs-per-story", type=int, default=6, help="title pairs drawn per story (default: 6)")
+    finetune.add_argument("--batch-size", type=int, default=64, help="pairs per batch; the others are negatives (default: 64)")
+    finetune.add_argument("--epochs", type=int, default=1, help="passes over the pairs (default: 1)")
+    finetune.add_argument("--learning-rate", type=float, default=2e-5, help="AdamW peak learning rate (default: 2e-5)")
+    finetune.add_argument("--seed", type=int, default=0, help="seed for pairs, batches and weights (default: 0)")
+    finetune.add_argument("--config", type=Path, help="TOML config (models.encoder is the starting model)")
+    finetune.add_argument("--out", type=Path, required=True, help="folder for the fine-tuned sentence-transformers model")
+    finetune.set_defaults(handler=cmd_encoder_finetune)
 
 
 ARCHIVE_OPTIONS = ("format", "protocol", "seed", "days", "limit")
@@ -324,6 +351,27 @@ def cmd_taxonomy_eval(args: argparse.Namespace) -> int:
     plot_confusion(data, predicted, taxonomy, args.out / "confusion.png", f"{Path(args.input).name}: {result['method']}")
     print(f"wrote {args.out}/metrics.json and {args.out}/confusion.png")
     print(render(result))
+    return 0
+
+
+def cmd_encoder_finetune(args: argparse.Namespace) -> int:
+    from flows.encoder_tasks import read_story_titles
+    from flows.topic_tasks import SliceOptions
+    from taggers.encoder import SentenceEncoder
+    from taggers.finetune import fine_tune, story_pair_batches
+
+    options = SliceOptions(args.title_field, None, args.label_field, args.date_field, args.since, args.until)
+    titles, groups = read_story_titles(args.input, options, args.group_field)
+    data = story_pair_batches(titles, groups, args.pairs_per_story, args.batch_size, args.seed)
+    print(f"{data.n_pairs} pairs from {data.n_stories} stories in {len(data.batches)} batches")
+    base = SentenceEncoder(RunConfig.load(args.config).models.encoder).model_path
+    with tqdm(total=args.epochs * len(data.batches), unit="batch", desc="fine-tuning") as bar:
+        def on_step(step: int, loss: float) -> None:
+            bar.update()
+            bar.set_postfix(loss=f"{loss:.3f}")
+
+        fine_tune(base, data, args.out, epochs=args.epochs, learning_rate=args.learning_rate, seed=args.seed, on_step=on_step)
+    print(f"wrote {args.out}; set models.encoder = \"{args.out}\" to use it")
     return 0
 
 

@@ -218,7 +218,9 @@ class ShardLogic(StatefulBatchLogic[EnrichedArticle, OutputRecord, ShardState]):
         durations = getattr(clusterer, "recluster_seconds_", [])
         for seconds in durations:
             metrics.RECLUSTER_SECONDS.observe(seconds)
-        metrics.record_stall(sum(durations))  # what re-clustering added to this batch
+        window = getattr(clusterer, "last_recluster_window_", 0)
+        metrics.RECLUSTER_WINDOW.labels(clusterer.shard).set(window)
+        metrics.record_recluster(sum(durations), window)  # what re-clustering added to this batch
         if hasattr(clusterer, "recluster_seconds_"):
             clusterer.recluster_seconds_.clear()
         metrics.batch_done()

@@ -84,7 +84,7 @@ def evaluate(config: RunConfig, out_dir: Path, baseline: bool = False) -> dict:
     archive = Archive.load(config)
     if not archive.labels:
         raise ValueError(f"no record of {archive.path} has the label field {config.source.label_field!r}")
-    metrics.reset_max_stall()
+    metrics.reset_peaks()
     with PeakRss() as rss:
         started = time.perf_counter()
         run(config, archive=archive)
@@ -101,6 +101,8 @@ def evaluate(config: RunConfig, out_dir: Path, baseline: bool = False) -> dict:
         "wall_s": round(wall, 1),
         "peak_rss_mb": rss.peak_mb,
         "max_stall_ms": round(metrics.max_stall_seconds() * 1000, 1),
+        "recluster_mode": config.clustering.recluster_mode.replace("auto", "replay"),  # eval replays an archive
+        "max_recluster_window": metrics.max_recluster_window(),
         "weekly_bcubed_f1": weekly_f1(final, archive.labels, published),
         "input": {"path": str(archive.path), "format": config.source.format, "protocol": config.source.protocol,
                   "seed": config.source.seed, "days": config.source.days, "limit": config.source.limit},
@@ -142,6 +144,7 @@ def render(result: dict) -> str:
         ("ARI", "ari"), ("AMI", "ami"), ("articles", "n_docs"), ("events (labels)", "n_labels"), ("stories", "n_stories"),
         ("id churn", "id_churn"), ("merged fraction", "merged_fraction"), ("docs/s", "docs_per_s"), ("wall s", "wall_s"),
         ("peak RSS MB", "peak_rss_mb"), ("max stall ms", "max_stall_ms"),
+        ("re-cluster window", "max_recluster_window"),
     ]
     base = result.get("baseline", {})
     lines = [f"{'metric':<18}{'storywire':>12}" + (f"{'baseline':>12}" if base else "")]

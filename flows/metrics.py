@@ -25,22 +25,28 @@ LATENCY = Histogram(
     buckets=(0.05, 0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10, 30, 60),
 )
 ACTIVE_STORIES = Gauge("storywire_active_stories", "Live stories", ["shard"])
-RECLUSTER_SECONDS = Histogram("storywire_recluster_duration_seconds", "HDBSCAN re-clustering of the window")
+RECLUSTER_SECONDS = Histogram("storywire_recluster_stall_seconds", "Time re-clustering held the stream (submit or apply)")
+RECLUSTER_WINDOW = Gauge("storywire_recluster_window_articles", "Articles in the latest window sent to HDBSCAN", ["shard"])
 
 _state = {"started_at": time.time(), "last_batch_at": None, "status": "starting"}
-_max_stall = [0.0]  # longest time re-clustering added to one batch, seconds
+_peaks = {"stall_s": 0.0, "window": 0}  # longest time re-clustering added to one batch; largest window re-clustered
 
 
-def record_stall(seconds: float) -> None:
-    _max_stall[0] = max(_max_stall[0], seconds)
+def record_recluster(stall_seconds: float, window: int) -> None:
+    _peaks["stall_s"] = max(_peaks["stall_s"], stall_seconds)
+    _peaks["window"] = max(_peaks["window"], window)
 
 
 def max_stall_seconds() -> float:
-    return _max_stall[0]
+    return _peaks["stall_s"]
 
 
-def reset_max_stall() -> None:
-    _max_stall[0] = 0.0
+def max_recluster_window() -> int:
+    return _peaks["window"]
+
+
+def reset_peaks() -> None:
+    _peaks.update(stall_s=0.0, window=0)
 
 
 def mark(status: str) -> None:

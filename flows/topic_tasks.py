@@ -54,7 +54,7 @@ def read_labelled(path: str | Path, mapping: dict[str, str | None], options: Sli
         if not isinstance(title, str) or not title.strip() or options.label_field not in doc:
             invalid += 1
             continue
-        if not _in_range(doc, options):
+        if not in_date_range(doc, options):
             continue
         code = mapping.get(str(doc[options.label_field]))
         if code is None:
@@ -70,17 +70,20 @@ def read_labelled(path: str | Path, mapping: dict[str, str | None], options: Sli
     return LabelledSlice([t for t, _ in rows], [c for _, c in rows], unmapped, invalid, str(path))
 
 
-def _in_range(doc: dict, options: SliceOptions) -> bool:
+def in_date_range(doc: dict, options: SliceOptions) -> bool:
     if not options.date_field or not (options.since or options.until):
         return True
-    value = doc.get(options.date_field)
+    day = day_of(doc.get(options.date_field))
+    return day is not None and (options.since is None or day >= options.since) and (options.until is None or day < options.until)
+
+
+def day_of(value) -> str | None:
+    """YYYY-MM-DD of an epoch (ms or s) number or an ISO date string; None otherwise."""
     if isinstance(value, (int, float)):
-        day = datetime.fromtimestamp(value / 1000 if value > 1e11 else value, tz=timezone.utc).strftime("%Y-%m-%d")
-    elif isinstance(value, str):
-        day = value[:10]
-    else:
-        return False
-    return (options.since is None or day >= options.since) and (options.until is None or day < options.until)
+        return datetime.fromtimestamp(value / 1000 if value > 1e11 else value, tz=timezone.utc).strftime("%Y-%m-%d")
+    if isinstance(value, str) and len(value) >= 10:
+        return value[:10]
+    return None
 
 
 def train_head(data: LabelledSlice, encoder, out: Path, C: float = 10.0) -> TopicHead:

@@ -1,0 +1,36 @@
+"""`storywire encoder finetune`: teach the encoder what "the same story" means from a labelled archive.
+
+Reads (title, story label, group) rows from JSON lines in a date range and
+fine-tunes the configured encoder on same-story pairs (taggers.finetune). The
+group is the --group-field value (e.g. the news category) plus the ISO week of
+the article, so in-batch negatives are stories of the same desk and week.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+from flows.topic_tasks import SliceOptions, day_of, in_date_range
+from replay.readers import read_jsonl
+from taggers.finetune import titles_by_story
+
+
+def read_story_titles(path: str | Path, options: SliceOptions, group_field: str | None) -> tuple[dict[str, list[str]], dict[str, str]]:
+    """Titles per story label and each story's group, for the records of `path` in the date range."""
+    rows = []
+    for record in read_jsonl(path):
+        doc = record.parsed
+        title = doc.get(options.title_field) if doc else None
+        label = doc.get(options.label_field) if doc else None
+        if not isinstance(title, str) or not title.strip() or label is None or not in_date_range(doc, options):
+            continue
+        group = str(doc.get(group_field, "")) if group_field else ""
+        day = day_of(doc.get(options.date_field)) if options.date_field else None
+        if day:
+            group += "@%d-W%02d" % tuple(date.fromisoformat(day).isocalendar())[:2]
+        rows.append((title.strip(), str(label), group))
+    titles, groups = titles_by_story(rows)
+    if not titles:
+        raise ValueError(f"{path}: no labelled titles left (check --label-field, --title-field and the date range)")
+    return titles, groups

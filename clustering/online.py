@@ -13,6 +13,7 @@ from clustering.background import BackgroundReclusterer
 from clustering.index import CentroidIndex
 from clustering.recluster import ReclusterResult, recluster
 from clustering.story import Story, StoryDoc
+from clustering.window import WindowVectors
 
 HOUR = 3600.0
 
@@ -42,6 +43,7 @@ class Reassignment:
 class _WindowEntry:
     doc: StoryDoc
     story_id: str
+    row: int  # of the doc's vector in the window matrix
 
 
 class OnlineStoryClusterer:
@@ -131,14 +133,15 @@ class OnlineStoryClusterer:
             self._timed(lambda: self.apply_recluster(self._background.take()))
 
     def _recluster(self) -> None:
+        if self.recluster_mode == "replay" and self._background.pending:
+            self.apply_recluster(self._background.take())  # the fixed point: one period after it was started
+        if self.recluster_mode != "inline" and self._background.pending:
+            return  # live: the one in flight is applied when ready
         snapshot = self._window_snapshot()
         self.last_recluster_window_ = len(snapshot[0])
         if self.recluster_mode == "inline":
             self.apply_recluster(recluster(snapshot, *self._recluster_args()))
-            return
-        if self.recluster_mode == "replay" and self._background.pending:
-            self.apply_recluster(self._background.take())  # the fixed point: one period after it was started
-        if not self._background.pending:
+        else:
             self._background.submit(snapshot, *self._recluster_args())
 
     def _recluster_args(self) -> tuple[int, int, int]:
@@ -163,7 +166,7 @@ class OnlineStoryClusterer:
         entry = self._window.get(doc_id) if hasattr(self, "_window") else None
         if entry is None or entry.story_id not in self.stories_:
             return None
-        del self._window[doc_id]
+        self._leave_window(entry)
         story = self.stories_[entry.story_id]
         story.remove(entry.doc)
         self._touch(story)
@@ -192,7 +195,8 @@ class OnlineStoryClusterer:
                 raise ValueError(f"recluster_mode {self.recluster_mode!r}: use inline, live or replay")
             self._background.start()
         self.watermark_ = -math.inf
-        self._window: dict[str, _WindowEntry] = {}
+        self._window: dict[str, _WindowEntry] = {}  # in arrival order
+        self._vectors = WindowVectors()
         self._order: deque[_WindowEntry] = deque()  # window entries in arrival order
         self._changed: dict[str, Story] = {}
         self._index = CentroidIndex()
@@ -229,7 +233,9 @@ class OnlineStoryClusterer:
             best, best_score = self._open_story(doc.published_at, late, len(doc.vector)), 1.0
         best.add(doc)
         self._touch(best)
-        entry = _WindowEntry(doc, best.story_id)
+        if doc.id in self._window:  # an edit that was not withdrawn first
+            self._leave_window(self._window[doc.id])
+        entry = _WindowEntry(doc, best.story_id, self._vectors.add(doc.vector))
         self._window[doc.id] = entry
         self._order.append(entry)
         return Assignment(doc.id, best.story_id, round(best_score, 4), is_new, late)
@@ -243,12 +249,18 @@ class OnlineStoryClusterer:
         return story
 
     def _window_snapshot(self) -> tuple[list[str], np.ndarray, list[str]]:
-        ids = sorted(self._window)
-        vectors = np.stack([self._window[i].doc.vector for i in ids]) if ids else np.zeros((0, 0))
-        return ids, vectors, [self._window[i].story_id for i in ids]
+        """(ids, vectors, story ids) of the window in arrival order: one matrix copy, no stacking."""
+        entries = list(self._window.values())
+        rows = np.fromiter((e.row for e in entries), dtype=np.intp, count=len(entries))
+        return [e.doc.id for e in entries], self._vectors.take(rows), [e.story_id for e in entries]
+
+    def _leave_window(self, entry: _WindowEntry) -> None:
+        del self._window[entry.doc.id]
+        self._vectors.release(entry.row)
 
     def apply_recluster(self, result: ReclusterResult) -> None:
         """Merge the stories re-clustering grouped if their centroids agree; split off parts that differ."""
+        members: dict[str, list[_WindowEntry]] | None = None  # window entries per story, built once if needed
         for group in result.groups:
             stories = sorted(
                 (self.stories_[s] for s in group if s in self.stories_ and self.stories_[s].status == "active"),
@@ -260,7 +272,11 @@ class OnlineStoryClusterer:
             for other in stories[1:]:
                 if float(survivor.centroid @ other.centroid) < self.merge_min_cosine:
                     continue
-                self._merge(other, survivor)
+                if members is None:
+                    members = {}
+                    for entry in self._window.values():
+                        members.setdefault(entry.story_id, []).append(entry)
+                self._merge(other, survivor, members)
         for part in result.splits:
             self._split(part)
 
@@ -285,17 +301,16 @@ class OnlineStoryClusterer:
             self._touch(old)
         self._touch(new)
 
-    def _merge(self, loser: Story, survivor: Story) -> None:
+    def _merge(self, loser: Story, survivor: Story, members: dict[str, list[_WindowEntry]]) -> None:
         """Fold `loser` into `survivor`. Its articles still in the window move (and are
         reported); older ones stay counted on the merged story, which points to the survivor."""
-        moved = 0
-        for entry in self._window.values():
-            if entry.story_id == loser.story_id:
-                entry.story_id = survivor.story_id
-                self._moved.append(Reassignment(entry.doc.id, loser.story_id, survivor.story_id, "merged"))
-                moved += 1
-        survivor.absorb(loser, moved)
-        loser.size -= moved
+        moved = members.pop(loser.story_id, [])
+        for entry in moved:
+            entry.story_id = survivor.story_id
+            self._moved.append(Reassignment(entry.doc.id, loser.story_id, survivor.story_id, "merged"))
+        members.setdefault(survivor.story_id, []).extend(moved)
+        survivor.absorb(loser, len(moved))
+        loser.size -= len(moved)
         loser.status, loser.merged_into = "merged", survivor.story_id
         self._touch(survivor)
         self._touch(loser)
@@ -307,7 +322,7 @@ class OnlineStoryClusterer:
         while self._order and (self._order[0].doc.published_at < horizon or len(self._window) > self.max_window):
             entry = self._order.popleft()
             if self._window.get(entry.doc.id) is entry:  # not already replaced by an edit
-                del self._window[entry.doc.id]
+                self._leave_window(entry)
         idle_since = self.watermark_ - self.retire_after_hours * HOUR
         for story in [s for s in self.stories_.values() if s.last_seen < idle_since]:
             story.status = "retired"

@@ -1,0 +1,42 @@
+"""The window's vectors in one preallocated matrix, so a re-clustering snapshot is one copy.
+
+Stacking tens of thousands of per-article vectors for every snapshot held the
+stream for up to hundreds of milliseconds; rows here are reused as articles
+leave, and a snapshot is a single fancy-indexed copy.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class WindowVectors:
+    """Rows of article vectors; `add` returns a row, `release` frees it for reuse."""
+
+    def __init__(self, capacity: int = 1024) -> None:
+        self._matrix = np.zeros((0, 0), dtype=np.float32)
+        self._capacity = capacity
+        self._free: list[int] = []
+        self._used = 0
+
+    def add(self, vector: np.ndarray) -> int:
+        if self._matrix.shape[1] != vector.shape[0]:
+            if self._used - len(self._free):
+                raise ValueError(f"vector dimension {vector.shape[0]} differs from the window's {self._matrix.shape[1]}")
+            self._matrix = np.zeros((self._capacity, vector.shape[0]), dtype=np.float32)
+            self._free, self._used = [], 0
+        if self._free:
+            row = self._free.pop()
+        else:
+            if self._used == self._matrix.shape[0]:
+                self._matrix = np.resize(self._matrix, (2 * self._matrix.shape[0], self._matrix.shape[1]))
+            row, self._used = self._used, self._used + 1
+        self._matrix[row] = vector
+        return row
+
+    def release(self, row: int) -> None:
+        self._free.append(row)
+
+    def take(self, rows: np.ndarray) -> np.ndarray:
+        """A copy of the given rows, in that order."""
+        return self._matrix[rows] if len(rows) else np.zeros((0, self._matrix.shape[1]), dtype=np.float32)

@@ -72,6 +72,11 @@ class Enricher:
             top_k=topics.top_k,
         ).fit()
 
+    def warm_up(self) -> None:
+        """Load every model now (a bad model path fails at startup, not on the first batch)."""
+        self.entity_tagger.tag([("Storywire starts", "Storywire starts")])
+        self.encoder.encode(["Storywire starts"])
+
     def versions(self) -> dict[str, str]:
         topics = self.topic_classifier.version + (f"+{self.rule_tagger.version}" if self.rule_tagger else "")
         return {"ner": self.entity_tagger.version, "encoder": self.encoder.version, "topics": topics}

@@ -12,6 +12,7 @@ import json
 import logging
 import os
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 
@@ -52,6 +53,7 @@ class Enricher:
         self.entity_tagger = EntityTagger(models.spacy_model, max_chars=models.ner_max_chars)
         self.encoder = encoder_for(models)
         self._memo: OrderedDict[str, tuple[np.ndarray, tuple[Entity, ...]]] = OrderedDict()
+        self._encode_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="encode")
         taxonomy = load_taxonomy(topics.taxonomy)
         self.topic_classifier = self._topic_classifier(taxonomy, topics)
         self.rule_tagger = RuleTopicTagger(taxonomy, levels=topics.levels, max_chars=models.ner_max_chars).fit() if topics.rules else None
@@ -102,9 +104,11 @@ class Enricher:
         todo = list(dict.fromkeys(k for k in keys if k not in self._memo))
         if todo:
             first = {k: keys.index(k) for k in todo}
-            vectors = self.encoder.encode([texts[first[k]] for k in todo])
+            # The encoder (ONNX Runtime, torch) releases the GIL: it runs on one core while spaCy tags on the other.
+            encoding = self._encode_thread.submit(self.encoder.encode, [texts[first[k]] for k in todo])
             tag_keys = [k for k in todo if covered[first[k]]]
             found = self.entity_tagger.tag([(articles[first[k]].title, articles[first[k]].text()) for k in tag_keys])
+            vectors = encoding.result()
             entities = dict(zip(tag_keys, (tuple(e) for e in found)))
             for k, v in zip(todo, vectors):
                 self._memo[k] = (v, entities.get(k, ()))

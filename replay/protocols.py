@@ -30,15 +30,23 @@ def first_days(records: Iterable[ArchiveRecord], days: int) -> list[ArchiveRecor
 
 
 def jitter(records: Iterable[ArchiveRecord], seed: int) -> list[ArchiveRecord]:
-    """Apply the jitter protocol; records must carry epoch-ms `published_at` and numeric ids."""
-    ordered = sorted(records, key=lambda r: _numeric_id(r))
+    """Apply the jitter protocol to records with an epoch-ms `published_at`, ordered by numeric id.
+
+    Other records (malformed, or dated otherwise) go first, unchanged, so the
+    flow's validation still sees and reports them.
+    """
+    records = list(records)
+    movable = [r for r in records if r.parsed is not None and isinstance(r.parsed.get("published_at"), (int, float))]
+    moved = {id(r) for r in movable}
+    ordered = sorted(movable, key=lambda r: _numeric_id(r))
     offsets = np.random.default_rng(seed).normal(0.0, JITTER_SD_MS, size=len(ordered))
     shifted = []
     for record, offset in zip(ordered, offsets):
         doc = dict(record.parsed)
         doc["published_at"] = int(round(doc["published_at"] + offset))
         shifted.append(replace(record, payload=json.dumps(doc, ensure_ascii=False).encode("utf-8"), parsed=doc))
-    return sorted(shifted, key=lambda r: (r.parsed["published_at"], _numeric_id(r)))
+    passed_on = [r for r in records if id(r) not in moved]
+    return passed_on + sorted(shifted, key=lambda r: (r.parsed["published_at"], _numeric_id(r)))
 
 
 def apply_protocol(

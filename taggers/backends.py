@@ -93,6 +93,8 @@ class OnnxEncoder(_DerivedEncoder):
                 path.parent.mkdir(parents=True, exist_ok=True)
                 quantize_dynamic(str(fp32), str(path), weight_type=QuantType.QInt8)
         options = onnxruntime.SessionOptions()
+        # Idle worker threads sleep instead of spinning: spinning burnt a core that spaCy NER needs.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         if self.threads:
             options.intra_op_num_threads = self.threads
         self._session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])

@@ -78,3 +78,13 @@ def test_demo_firehose_is_shipped_with_labels_and_malformed_records():
     assert 150 <= len(labelled) <= 300
     assert 15 <= len({r.parsed["event"] for r in labelled}) <= 25
     assert len(records) - len(labelled) >= 5
+
+
+def test_jitter_passes_malformed_records_on_for_validation_to_report():
+    from replay import ArchiveRecord
+    from replay.protocols import jitter
+
+    good = [ArchiveRecord(i, b"{}", {"id": str(i), "published_at": 1_000_000_000 + i}) for i in (2, 1)]
+    bad = [ArchiveRecord(3, b"not json", None), ArchiveRecord(4, b"{}", {"id": "x", "published_at": "last Tuesday"})]
+    out = jitter(good[:1] + bad + good[1:], seed=1)
+    assert out[:2] == bad and sorted(r.parsed["id"] for r in out[2:]) == ["1", "2"]

@@ -149,9 +149,7 @@ def _add_taxonomy_commands(commands) -> None:
         p.add_argument("--mapping", required=True, help="category -> code mapping: a JSON file or uci-categories / huffpost-categories")
         p.add_argument("--title-field", default="title", help="field with the title or headline (default: title)")
         p.add_argument("--text-field", help="field with more text, appended to the title (e.g. short_description)")
-        p.add_argument("--date-field", help="field with the date (epoch ms/s or ISO), for --since/--until")
-        p.add_argument("--since", help="first day to use, YYYY-MM-DD (inclusive)")
-        p.add_argument("--until", help="day to stop at, YYYY-MM-DD (exclusive)")
+        _add_date_range_options(p)
         p.add_argument("--sample", type=int, help="use N records drawn without replacement")
         p.add_argument("--seed", type=int, default=0, help="seed for --sample (default: 0)")
         p.add_argument("--taxonomy", default="iptc", help='"iptc" or a custom taxonomy file (default: iptc)')
@@ -177,6 +175,12 @@ def _add_taxonomy_commands(commands) -> None:
     evaluate.set_defaults(handler=cmd_taxonomy_eval)
 
 
+def _add_date_range_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--date-field", help="field with the date (epoch ms/s or ISO; UCI: timestamp), for --since/--until")
+    parser.add_argument("--since", help="first day to use, YYYY-MM-DD (inclusive)")
+    parser.add_argument("--until", help="day to stop at, YYYY-MM-DD (exclusive)")
+
+
 def _add_encoder_commands(commands) -> None:
     encoder = commands.add_parser("encoder", help="adapt the sentence encoder to a news stream",
                                   description="Adapt the sentence encoder to a news stream.")
@@ -190,9 +194,7 @@ def _add_encoder_commands(commands) -> None:
     finetune.add_argument("--label-field", required=True, help="field with the story label (UCI: story)")
     finetune.add_argument("--title-field", default="title", help="field with the title (default: title)")
     finetune.add_argument("--group-field", help="field whose stories make hard negatives for each other (UCI: category)")
-    finetune.add_argument("--date-field", help="field with the date (epoch ms/s or ISO; UCI: timestamp)")
-    finetune.add_argument("--since", help="first day to use, YYYY-MM-DD (inclusive)")
-    finetune.add_argument("--until", help="day to stop at, YYYY-MM-DD (exclusive)")
+    _add_date_range_options(finetune)
     finetune.add_argument("--pairs-per-story", type=int, default=6, help="title pairs drawn per story (default: 6)")
     finetune.add_argument("--batch-size", type=int, default=64, help="pairs per batch; the others are negatives (default: 64)")
     finetune.add_argument("--epochs", type=int, default=1, help="passes over the pairs (default: 1)")

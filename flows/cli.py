@@ -248,7 +248,7 @@ def _run_and_summarize(config: RunConfig, scale: ScaleOptions = ScaleOptions()) 
     archive = run(config, scale)
     if archive is None or config.output.kind != "file":
         return None
-    summary = RunSummary.from_outputs(config.output.directory, len(archive.records), archive.labels)
+    summary = RunSummary.from_outputs(config.output.directory, len(archive), archive.labels)
     print(summary.render())
     print(f"\noutputs in {config.output.directory}/: tags.jsonl, stories.jsonl, dead-letters.jsonl")
     return summary
@@ -280,10 +280,10 @@ def _replay_to_kafka(config: RunConfig, args: argparse.Namespace) -> int:
     archive = Archive.load(config)
     topic = args.topic or config.kafka.articles_topic
     check_connectivity(config.kafka, [topic])
-    with tqdm(total=len(archive.records), desc=f"produce {topic}", unit="record", disable=not config.source.progress) as bar:
-        report = produce_archive(archive.records, config.kafka.client_config(), topic, args.rate, args.speed, bar.update)
+    with tqdm(total=len(archive), desc=f"produce {topic}", unit="record", disable=not config.source.progress) as bar:
+        report = produce_archive(archive.records(), config.kafka.client_config(), topic, args.rate, args.speed, bar.update)
     print(
-        f"produced {report.sent} of {len(archive.records)} records to {topic} at {config.kafka.bootstrap_servers} "
+        f"produced {report.sent} of {len(archive)} records to {topic} at {config.kafka.bootstrap_servers} "
         f"in {report.seconds:.1f}s ({report.rate:.1f}/s); failed: {report.failed}"
         + (f" (first error: {report.first_error})" if report.first_error else "")
     )

@@ -14,6 +14,7 @@ import time
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
+from typing import Iterator
 
 from clustering import OnlineStoryClusterer, StoryDoc
 from flows import metrics
@@ -89,15 +90,21 @@ def evaluate(config: RunConfig, out_dir: Path, baseline: bool = False) -> dict:
         started = time.perf_counter()
         run(config, archive=archive)
         wall = time.perf_counter() - started
-    tags = list(read_jsonl(out_dir / "tags.jsonl"))
+    published: dict[str, float] = {}
+
+    def tags() -> Iterator[dict]:
+        """Tag records streamed once: all of them at once would cost the scorer more memory than the run."""
+        for tag in read_jsonl(out_dir / "tags.jsonl"):
+            published[tag["id"]] = datetime.fromisoformat(tag["published_at"]).timestamp()
+            yield tag
+
     stories = [s for s in read_jsonl(out_dir / "stories.jsonl") if not s.get("tombstone")]
-    stab, final = stability(tags, stories)
+    stab, final = stability(tags(), stories)
     scores = score_clustering(final, archive.labels)
-    published = {t["id"]: datetime.fromisoformat(t["published_at"]).timestamp() for t in tags}
     result = {
         **scores.to_json(),
         **stab.to_json(),
-        "docs_per_s": round(len(archive.records) / wall, 1),
+        "docs_per_s": round(len(archive) / wall, 1),
         "wall_s": round(wall, 1),
         "peak_rss_mb": rss.peak_mb,
         "max_stall_ms": round(metrics.max_stall_seconds() * 1000, 1),
@@ -118,7 +125,7 @@ def evaluate(config: RunConfig, out_dir: Path, baseline: bool = False) -> dict:
 def score_baseline(config: RunConfig, archive: Archive) -> dict:
     """The naive online method on the same slice and embeddings: what the system adds over it."""
     articles = []
-    for record in archive.records:
+    for record in archive.records():
         try:
             articles.append(decode_article(RawRecord(record.payload, "eval", record.line, 0.0), 2**31, config.limits.max_body_chars))
         except InvalidArticle:

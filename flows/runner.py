@@ -9,6 +9,7 @@ import signal
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from typing import Iterator
 
 from bytewax.recovery import RecoveryConfig, init_db_dir
 from bytewax.run import cli_main
@@ -19,7 +20,7 @@ from flows.connectors import ArchiveSource
 from flows.dataflow import Sinks, build_flow
 from flows.enrich import enricher_for
 from flows.kafka import SHUTDOWN, ArticlesSource, check_connectivity
-from replay import ArchiveRecord, apply_protocol, demo_firehose_path, read_archive
+from replay import ArchiveRecord, RecordSpool, Slot, apply_slot, demo_firehose_path, plan_replay, read_archive
 
 log = logging.getLogger(__name__)
 
@@ -39,23 +40,37 @@ class ScaleOptions:
 
 @dataclass
 class Archive:
-    """A sliced, ordered archive held in memory, with the true labels where it has them."""
+    """A sliced, ordered archive: its replay plan and true labels in memory, its records spooled on disk.
+
+    Memory then grows with two integers per record rather than with the
+    records themselves, so a long replay measures the service, not the harness.
+    """
 
     path: Path
-    records: list[ArchiveRecord]
+    plan: list[Slot]
+    spool: RecordSpool
     labels: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def load(cls, config: RunConfig) -> "Archive":
         src = config.source
         path = demo_firehose_path() if src.path == "demo" else Path(src.path)
-        records = list(apply_protocol(read_archive(path, src.format), src.protocol, src.seed, src.days, src.limit))
-        labels = {
+        spool = RecordSpool()
+        plan = plan_replay(spool.keep(read_archive(path, src.format)), src.protocol, src.seed, src.days, src.limit)
+        archive = cls(path, plan, spool)
+        archive.labels = {
             str(r.parsed["id"]): str(r.parsed[src.label_field])
-            for r in records
+            for r in archive.records()
             if r.parsed is not None and r.parsed.get(src.label_field) is not None and r.parsed.get("id") is not None
         }
-        return cls(path, records, labels)
+        return archive
+
+    def __len__(self) -> int:
+        return len(self.plan)
+
+    def records(self) -> Iterator[ArchiveRecord]:
+        """The records in replay order, read back from the spool."""
+        return (apply_slot(self.spool.get(slot.position), slot) for slot in self.plan)
 
 
 def run(config: RunConfig, scale: ScaleOptions = ScaleOptions(), archive: Archive | None = None) -> Archive | None:
@@ -69,13 +84,13 @@ def run(config: RunConfig, scale: ScaleOptions = ScaleOptions(), archive: Archiv
     else:
         archive = archive or Archive.load(config)
         source = ArchiveSource(
-            lambda: archive.records,
+            archive.records,
             origin=f"file:{archive.path.name}",
             batch_size=config.batch.max_size,
-            total=len(archive.records),
+            total=len(archive),
             progress=config.source.progress,
         )
-        log.info("replaying %d records from %s", len(archive.records), archive.path)
+        log.info("replaying %d records from %s", len(archive), archive.path)
     if config.models.torch_threads:
         os.environ.setdefault("OMP_NUM_THREADS", str(config.models.torch_threads))
     if config.metrics.bytewax_api_port:

@@ -2,8 +2,9 @@
 
 from replay.metrics import ClusteringScores, bcubed, score_clustering
 from replay.producer import ProduceReport, produce_archive
-from replay.protocols import PROTOCOLS, apply_protocol, first_days, jitter
+from replay.protocols import PROTOCOLS, Slot, apply_protocol, apply_slot, plan_replay
 from replay.readers import FORMATS, ArchiveRecord, demo_firehose_path, read_archive, read_jsonl, read_uci
+from replay.spool import RecordSpool
 
 __all__ = [
     "FORMATS",
@@ -11,11 +12,13 @@ __all__ = [
     "ArchiveRecord",
     "ClusteringScores",
     "ProduceReport",
+    "RecordSpool",
+    "Slot",
     "apply_protocol",
+    "apply_slot",
     "bcubed",
     "demo_firehose_path",
-    "first_days",
-    "jitter",
+    "plan_replay",
     "produce_archive",
     "read_archive",
     "read_jsonl",

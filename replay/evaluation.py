@@ -46,7 +46,7 @@ def story_assignments(tag_records: Iterable[dict[str, Any]]) -> tuple[dict[str, 
     return {k: v[1] for k, v in first.items()}, {k: v[1] for k, v in last.items()}
 
 
-def stability(tag_records: list[dict[str, Any]], story_records: list[dict[str, Any]]) -> tuple[Stability, dict[str, str]]:
+def stability(tag_records: Iterable[dict[str, Any]], story_records: list[dict[str, Any]]) -> tuple[Stability, dict[str, str]]:
     """ID churn and merged fraction, and the final (merge-resolved) story of every article."""
     merged_into = {s["cluster_id"]: s["merged_into"] for s in story_records if s.get("merged_into")}
     first, last = story_assignments(tag_records)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Callable, Sequence
+from typing import Callable, Iterable
 
 from replay.readers import ArchiveRecord
 
@@ -40,7 +40,7 @@ def published_ms(record: ArchiveRecord) -> float | None:
 
 
 def produce_archive(
-    records: Sequence[ArchiveRecord],
+    records: Iterable[ArchiveRecord],
     client_config: dict[str, str],
     topic: str,
     rate: float | None = None,
@@ -65,9 +65,10 @@ def produce_archive(
         if error is not None:
             failures.append(error.str())
 
-    started = clock()
-    first_ms = next((t for t in map(published_ms, records) if t is not None), None)
+    started, first_ms, count = clock(), None, 0
     for n, record in enumerate(records):
+        first_ms = first_ms if first_ms is not None else published_ms(record)
+        count = n + 1
         due = _due(n, record, rate, speed, first_ms)
         if due is not None:
             wait = started + due - clock()
@@ -84,7 +85,7 @@ def produce_archive(
         if on_progress is not None:
             on_progress(1)
     remaining = producer.flush(60)
-    return ProduceReport(len(records) - len(failures) - remaining, len(failures) + remaining, clock() - started, failures[0] if failures else None)
+    return ProduceReport(count - len(failures) - remaining, len(failures) + remaining, clock() - started, failures[0] if failures else None)
 
 
 def _due(n: int, record: ArchiveRecord, rate: float | None, speed: float | None, first_ms: float | None) -> float | None:

@@ -44,7 +44,7 @@ def read_jsonl(path: str | Path) -> Iterator[ArchiveRecord]:
             payload = raw.rstrip(b"\r\n")
             if not payload.strip():
                 continue
-            yield ArchiveRecord(number, payload, _parse(payload))
+            yield parse_record(number, payload)
 
 
 def read_uci(path: str | Path) -> Iterator[ArchiveRecord]:
@@ -79,9 +79,10 @@ def read_archive(path: str | Path, fmt: str = "jsonl") -> Iterator[ArchiveRecord
     raise ValueError(f"unknown archive format {fmt!r}; expected one of {', '.join(FORMATS)}")
 
 
-def _parse(payload: bytes) -> dict[str, Any] | None:
+def parse_record(line: int, payload: bytes) -> ArchiveRecord:
+    """A record of raw bytes, with its parsed object when the bytes are a JSON object."""
     try:
         doc = json.loads(payload)
     except (ValueError, UnicodeDecodeError):
-        return None
-    return doc if isinstance(doc, dict) else None
+        doc = None
+    return ArchiveRecord(line, payload, doc if isinstance(doc, dict) else None)

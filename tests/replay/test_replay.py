@@ -3,7 +3,7 @@ import json
 
 import numpy as np
 
-from replay import apply_protocol, bcubed, demo_firehose_path, first_days, jitter, read_jsonl, read_uci, score_clustering
+from replay import ArchiveRecord, RecordSpool, apply_protocol, apply_slot, bcubed, demo_firehose_path, plan_replay, read_jsonl, read_uci, score_clustering
 
 DAY_MS = 86_400_000
 
@@ -42,14 +42,14 @@ def make_records(tmp_path, n=200, days=5):
 
 def test_first_days_counts_calendar_days_with_data(tmp_path):
     records = make_records(tmp_path)
-    assert len(first_days(records, 2)) == 80
+    assert len(apply_protocol(records, days=2)) == 80
 
 
 def test_jitter_is_seeded_spread_and_ordered(tmp_path):
     records = make_records(tmp_path)
-    a = jitter(records, seed=1)
-    assert [r.payload for r in a] == [r.payload for r in jitter(records, seed=1)]
-    assert [r.payload for r in a] != [r.payload for r in jitter(records, seed=2)]
+    a = apply_protocol(records, "jitter", seed=1)
+    assert [r.payload for r in a] == [r.payload for r in apply_protocol(records, "jitter", seed=1)]
+    assert [r.payload for r in a] != [r.payload for r in apply_protocol(records, "jitter", seed=2)]
     times = [r.parsed["published_at"] for r in a]
     assert times == sorted(times)
     shifts = np.array([r.parsed["published_at"] for r in sorted(a, key=lambda r: int(r.parsed["id"]))]) - np.array(
@@ -60,7 +60,16 @@ def test_jitter_is_seeded_spread_and_ordered(tmp_path):
 
 def test_limit_applies_after_ordering(tmp_path):
     records = make_records(tmp_path)
-    assert len(list(apply_protocol(records, "jitter", seed=1, days=3, limit=10))) == 10
+    assert len(apply_protocol(records, "jitter", seed=1, days=3, limit=10)) == 10
+
+
+def test_a_spooled_replay_streams_the_same_records_as_one_in_memory(tmp_path):
+    records = make_records(tmp_path) + [ArchiveRecord(999, b"{not json", None)]
+    spool = RecordSpool()
+    plan = plan_replay(spool.keep(iter(records)), "jitter", seed=3, limit=150)
+    streamed = [apply_slot(spool.get(slot.position), slot) for slot in plan]
+    assert streamed == apply_protocol(records, "jitter", seed=3, limit=150)
+    assert streamed[0].payload == b"{not json" and streamed[0].line == 999
 
 
 def test_bcubed_on_a_known_case():
@@ -81,10 +90,7 @@ def test_demo_firehose_is_shipped_with_labels_and_malformed_records():
 
 
 def test_jitter_passes_malformed_records_on_for_validation_to_report():
-    from replay import ArchiveRecord
-    from replay.protocols import jitter
-
     good = [ArchiveRecord(i, b"{}", {"id": str(i), "published_at": 1_000_000_000 + i}) for i in (2, 1)]
     bad = [ArchiveRecord(3, b"not json", None), ArchiveRecord(4, b"{}", {"id": "x", "published_at": "last Tuesday"})]
-    out = jitter(good[:1] + bad + good[1:], seed=1)
+    out = apply_protocol(good[:1] + bad + good[1:], "jitter", seed=1)
     assert out[:2] == bad and sorted(r.parsed["id"] for r in out[2:]) == ["1", "2"]

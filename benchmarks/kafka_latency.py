@@ -7,6 +7,9 @@ then for each offered rate produces UCI headlines for --seconds at that rate
 (after a warm-up) and consumes `article-tags`. Latency is the time the tag is
 read minus the time its article was produced. The maximum sustainable rate is
 the highest offered rate whose p99 stays under 1 s with every article tagged.
+Each rate also splits the median latency into its legs, from the tag's own
+timestamps: produce -> source read (`to_source`), source read -> tag made
+(`in_flow`), tag made -> tag consumed (`to_consumer`).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import sys
 import tempfile
 import threading
 import time
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -85,13 +89,17 @@ def main() -> None:
         consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"bench-{port}", "auto.offset.reset": "latest"})
         consumer.subscribe(["article-tags"])
         received: dict[str, float] = {}
+        stamps: dict[str, tuple[float, float]] = {}  # id -> (source read, tag made), epoch seconds
         stop = threading.Event()
 
         def consume() -> None:
             while not stop.is_set():
                 message = consumer.poll(0.1)
                 if message is not None and not message.error() and message.value():
-                    received.setdefault(json.loads(message.value())["id"], time.time())
+                    tag = json.loads(message.value())
+                    if tag["id"] not in received:
+                        received[tag["id"]] = time.time()
+                        stamps[tag["id"]] = (_epoch(tag["received_at"]), _epoch(tag["processed_at"]))
 
         reader = threading.Thread(target=consume, daemon=True)
         reader.start()
@@ -111,6 +119,7 @@ def main() -> None:
                 "p50_ms": round(float(np.percentile(latencies, 50)) * 1000, 1) if latencies else None,
                 "p99_ms": round(p99 * 1000, 1),
                 "sustained": len(latencies) == len(sent) and p99 < 1.0,
+                "median_legs_ms": _legs(sent, stamps, received),
             })
         stop.set()
         reader.join()
@@ -124,6 +133,17 @@ def main() -> None:
             service.terminate()
             service.wait(60)
         subprocess.run([str(ROOT / "deploy/kafka/broker.sh"), "stop"], env=broker_env, check=False, stdout=subprocess.DEVNULL)
+
+
+def _legs(sent: dict, stamps: dict, received: dict) -> dict[str, float]:
+    legs = np.array([(stamps[i][0] - t, stamps[i][1] - stamps[i][0], received[i] - stamps[i][1]) for i, t in sent.items() if i in stamps])
+    if not len(legs):
+        return {}
+    return dict(zip(("to_source", "in_flow", "to_consumer"), (round(float(v) * 1000, 1) for v in np.median(legs, axis=0))))
+
+
+def _epoch(iso_time: str) -> float:
+    return datetime.fromisoformat(iso_time.replace("Z", "+00:00")).timestamp()
 
 
 def _wait(received: dict, sent: dict, timeout: float) -> None:

@@ -2,17 +2,31 @@
 
 hdbscan's Cython code holds the GIL, so a thread would stall the stream; a
 single spawned worker process runs `recluster` instead. It is warmed up when
-created (imports and a tiny fit), so the first real re-clustering is not slow.
+created (imports and a tiny fit), so the first real re-clustering is not slow,
+and it exits when the stream process dies, even by SIGKILL.
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import os
+import threading
 from concurrent.futures import Future, ProcessPoolExecutor
 
 import numpy as np
 
 from clustering.recluster import ReclusterResult, Snapshot, recluster
+
+
+def _exit_with_parent() -> None:
+    """Worker initializer: a watcher thread ends the worker as soon as its parent is gone.
+
+    The executor's queues alone do not tell a worker that the parent was killed
+    (the worker holds both ends of its pipe), so it would linger as an orphan.
+    """
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        threading.Thread(target=lambda: (parent.join(), os._exit(0)), name="parent-watch", daemon=True).start()
 
 
 def _warm_up() -> None:
@@ -30,7 +44,9 @@ class BackgroundReclusterer:
 
     def _executor(self) -> ProcessPoolExecutor:
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+            self._pool = ProcessPoolExecutor(
+                max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=_exit_with_parent
+            )
             self._pool.submit(_warm_up)
         return self._pool
 

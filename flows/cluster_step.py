@@ -10,9 +10,10 @@ story was merged or split are re-published with their new story id.
 from __future__ import annotations
 
 import copy
+import json
 import logging
 from collections import OrderedDict, deque
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
 from bytewax.operators import StatefulBatchLogic
@@ -21,7 +22,7 @@ from clustering import OnlineStoryClusterer, StoryDoc
 from flows import metrics
 from flows.config import ClusteringConfig
 from flows.enrich import EnrichedArticle, dead_letter_for
-from flows.schema import ModelVersions, TaggedArticle, now, story_record
+from flows.schema import ModelVersions, TaggedArticle, iso, now, story_record
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,7 @@ class ShardState:
 
     clusterer: OnlineStoryClusterer
     versions: OrderedDict  # article id -> (content hash, version), oldest first
-    last_tags: OrderedDict  # article id -> latest TaggedArticle, for re-publishing on story changes
+    last_tags: OrderedDict  # article id -> its latest tag record as compact JSON (a dict costs ~5x the memory)
     duplicates: int = 0
     tombstones_due: deque = field(default_factory=deque)  # (event time, story id) of retired/merged stories
 
@@ -138,7 +139,7 @@ class ShardLogic(StatefulBatchLogic[EnrichedArticle, OutputRecord, ShardState]):
             self._remember(state.versions, article.id, (article.content_hash, version), self.config.max_tracked_articles)
             if seen is not None and state.clusterer.remove(article.id) is None and article.id in state.last_tags:
                 # Its story is closed or past the window: re-tag, but do not reopen or move it.
-                kept.append((item, version, dict(state.last_tags[article.id].story, is_new=False)))
+                kept.append((item, version, dict(json.loads(state.last_tags[article.id])["story"], is_new=False)))
                 continue
             fresh.append((item, version))
         assignments = state.clusterer.partial_fit_predict([to_story_doc(item) for item, _ in fresh])
@@ -149,9 +150,9 @@ class ShardLogic(StatefulBatchLogic[EnrichedArticle, OutputRecord, ShardState]):
         ] + [(item, version, story, ["outside-window"]) for item, version, story in kept]
         out = []
         for item, version, story, extra_flags in placed:
-            tags = self._tags(item, version, story, extra_flags, processed_at)
-            self._remember(state.last_tags, item.article.id, tags, self.config.max_window)
-            out.append(OutputRecord(TAGS, item.article.id, tags.to_json()))
+            tags = self._tags(item, version, story, extra_flags, processed_at).to_json()
+            self._remember(state.last_tags, item.article.id, _compact(tags), self.config.max_window)
+            out.append(OutputRecord(TAGS, item.article.id, tags))
             metrics.LATENCY.observe(max(0.0, processed_at - item.article.received_at))
         metrics.ARTICLES_TAGGED.inc(len(placed))
         stories, moved = state.clusterer.drain_changes()
@@ -159,17 +160,17 @@ class ShardLogic(StatefulBatchLogic[EnrichedArticle, OutputRecord, ShardState]):
             previous = state.last_tags.get(move.doc_id)
             if previous is None:  # older than what we keep; the story record still says merged_into
                 continue
-            republished = replace(
-                previous,
-                version=previous.version + 1,
-                processed_at=processed_at,
-                story={"id": move.story_id, "score": previous.story["score"], "is_new": False, "previous_id": move.old_story_id},
-                flags=sorted(set(previous.flags) | {f"story-{move.reason}"}),
+            republished = json.loads(previous)
+            republished.update(
+                version=republished["version"] + 1,
+                processed_at=iso(processed_at),
+                story={"id": move.story_id, "score": republished["story"]["score"], "is_new": False, "previous_id": move.old_story_id},
+                flags=sorted(set(republished["flags"]) | {f"story-{move.reason}"}),
             )
             hash_ = state.versions[move.doc_id][0]
-            self._remember(state.versions, move.doc_id, (hash_, republished.version), self.config.max_tracked_articles)
-            self._remember(state.last_tags, move.doc_id, republished, self.config.max_window)
-            out.append(OutputRecord(TAGS, move.doc_id, republished.to_json()))
+            self._remember(state.versions, move.doc_id, (hash_, republished["version"]), self.config.max_tracked_articles)
+            self._remember(state.last_tags, move.doc_id, _compact(republished), self.config.max_window)
+            out.append(OutputRecord(TAGS, move.doc_id, republished))
         out.extend(OutputRecord(STORIES, s.story_id, story_record(s)) for s in stories)
         out.extend(self._tombstones([s for s in stories if s.status != "active"]))
         self._report(state)
@@ -232,6 +233,10 @@ class ShardLogic(StatefulBatchLogic[EnrichedArticle, OutputRecord, ShardState]):
         table.move_to_end(key)
         while len(table) > limit:
             table.popitem(last=False)
+
+
+def _compact(record: dict[str, Any]) -> str:
+    return json.dumps(record, ensure_ascii=False, separators=(",", ":"))
 
 
 def _runs_of_distinct_ids(items: list[EnrichedArticle]) -> list[list[EnrichedArticle]]:

@@ -26,16 +26,22 @@ from flows.summary import read_jsonl
 from replay import score_clustering
 from replay.evaluation import plot_stream, stability, weekly_f1
 
-TIMING_FIELDS = ("docs_per_s", "wall_s", "startup_s", "peak_rss_mb", "max_stall_ms")  # vary run to run; the rest must not
+TIMING_FIELDS = ("docs_per_s", "wall_s", "startup_s", "peak_rss_mb", "peak_rss_by_part_mb", "max_stall_ms")  # vary run to run; the rest must not
 BASELINE = {"threshold": 0.45, "idle_hours": 24.0}  # nearest centroid, cosine >= 0.45, stories idle 24 h closed
 
 
 class PeakRss:
-    """Samples the resident memory of this process and all its descendants (the whole tree)."""
+    """Samples the resident memory of this process and all its descendants (the whole tree).
+
+    Also keeps the peaks of this process alone and of its children (the
+    re-clustering worker), so a growing tree says which part grows.
+    """
 
     def __init__(self, interval_s: float = 0.2) -> None:
         self.interval_s = interval_s
         self.peak_bytes = 0
+        self.peak_main_bytes = 0
+        self.peak_children_bytes = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, name="rss", daemon=True)
 
@@ -49,7 +55,12 @@ class PeakRss:
 
     def _sample(self) -> None:
         while True:
-            self.peak_bytes = max(self.peak_bytes, tree_rss_bytes(os.getpid()))
+            per_process = tree_rss_bytes(os.getpid())
+            main = per_process.get(os.getpid(), 0)
+            total = sum(per_process.values())
+            self.peak_bytes = max(self.peak_bytes, total)
+            self.peak_main_bytes = max(self.peak_main_bytes, main)
+            self.peak_children_bytes = max(self.peak_children_bytes, total - main)
             if self._stop.wait(self.interval_s):
                 return
 
@@ -57,8 +68,12 @@ class PeakRss:
     def peak_mb(self) -> float:
         return round(self.peak_bytes / 2**20, 1)
 
+    def peaks_by_part_mb(self) -> dict[str, float]:
+        return {"main": round(self.peak_main_bytes / 2**20, 1), "children": round(self.peak_children_bytes / 2**20, 1)}
 
-def tree_rss_bytes(root: int) -> int:
+
+def tree_rss_bytes(root: int) -> dict[int, int]:
+    """Resident bytes of `root` and each of its descendants, by pid."""
     children: dict[int, list[int]] = {}
     rss: dict[int, int] = {}
     for entry in Path("/proc").iterdir():
@@ -72,12 +87,12 @@ def tree_rss_bytes(root: int) -> int:
         pid = int(entry.name)
         children.setdefault(int(fields.get("PPid", "0").strip() or 0), []).append(pid)
         rss[pid] = int(fields.get("VmRSS", "0 kB").split()[0]) * 1024
-    total, stack = 0, [root]
+    tree, stack = {}, [root]
     while stack:
         pid = stack.pop()
-        total += rss.get(pid, 0)
+        tree[pid] = rss.get(pid, 0)
         stack.extend(children.get(pid, []))
-    return total
+    return tree
 
 
 def evaluate(config: RunConfig, out_dir: Path, baseline: bool = False) -> dict:
@@ -112,6 +127,7 @@ def evaluate(config: RunConfig, out_dir: Path, baseline: bool = False) -> dict:
         "wall_s": round(wall, 1),
         "startup_s": round(startup, 1),
         "peak_rss_mb": rss.peak_mb,
+        "peak_rss_by_part_mb": rss.peaks_by_part_mb(),
         "max_stall_ms": round(metrics.max_stall_seconds() * 1000, 1),
         "recluster_mode": config.clustering.recluster_mode.replace("auto", "replay"),  # eval replays an archive
         "max_recluster_window": metrics.max_recluster_window(),

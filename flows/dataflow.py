@@ -22,6 +22,7 @@ from bytewax.inputs import Source
 from bytewax.outputs import Sink
 
 from flows import metrics
+from flows.batching import micro_batch
 from flows.cluster_step import DEAD, STORIES, TAGS, OutputRecord, ShardLogic
 from flows.config import RunConfig
 from flows.connectors import jsonl_sink, to_line
@@ -111,7 +112,7 @@ def build_flow(config: RunConfig, source: Source[RawRecord], sinks: Sinks, repla
     valid = op.branch("validate", decoded, lambda x: isinstance(x, Article))
 
     timeout = REPLAY_BATCH_TIMEOUT if replay else timedelta(milliseconds=config.batch.timeout_ms)
-    batches = op.collect("micro_batch", op.key_on("batch_key", valid.trues, batch_key), timeout, config.batch.max_size)
+    batches = micro_batch("micro_batch", op.key_on("batch_key", valid.trues, batch_key), timeout, config.batch.max_size)
     enriched = op.flat_map("enrich", batches, functools.partial(enrich_batch, config))
     enrich_ok = op.branch("enriched", enriched, lambda x: isinstance(x, EnrichedArticle))
 

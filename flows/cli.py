@@ -248,7 +248,7 @@ def _run_and_summarize(config: RunConfig, scale: ScaleOptions = ScaleOptions()) 
     archive = run(config, scale)
     if archive is None or config.output.kind != "file":
         return None
-    summary = RunSummary.from_outputs(config.output.directory, len(archive), archive.labels)
+    summary = RunSummary.from_outputs(config.output.directory, len(archive), archive.labels())
     print(summary.render())
     print(f"\noutputs in {config.output.directory}/: tags.jsonl, stories.jsonl, dead-letters.jsonl")
     return summary

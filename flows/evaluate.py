@@ -99,7 +99,7 @@ def evaluate(config: RunConfig, out_dir: Path, baseline: bool = False) -> dict:
     out_dir.mkdir(parents=True, exist_ok=True)
     config = config.with_values({"output": {"kind": "file", "directory": str(out_dir)}})
     archive = Archive.load(config)
-    if not archive.labels:
+    if not archive.has_labels():
         raise ValueError(f"no record of {archive.path} has the label field {config.source.label_field!r}")
     metrics.reset_peaks()
     with PeakRss() as rss:
@@ -119,7 +119,8 @@ def evaluate(config: RunConfig, out_dir: Path, baseline: bool = False) -> dict:
 
     stories = [s for s in read_jsonl(out_dir / "stories.jsonl") if not s.get("tombstone")]
     stab, final = stability(tags(), stories)
-    scores = score_clustering(final, archive.labels)
+    labels = archive.labels()
+    scores = score_clustering(final, labels)
     result = {
         **scores.to_json(),
         **stab.to_json(),
@@ -131,19 +132,19 @@ def evaluate(config: RunConfig, out_dir: Path, baseline: bool = False) -> dict:
         "max_stall_ms": round(metrics.max_stall_seconds() * 1000, 1),
         "recluster_mode": config.clustering.recluster_mode.replace("auto", "replay"),  # eval replays an archive
         "max_recluster_window": metrics.max_recluster_window(),
-        "weekly_bcubed_f1": weekly_f1(final, archive.labels, published),
+        "weekly_bcubed_f1": weekly_f1(final, labels, published),
         "input": {"path": str(archive.path), "format": config.source.format, "protocol": config.source.protocol,
                   "seed": config.source.seed, "days": config.source.days, "limit": config.source.limit},
         "embedding_cache": config.models.embedding_cache,
     }
     if baseline:
-        result["baseline"] = score_baseline(config, archive)
+        result["baseline"] = score_baseline(config, archive, labels)
     (out_dir / "metrics.json").write_text(json.dumps(result, indent=2) + "\n")
     plot_stream(stories, final, out_dir / "stream.png", title=f"{archive.path.name}: BCubed F1 {scores.bcubed_f1:.3f}")
     return result
 
 
-def score_baseline(config: RunConfig, archive: Archive) -> dict:
+def score_baseline(config: RunConfig, archive: Archive, labels: dict[str, str]) -> dict:
     """The naive online method on the same slice and embeddings: what the system adds over it."""
     articles = []
     for record in archive.records():
@@ -163,7 +164,7 @@ def score_baseline(config: RunConfig, archive: Archive) -> dict:
         vectors = encoder.encode([a.text(config.models.embed_max_chars) for a in batch])
         docs = [StoryDoc(a.id, v, a.published_at, a.title) for a, v in zip(batch, vectors)]
         predicted.update((x.doc_id, x.story_id) for x in clusterer.partial_fit_predict(docs))
-    return {"method": "nearest centroid, cosine >= 0.45, stories idle 24 h closed", **score_clustering(predicted, archive.labels).to_json()}
+    return {"method": "nearest centroid, cosine >= 0.45, stories idle 24 h closed", **score_clustering(predicted, labels).to_json()}
 
 
 def render(result: dict) -> str:

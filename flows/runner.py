@@ -6,7 +6,7 @@ import gc
 import logging
 import os
 import signal
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Iterator
@@ -40,16 +40,17 @@ class ScaleOptions:
 
 @dataclass
 class Archive:
-    """A sliced, ordered archive: its replay plan and true labels in memory, its records spooled on disk.
+    """A sliced, ordered archive: its replay plan in memory, its records spooled on disk.
 
     Memory then grows with two integers per record rather than with the
-    records themselves, so a long replay measures the service, not the harness.
+    records themselves, and the true labels are read back only when scoring,
+    so a long replay measures the service, not the harness.
     """
 
     path: Path
     plan: list[Slot]
     spool: RecordSpool
-    labels: dict[str, str] = field(default_factory=dict)
+    label_field: str
 
     @classmethod
     def load(cls, config: RunConfig) -> "Archive":
@@ -57,13 +58,7 @@ class Archive:
         path = demo_firehose_path() if src.path == "demo" else Path(src.path)
         spool = RecordSpool()
         plan = plan_replay(spool.keep(read_archive(path, src.format)), src.protocol, src.seed, src.days, src.limit)
-        archive = cls(path, plan, spool)
-        archive.labels = {
-            str(r.parsed["id"]): str(r.parsed[src.label_field])
-            for r in archive.records()
-            if r.parsed is not None and r.parsed.get(src.label_field) is not None and r.parsed.get("id") is not None
-        }
-        return archive
+        return cls(path, plan, spool, src.label_field)
 
     def __len__(self) -> int:
         return len(self.plan)
@@ -71,6 +66,19 @@ class Archive:
     def records(self) -> Iterator[ArchiveRecord]:
         """The records in replay order, read back from the spool."""
         return (apply_slot(self.spool.get(slot.position), slot) for slot in self.plan)
+
+    def labels(self) -> dict[str, str]:
+        """The true label of every replayed record that has one, by article id."""
+        return dict(pair for pair in map(self._label, self.records()) if pair is not None)
+
+    def has_labels(self) -> bool:
+        return any(self._label(r) is not None for r in self.records())
+
+    def _label(self, record: ArchiveRecord) -> tuple[str, str] | None:
+        doc = record.parsed
+        if doc is None or doc.get(self.label_field) is None or doc.get("id") is None:
+            return None
+        return str(doc["id"]), str(doc[self.label_field])
 
 
 def run(config: RunConfig, scale: ScaleOptions = ScaleOptions(), archive: Archive | None = None) -> Archive | None:

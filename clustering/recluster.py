@@ -35,14 +35,17 @@ def cluster_window(vectors: np.ndarray, min_cluster_size: int = 5, n_components:
     Vectors are first reduced to `n_components` with PCA (0 keeps them as they
     are): HDBSCAN's trees are fast in few dimensions and slow in 384. Euclidean
     distance on unit vectors ranks like cosine and keeps hdbscan on its tree path
-    (the cosine metric builds an n x n matrix).
+    (the cosine metric builds an n x n matrix). Core distances run in this
+    process (`core_dist_n_jobs=1`): hdbscan's default starts 4 joblib worker
+    processes of ~130 MB each, which quadrupled the re-clustering worker's
+    memory and competed with the stream for 2 cores.
     """
     import hdbscan
     from sklearn.decomposition import PCA
 
     if 0 < n_components < min(vectors.shape):
         vectors = PCA(n_components=n_components, random_state=0).fit_transform(vectors)
-    return hdbscan.HDBSCAN(min_cluster_size=min_cluster_size, metric="euclidean").fit_predict(vectors)
+    return hdbscan.HDBSCAN(min_cluster_size=min_cluster_size, metric="euclidean", core_dist_n_jobs=1).fit_predict(vectors)
 
 
 def reconcile(

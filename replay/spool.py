@@ -41,6 +41,3 @@ class RecordSpool:
         start, end = self._offsets[position], self._offsets[position + 1]
         payload = os.pread(self._file.fileno(), end - start, start)  # no shared file position: safe from any thread
         return parse_record(self._lines[position], payload)
-
-    def close(self) -> None:
-        self._file.close()

@@ -10,6 +10,7 @@ story was merged or split are re-published with their new story id.
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import logging
 from collections import OrderedDict, deque
@@ -38,12 +39,45 @@ class OutputRecord:
     body: dict[str, Any] | None  # None: a tombstone (delete the key on a compacted topic)
 
 
+class VersionTable:
+    """Article id -> (content hash, version) for the latest `limit` ids, the oldest forgotten first.
+
+    An entry is two ints, the id's 64-bit digest and hash << 32 | version:
+    production ids are often URLs, and 200k of them as str keys with tuple
+    values cost about three times as much.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._entries: OrderedDict[int, int] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, article_id: str) -> tuple[str, int] | None:
+        entry = self._entries.get(_digest(article_id))
+        return None if entry is None else (f"{entry >> 32:016x}", entry & 0xFFFFFFFF)
+
+    def put(self, article_id: str, content_hash: str, version: int) -> None:
+        _remember(self._entries, _digest(article_id), int(content_hash, 16) << 32 | version, self.limit)
+
+    def set_version(self, article_id: str, version: int) -> None:
+        """Record a re-publication of the same content (its story changed), if the id is still tracked."""
+        seen = self.get(article_id)
+        if seen is not None:
+            self.put(article_id, seen[0], version)
+
+
+def _digest(article_id: str) -> int:
+    return int.from_bytes(hashlib.blake2b(article_id.encode("utf-8"), digest_size=8).digest(), "big")
+
+
 @dataclass
 class ShardState:
     """Everything a shard remembers; picklable so Bytewax recovery can snapshot it."""
 
     clusterer: OnlineStoryClusterer
-    versions: OrderedDict  # article id -> (content hash, version), oldest first
+    versions: VersionTable
     last_tags: OrderedDict  # article id -> its latest tag record as compact JSON (a dict costs ~5x the memory)
     duplicates: int = 0
     tombstones_due: deque = field(default_factory=deque)  # (event time, story id) of retired/merged stories
@@ -70,7 +104,7 @@ def new_shard_state(config: ClusteringConfig, shard: str, replay: bool = True) -
         recluster_mode=mode,
         shard=shard,
     )
-    return ShardState(clusterer, OrderedDict(), OrderedDict())
+    return ShardState(clusterer, VersionTable(config.max_tracked_articles), OrderedDict())
 
 
 def clustering_version(config: ClusteringConfig) -> str:
@@ -136,7 +170,7 @@ class ShardLogic(StatefulBatchLogic[EnrichedArticle, OutputRecord, ShardState]):
                 log.info("ignoring duplicate of article %s (identical content)", article.id)
                 continue
             version = 1 if seen is None else seen[1] + 1
-            self._remember(state.versions, article.id, (article.content_hash, version), self.config.max_tracked_articles)
+            state.versions.put(article.id, article.content_hash, version)
             if seen is not None and state.clusterer.remove(article.id) is None and article.id in state.last_tags:
                 # Its story is closed or past the window: re-tag, but do not reopen or move it.
                 kept.append((item, version, dict(json.loads(state.last_tags[article.id])["story"], is_new=False)))
@@ -151,7 +185,7 @@ class ShardLogic(StatefulBatchLogic[EnrichedArticle, OutputRecord, ShardState]):
         out = []
         for item, version, story, extra_flags in placed:
             tags = self._tags(item, version, story, extra_flags, processed_at).to_json()
-            self._remember(state.last_tags, item.article.id, _compact(tags), self.config.max_window)
+            _remember(state.last_tags, item.article.id, _compact(tags), self.config.max_window)
             out.append(OutputRecord(TAGS, item.article.id, tags))
             metrics.LATENCY.observe(max(0.0, processed_at - item.article.received_at))
         metrics.ARTICLES_TAGGED.inc(len(placed))
@@ -167,9 +201,8 @@ class ShardLogic(StatefulBatchLogic[EnrichedArticle, OutputRecord, ShardState]):
                 story={"id": move.story_id, "score": republished["story"]["score"], "is_new": False, "previous_id": move.old_story_id},
                 flags=sorted(set(republished["flags"]) | {f"story-{move.reason}"}),
             )
-            hash_ = state.versions[move.doc_id][0]
-            self._remember(state.versions, move.doc_id, (hash_, republished["version"]), self.config.max_tracked_articles)
-            self._remember(state.last_tags, move.doc_id, _compact(republished), self.config.max_window)
+            state.versions.set_version(move.doc_id, republished["version"])
+            _remember(state.last_tags, move.doc_id, _compact(republished), self.config.max_window)
             out.append(OutputRecord(TAGS, move.doc_id, republished))
         out.extend(OutputRecord(STORIES, s.story_id, story_record(s)) for s in stories)
         out.extend(self._tombstones([s for s in stories if s.status != "active"]))
@@ -226,13 +259,13 @@ class ShardLogic(StatefulBatchLogic[EnrichedArticle, OutputRecord, ShardState]):
             clusterer.recluster_seconds_.clear()
         metrics.batch_done()
 
-    @staticmethod
-    def _remember(table: OrderedDict, key: str, value: Any, limit: int) -> None:
-        """Insert as newest and forget the oldest entries beyond `limit` (bounded memory)."""
-        table[key] = value
-        table.move_to_end(key)
-        while len(table) > limit:
-            table.popitem(last=False)
+
+def _remember(table: OrderedDict, key: Any, value: Any, limit: int) -> None:
+    """Insert as newest and forget the oldest entries beyond `limit` (bounded memory)."""
+    table[key] = value
+    table.move_to_end(key)
+    while len(table) > limit:
+        table.popitem(last=False)
 
 
 def _compact(record: dict[str, Any]) -> str:

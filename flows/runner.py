@@ -20,7 +20,7 @@ from flows.connectors import ArchiveSource
 from flows.dataflow import Sinks, build_flow
 from flows.enrich import enricher_for
 from flows.kafka import SHUTDOWN, ArticlesSource, check_connectivity
-from replay import ArchiveRecord, RecordSpool, Slot, apply_slot, demo_firehose_path, plan_replay, read_archive
+from replay import ArchiveRecord, RecordSpool, ReplayPlan, apply_slot, demo_firehose_path, plan_replay, read_archive
 
 log = logging.getLogger(__name__)
 
@@ -42,13 +42,13 @@ class ScaleOptions:
 class Archive:
     """A sliced, ordered archive: its replay plan in memory, its records spooled on disk.
 
-    Memory then grows with two integers per record rather than with the
-    records themselves, and the true labels are read back only when scoring,
+    Memory then grows by four integers per record (plan and spool offsets)
+    rather than with the records themselves, and the true labels are read back only when scoring,
     so a long replay measures the service, not the harness.
     """
 
     path: Path
-    plan: list[Slot]
+    plan: ReplayPlan
     spool: RecordSpool
     label_field: str
 

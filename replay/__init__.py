@@ -2,7 +2,7 @@
 
 from replay.metrics import ClusteringScores, bcubed, score_clustering
 from replay.producer import ProduceReport, produce_archive
-from replay.protocols import PROTOCOLS, Slot, apply_protocol, apply_slot, plan_replay
+from replay.protocols import PROTOCOLS, ReplayPlan, Slot, apply_protocol, apply_slot, plan_replay
 from replay.readers import FORMATS, ArchiveRecord, demo_firehose_path, read_archive, read_jsonl, read_uci
 from replay.spool import RecordSpool
 
@@ -13,6 +13,7 @@ __all__ = [
     "ClusteringScores",
     "ProduceReport",
     "RecordSpool",
+    "ReplayPlan",
     "Slot",
     "apply_protocol",
     "apply_slot",

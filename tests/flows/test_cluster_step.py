@@ -3,7 +3,7 @@
 import numpy as np
 
 from clustering import ReclusterResult
-from flows.cluster_step import DEAD, STORIES, TAGS, ShardLogic
+from flows.cluster_step import DEAD, STORIES, TAGS, ShardLogic, VersionTable
 from flows.config import ClusteringConfig
 from flows.enrich import EnrichedArticle
 from flows.schema import Article
@@ -89,3 +89,15 @@ def test_a_failing_batch_is_dead_lettered_and_the_shard_keeps_going():
     assert out[0].body["reason"].startswith("clustering failed:")
     out, _ = step.on_batch([item("b", [1, 0.1])])
     assert [r.output for r in out][0] == TAGS
+
+
+def test_version_table_remembers_the_latest_ids_only():
+    table = VersionTable(limit=2)
+    table.put("https://example.com/a", "00ff00ff00ff00ff", 1)
+    table.put("b", "ffffffffffffffff", 3)
+    table.set_version("https://example.com/a", 2)  # a re-publication: a is now the newest
+    table.put("c", "0000000000000001", 1)
+    assert table.get("https://example.com/a") == ("00ff00ff00ff00ff", 2)
+    assert table.get("b") is None  # the oldest, forgotten beyond the limit
+    assert table.get("c") == ("0000000000000001", 1)
+    assert len(table) == 2

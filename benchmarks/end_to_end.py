@@ -18,7 +18,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +25,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from benchmarks.common import UCI, emit, require_dev_data  # noqa: E402
+from replay.evaluation import epoch_seconds  # noqa: E402
 
 
 def one_run(backend: str, days: int, out: Path) -> dict:
@@ -38,7 +38,7 @@ def one_run(backend: str, days: int, out: Path) -> dict:
     with (out / "tags.jsonl").open() as f:
         for line in f:
             tag = json.loads(line)
-            latencies.append(datetime.fromisoformat(tag["processed_at"]).timestamp() - datetime.fromisoformat(tag["received_at"]).timestamp())
+            latencies.append(epoch_seconds(tag["processed_at"]) - epoch_seconds(tag["received_at"]))
     return {
         "docs_per_s": metrics["docs_per_s"],
         "latency_p50_ms": round(float(np.percentile(latencies, 50)) * 1000, 1),

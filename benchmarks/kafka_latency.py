@@ -23,7 +23,6 @@ import sys
 import tempfile
 import threading
 import time
-from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +30,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from benchmarks.common import UCI, emit, require_dev_data  # noqa: E402
+from replay.evaluation import epoch_seconds  # noqa: E402
 from replay.readers import read_jsonl  # noqa: E402
 
 
@@ -99,7 +99,7 @@ def main() -> None:
                     tag = json.loads(message.value())
                     if tag["id"] not in received:
                         received[tag["id"]] = time.time()
-                        stamps[tag["id"]] = (_epoch(tag["received_at"]), _epoch(tag["processed_at"]))
+                        stamps[tag["id"]] = (epoch_seconds(tag["received_at"]), epoch_seconds(tag["processed_at"]))
 
         reader = threading.Thread(target=consume, daemon=True)
         reader.start()
@@ -140,10 +140,6 @@ def _legs(sent: dict, stamps: dict, received: dict) -> dict[str, float]:
     if not len(legs):
         return {}
     return dict(zip(("to_source", "in_flow", "to_consumer"), (round(float(v) * 1000, 1) for v in np.median(legs, axis=0))))
-
-
-def _epoch(iso_time: str) -> float:
-    return datetime.fromisoformat(iso_time.replace("Z", "+00:00")).timestamp()
 
 
 def _wait(received: dict, sent: dict, timeout: float) -> None:

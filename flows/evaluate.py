@@ -12,7 +12,6 @@ import os
 import threading
 import time
 from dataclasses import replace
-from datetime import datetime
 from pathlib import Path
 from typing import Iterator
 
@@ -24,7 +23,7 @@ from flows.runner import Archive, run
 from flows.schema import InvalidArticle, RawRecord, decode_article
 from flows.summary import read_jsonl
 from replay import score_clustering
-from replay.evaluation import plot_stream, stability, weekly_f1
+from replay.evaluation import epoch_seconds, plot_stream, stability, weekly_f1
 
 TIMING_FIELDS = ("docs_per_s", "wall_s", "startup_s", "peak_rss_mb", "peak_rss_by_part_mb", "max_stall_ms")  # vary run to run; the rest must not
 BASELINE = {"threshold": 0.45, "idle_hours": 24.0}  # nearest centroid, cosine >= 0.45, stories idle 24 h closed
@@ -114,7 +113,7 @@ def evaluate(config: RunConfig, out_dir: Path, baseline: bool = False) -> dict:
     def tags() -> Iterator[dict]:
         """Tag records streamed once: all of them at once would cost the scorer more memory than the run."""
         for tag in read_jsonl(out_dir / "tags.jsonl"):
-            published[tag["id"]] = datetime.fromisoformat(tag["published_at"]).timestamp()
+            published[tag["id"]] = epoch_seconds(tag["published_at"])
             yield tag
 
     stories = [s for s in read_jsonl(out_dir / "stories.jsonl") if not s.get("tombstone")]

@@ -69,7 +69,8 @@ def weekly_f1(final: Mapping[str, str], labels: Mapping[str, str], published: Ma
     }
 
 
-def _epoch(iso_time: str) -> float:
+def epoch_seconds(iso_time: str) -> float:
+    """The epoch seconds of a record's ISO-8601 time (as storywire writes them, "Z" or an offset)."""
     return datetime.fromisoformat(iso_time.replace("Z", "+00:00")).timestamp()
 
 
@@ -86,9 +87,9 @@ def plot_stream(story_records: list[dict[str, Any]], final: Mapping[str, str], p
     for story in story_records:
         if story["cluster_id"] not in seen:
             seen.add(story["cluster_id"])
-            births.append(_epoch(story["first_seen"]))
+            births.append(epoch_seconds(story["first_seen"]))
         if story["status"] == "merged":
-            merges.append(_epoch(story["last_seen"]))
+            merges.append(epoch_seconds(story["last_seen"]))
     fig, (left, right) = plt.subplots(1, 2, figsize=(13, 4.5))
     left.hist(sizes, bins=min(50, max(5, len(set(sizes)))), log=True, color="#4c72b0")
     left.set(xlabel="articles per story (final)", ylabel="stories (log)", title=f"{len(sizes)} stories")

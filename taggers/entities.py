@@ -83,13 +83,14 @@ class EntityTagger:
         pairs = list(articles)
         texts = (text[: self.max_chars] for _, text in pairs)
         results = []
-        for (title, _), doc in zip(pairs, self.nlp.pipe(texts, batch_size=self.batch_size)):
-            mentions = [
-                _Mention(ent.text, ent.label_, ent.start_char < len(title))
-                for ent in doc.ents
-                if ent.label_ in self.labels
-            ]
-            results.append(canonicalize(mentions))
+        with self.nlp.memory_zone():  # frees the strings of new words after the batch; else the vocab grows forever
+            for (title, _), doc in zip(pairs, self.nlp.pipe(texts, batch_size=self.batch_size)):
+                mentions = [
+                    _Mention(ent.text, ent.label_, ent.start_char < len(title))
+                    for ent in doc.ents
+                    if ent.label_ in self.labels
+                ]
+                results.append(canonicalize(mentions))
         return results
 
 

@@ -47,13 +47,14 @@ class RuleTopicTagger:
     def predict(self, texts: Iterable[str]) -> list[list[Topic]]:
         """Topics for each text: one per matched concept, evidence = every matched span."""
         results = []
-        for doc in self.nlp_.tokenizer.pipe((t[: self.max_chars] for t in texts), batch_size=self.batch_size):
-            spans: dict[str, list[dict]] = {}
-            for match_id, start, end in self.matcher_(doc):
-                span = doc[start:end]
-                code = self.nlp_.vocab.strings[match_id]
-                spans.setdefault(code, []).append(
-                    {"kind": "rule", "span": span.text, "start": span.start_char, "end": span.end_char}
-                )
-            results.append([topic_for(self.taxonomy, code, 1.0, tuple(evidence)) for code, evidence in sorted(spans.items())])
+        with self.nlp_.memory_zone():  # frees the strings of new words after the batch; else the vocab grows forever
+            for doc in self.nlp_.tokenizer.pipe((t[: self.max_chars] for t in texts), batch_size=self.batch_size):
+                spans: dict[str, list[dict]] = {}
+                for match_id, start, end in self.matcher_(doc):
+                    span = doc[start:end]
+                    code = self.nlp_.vocab.strings[match_id]
+                    spans.setdefault(code, []).append(
+                        {"kind": "rule", "span": span.text, "start": span.start_char, "end": span.end_char}
+                    )
+                results.append([topic_for(self.taxonomy, code, 1.0, tuple(evidence)) for code, evidence in sorted(spans.items())])
         return results

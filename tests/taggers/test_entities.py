@@ -38,3 +38,14 @@ def test_spacy_tagger_finds_people_places_and_organisations(entity_tagger):
     assert by_name["Valparaiso"].in_title
     assert all(e.label not in ("DATE", "CARDINAL", "MONEY") for e in entities)
     assert entity_tagger.version.startswith("spacy:en_")
+
+
+@pytest.mark.slow
+def test_the_vocabulary_does_not_grow_with_the_stream(entity_tagger):
+    """An always-on service sees new words forever; each batch's strings are freed after it."""
+    entity_tagger.tag([("Warm up", "Warm up")])
+    before = len(entity_tagger.nlp.vocab.strings)
+    batches = [[(f"Zorblax{i}x{j} visits Quuxville{i}", f"Zorblax{i}x{j} visits Quuxville{i}") for j in range(20)] for i in range(5)]
+    found = [entity_tagger.tag(batch) for batch in batches]
+    assert len(entity_tagger.nlp.vocab.strings) == before
+    assert any(e.canonical.startswith("Zorblax") for batch in found for entities in batch for e in entities)

@@ -37,6 +37,15 @@ def test_rules_match_whole_tokens_only():
     assert topics == []
 
 
+def test_rules_keep_their_vocabulary_bounded():
+    tagger = RuleTopicTagger(tiny_taxonomy()).fit()
+    before = len(tagger.nlp_.vocab.strings)
+    for i in range(5):
+        (topics,) = tagger.predict([f"Earthquake hits Quuxville{i} near Zorblax{i}"])
+        assert [t.code for t in topics] == ["disaster"]
+    assert len(tagger.nlp_.vocab.strings) == before
+
+
 def test_rules_on_iptc_use_the_curated_aliases():
     tagger = RuleTopicTagger(load_iptc_media_topics(), levels=(1,)).fit()
     (topics,) = tagger.predict(["Federal Reserve holds interest rates as inflation cools"])

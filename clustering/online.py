@@ -70,6 +70,9 @@ class OnlineStoryClusterer:
     leave the window after `window_hours` of event time or beyond `max_window`;
     stories idle for `retire_after_hours` are retired and dropped.
 
+    The defaults are the ones tuned on the UCI dev data (flows.config.ClusteringConfig
+    mirrors them; see the README).
+
     Learned attributes: `stories_` (live stories by ID), `n_docs_seen_`,
     `watermark_` (latest published_at seen), `recluster_seconds_`, `last_recluster_window_`
     (articles in the latest window handed to HDBSCAN).
@@ -77,16 +80,16 @@ class OnlineStoryClusterer:
 
     def __init__(
         self,
-        threshold: float = 0.5,
+        threshold: float = 0.4,
         weight_cosine: float = 1.0,
-        weight_entities: float = 0.3,
-        time_scale_hours: float = 48.0,
+        weight_entities: float = 0.4,
+        time_scale_hours: float = 24.0,
         window_hours: float = 72.0,
         max_window: int = 50_000,
         retire_after_hours: float = 72.0,
-        recluster_every: int = 500,
+        recluster_every: int = 2000,
         min_cluster_size: int = 5,
-        recluster_dims: int = 32,
+        recluster_dims: int = 16,
         merge_min_cosine: float = 0.7,
         min_split_size: int = 10,
         split_max_cosine: float = 0.5,

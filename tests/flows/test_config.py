@@ -35,3 +35,16 @@ def test_missing_or_broken_config_file(tmp_path):
     bad.write_text("[source\n")
     with pytest.raises(ConfigError, match="not valid TOML"):
         RunConfig.load(bad)
+
+
+def test_the_clusterer_and_the_run_config_share_their_tuned_defaults():
+    import inspect
+
+    from clustering import OnlineStoryClusterer
+    from flows.config import ClusteringConfig
+
+    estimator = {name: p.default for name, p in inspect.signature(OnlineStoryClusterer).parameters.items()}
+    config = vars(ClusteringConfig())
+    shared = set(estimator) & set(config) - {"recluster_mode"}  # "auto" is resolved by the flow, not the estimator
+    assert len(shared) >= 10
+    assert {name: config[name] for name in shared} == {name: estimator[name] for name in shared}

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from clustering.story import Story
+from clustering.window import with_capacity
 
 
 class CentroidIndex:
@@ -70,6 +71,4 @@ class CentroidIndex:
 
     def _grow(self) -> None:
         size = 2 * self._centroids.shape[0]
-        self._centroids = np.resize(self._centroids, (size, self._centroids.shape[1]))
-        self._first = np.resize(self._first, size)
-        self._last = np.resize(self._last, size)
+        self._centroids, self._first, self._last = (with_capacity(a, size) for a in (self._centroids, self._first, self._last))

@@ -29,7 +29,7 @@ class WindowVectors:
             row = self._free.pop()
         else:
             if self._used == self._matrix.shape[0]:
-                self._matrix = np.resize(self._matrix, (2 * self._matrix.shape[0], self._matrix.shape[1]))
+                self._matrix = with_capacity(self._matrix, 2 * self._matrix.shape[0])
             row, self._used = self._used, self._used + 1
         self._matrix[row] = vector
         return row
@@ -40,3 +40,11 @@ class WindowVectors:
     def take(self, rows: np.ndarray) -> np.ndarray:
         """A copy of the given rows, in that order."""
         return self._matrix[rows] if len(rows) else np.zeros((0, self._matrix.shape[1]), dtype=np.float32)
+
+
+def with_capacity(array: np.ndarray, rows: int) -> np.ndarray:
+    """A copy with room for `rows` rows; the new rows are fresh zero pages, resident only once written
+    (np.resize would fill them with repeats of the old rows, paying for the whole capacity at once)."""
+    grown = np.zeros((rows, *array.shape[1:]), dtype=array.dtype)
+    grown[: len(array)] = array
+    return grown

@@ -19,6 +19,7 @@ from flows.config import RunConfig
 from flows.connectors import ArchiveSource
 from flows.dataflow import Sinks, build_flow
 from flows.enrich import enricher_for
+from flows.heap import keep_large_allocations_mapped
 from flows.kafka import SHUTDOWN, ArticlesSource, check_connectivity
 from replay import ArchiveRecord, RecordSpool, ReplayPlan, apply_slot, demo_firehose_path, plan_replay, read_archive
 
@@ -104,6 +105,7 @@ def run(config: RunConfig, scale: ScaleOptions = ScaleOptions(), archive: Archiv
     if config.metrics.bytewax_api_port:
         os.environ["BYTEWAX_DATAFLOW_API_ENABLED"] = "true"
         os.environ["BYTEWAX_DATAFLOW_API_PORT"] = str(config.metrics.bytewax_api_port + (scale.process_id or 0))
+    keep_large_allocations_mapped()
     enricher_for(config.models, config.topics).warm_up()
     # The models' millions of objects go to the permanent generation: a full
     # collection scanning them paused the stream for ~0.4 s at random points.

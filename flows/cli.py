@@ -8,6 +8,7 @@ from pathlib import Path
 
 import json
 import signal
+from contextlib import contextmanager
 
 from tqdm import tqdm
 
@@ -158,11 +159,15 @@ def _add_taxonomy_commands(commands) -> None:
 
     train = sub.add_parser("train", help="train a topic head on a labelled file",
                            description="Train a logistic-regression topic head on the encoder's embeddings of a "
-                           "labelled file; labels become taxonomy codes through --mapping. Point topics.head at "
-                           "the output to use it in the flow.")
+                           "labelled file, or (--finetune-epochs) fine-tune the encoder with a softmax layer; labels "
+                           "become taxonomy codes through --mapping. Point topics.head at the output to use it in the flow.")
     labelled_file_options(train)
-    train.add_argument("--out", type=Path, required=True, help="where to write the model (JSON)")
-    train.add_argument("--C", type=float, default=10.0, help="inverse regularisation strength (default: 10)")
+    train.add_argument("--out", type=Path, required=True, help="where to write the model (JSON); a fine-tuned encoder goes beside it in OUT.encoder/")
+    train.add_argument("--C", type=float, default=10.0, help="inverse regularisation strength of logistic regression (default: 10)")
+    train.add_argument("--finetune-epochs", type=int, default=0,
+                       help="fine-tune the encoder with the head for N passes (torch, CPU; ~12 min per 20k headlines on 2 cores); "
+                       "0 = logistic regression on the frozen encoder (default)")
+    train.add_argument("--learning-rate", type=float, default=5e-5, help="AdamW peak learning rate when fine-tuning (default: 5e-5)")
     train.set_defaults(handler=cmd_taxonomy_train)
 
     evaluate = sub.add_parser("eval", help="score zero-shot or a trained head on a labelled file",
@@ -331,10 +336,16 @@ def _labelled_slice(args: argparse.Namespace):
 
 
 def cmd_taxonomy_train(args: argparse.Namespace) -> int:
-    from flows.topic_tasks import train_head
+    from flows.topic_tasks import finetune_head, train_head
 
+    if args.finetune_epochs < 0:
+        raise ConfigError(f"--finetune-epochs {args.finetune_epochs}: use 0 (no fine-tuning) or more")
     taxonomy, data, encoder = _labelled_slice(args)
-    head = train_head(data, encoder, args.out, C=args.C)
+    if args.finetune_epochs:
+        with _training_bar(args.finetune_epochs * max(1, len(data.texts) // 32)) as on_step:
+            head = finetune_head(data, _base_model(args), args.out, args.finetune_epochs, args.learning_rate, args.seed, on_step)
+    else:
+        head = train_head(data, encoder, args.out, C=args.C)
     counts = ", ".join(f"{taxonomy[c].label}: {n}" for c, n in head.metadata_["class_counts"].items())
     print(f"trained on {len(data.texts)} articles ({counts}); left out {data.skipped_unmapped} unmapped")
     print(f"wrote {args.out}")
@@ -342,11 +353,14 @@ def cmd_taxonomy_train(args: argparse.Namespace) -> int:
 
 
 def cmd_taxonomy_eval(args: argparse.Namespace) -> int:
+    from flows.enrich import head_encoder_for
     from flows.topic_tasks import evaluate, plot_confusion, render
     from taggers.topic_head import TopicHead
 
     taxonomy, data, encoder = _labelled_slice(args)
     head = TopicHead.load(args.model) if args.model else None
+    if head is not None and head.encoder_path_:
+        encoder = head_encoder_for(head, RunConfig.load(args.config).models)
     result, predicted = evaluate(data, taxonomy, encoder, head)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "metrics.json").write_text(json.dumps(result, indent=2) + "\n")
@@ -359,22 +373,34 @@ def cmd_taxonomy_eval(args: argparse.Namespace) -> int:
 def cmd_encoder_finetune(args: argparse.Namespace) -> int:
     from flows.encoder_tasks import read_story_titles
     from flows.topic_tasks import SliceOptions
-    from taggers.encoder import SentenceEncoder
     from taggers.finetune import fine_tune, story_pair_batches
 
     options = SliceOptions(args.title_field, None, args.label_field, args.date_field, args.since, args.until)
     titles, groups = read_story_titles(args.input, options, args.group_field)
     data = story_pair_batches(titles, groups, args.pairs_per_story, args.batch_size, args.seed)
     print(f"{data.n_pairs} pairs from {data.n_stories} stories in {len(data.batches)} batches")
-    base = SentenceEncoder(RunConfig.load(args.config).models.encoder).model_path
-    with tqdm(total=args.epochs * len(data.batches), unit="batch", desc="fine-tuning") as bar:
+    with _training_bar(args.epochs * len(data.batches)) as on_step:
+        fine_tune(_base_model(args), data, args.out, epochs=args.epochs, learning_rate=args.learning_rate, seed=args.seed, on_step=on_step)
+    print(f"wrote {args.out}; set models.encoder = \"{args.out}\" to use it")
+    return 0
+
+
+def _base_model(args: argparse.Namespace) -> str:
+    """The configured encoder's model folder: where fine-tuning starts."""
+    from taggers.encoder import SentenceEncoder
+
+    return SentenceEncoder(RunConfig.load(args.config).models.encoder).model_path
+
+
+@contextmanager
+def _training_bar(steps: int):
+    """A progress bar over training batches, showing the loss; yields the per-step callback."""
+    with tqdm(total=steps, unit="batch", desc="fine-tuning") as bar:
         def on_step(step: int, loss: float) -> None:
             bar.update()
             bar.set_postfix(loss=f"{loss:.3f}")
 
-        fine_tune(base, data, args.out, epochs=args.epochs, learning_rate=args.learning_rate, seed=args.seed, on_step=on_step)
-    print(f"wrote {args.out}; set models.encoder = \"{args.out}\" to use it")
-    return 0
+        yield on_step
 
 
 def cmd_init_topics(args: argparse.Namespace) -> int:

@@ -13,7 +13,7 @@ import logging
 import os
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from functools import lru_cache
 
 import numpy as np
@@ -52,6 +52,7 @@ class Enricher:
         self.models = models
         self.entity_tagger = EntityTagger(models.spacy_model, max_chars=models.ner_max_chars)
         self.encoder = encoder_for(models)
+        self.topic_encoder = None  # a head fine-tuned with its own encoder embeds the texts again (see _topic_classifier)
         self._memo: OrderedDict[str, tuple[np.ndarray, tuple[Entity, ...]]] = OrderedDict()
         self._encode_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="encode")
         taxonomy = load_taxonomy(topics.taxonomy)
@@ -62,7 +63,9 @@ class Enricher:
         """The trained head when one is configured, else zero-shot."""
         if topics.head:
             head = TopicHead.load(topics.head)
-            head.check_encoder(self.encoder.version)
+            if head.encoder_path_:
+                self.topic_encoder = head_encoder_for(head, self.models)
+            head.check_encoder((self.topic_encoder or self.encoder).version)
             return HeadTopicClassifier(taxonomy, head, threshold=topics.head_threshold, max_topics=topics.max_per_level)
         return ZeroShotTopicClassifier(
             taxonomy,
@@ -78,6 +81,8 @@ class Enricher:
         """Load every model now (a bad model path fails at startup, not on the first batch)."""
         self.entity_tagger.tag([("Storywire starts", "Storywire starts")])
         self.encoder.encode(["Storywire starts"])
+        if self.topic_encoder is not None:
+            self.topic_encoder.encode(["Storywire starts"])
 
     def versions(self) -> dict[str, str]:
         topics = self.topic_classifier.version + (f"+{self.rule_tagger.version}" if self.rule_tagger else "")
@@ -87,7 +92,7 @@ class Enricher:
         covered = [self._covered(a) for a in articles]
         vectors, entities = self._embed_and_tag(articles, covered)
         tagged_idx = [i for i, ok in enumerate(covered) if ok]
-        topics = self.topic_classifier.predict(vectors[tagged_idx]) if tagged_idx else []
+        topics = self.topic_classifier.predict(self._topic_vectors(articles, vectors, tagged_idx)) if tagged_idx else []
         if self.rule_tagger is not None and tagged_idx:
             ruled = self.rule_tagger.predict([articles[i].text(self.models.ner_max_chars) for i in tagged_idx])
             topics = [merge_topics(model, rule) for model, rule in zip(topics, ruled)]
@@ -96,6 +101,11 @@ class Enricher:
             EnrichedArticle(a, entities[i], by_index.get(i, ()), vector=vectors[i], lang_covered=covered[i])
             for i, a in enumerate(articles)
         ]
+
+    def _topic_vectors(self, articles: list[Article], vectors: np.ndarray, tagged_idx: list[int]) -> np.ndarray:
+        if self.topic_encoder is None:
+            return vectors[tagged_idx]
+        return self.topic_encoder.encode([articles[i].text(self.models.embed_max_chars) for i in tagged_idx])
 
     def _embed_and_tag(self, articles: list[Article], covered: list[bool]) -> tuple[np.ndarray, list[tuple[Entity, ...]]]:
         """Embeddings and entities, computed once per distinct text (wire copies are common) within a bounded memo."""
@@ -143,6 +153,11 @@ def encoder_for(models: ModelsConfig):
     """The configured encoder backend, behind the on-disk embedding cache when one is configured."""
     encoder = make_encoder(models.backend, models.encoder, models.cache_dir, models.device, models.torch_threads)
     return CachedEncoder(encoder, models.embedding_cache) if models.embedding_cache else encoder
+
+
+def head_encoder_for(head: TopicHead, models: ModelsConfig):
+    """The encoder a topic head was fine-tuned with, on the configured backend."""
+    return encoder_for(replace(models, encoder=head.encoder_path_))
 
 
 def dead_letter_for(article: Article, reason: str, raw_cap: int) -> DeadLetter:

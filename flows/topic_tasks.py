@@ -94,6 +94,23 @@ def train_head(data: LabelledSlice, encoder, out: Path, C: float = 10.0) -> Topi
     return head
 
 
+def finetune_head(data: LabelledSlice, base_model: str, out: Path, epochs: int, learning_rate: float, seed: int = 0,
+                  on_step=None) -> TopicHead:
+    """Fine-tune `base_model` with a softmax layer on the slice; the head and its encoder (`<out>.encoder/`) are saved together."""
+    from taggers.encoder import SentenceEncoder
+    from taggers.finetune import fine_tune_classifier
+
+    encoder_dir = out.with_suffix(".encoder")
+    layer = fine_tune_classifier(base_model, data.texts, data.codes, encoder_dir, epochs=epochs, learning_rate=learning_rate,
+                                 seed=seed, on_step=on_step)
+    metadata = {"name": out.stem, "trained_on": data.path, "n_train": len(data.texts), "class_counts": _counts(data.codes),
+                "fine_tuned_from": base_model, "epochs": epochs, "learning_rate": learning_rate}
+    head = TopicHead().set_weights(layer.classes, layer.coef, layer.intercept, SentenceEncoder(str(encoder_dir)).version,
+                                   metadata, str(encoder_dir))
+    head.save(out)
+    return head
+
+
 def evaluate(data: LabelledSlice, taxonomy: Taxonomy, encoder, head: TopicHead | None = None) -> tuple[dict, list[str]]:
     """Scores of the head, or of zero-shot over every active concept of the mapped level; and the predictions."""
     vectors = encoder.encode(data.texts)

@@ -9,6 +9,7 @@ used with a different encoder.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +22,9 @@ class TopicHead(ClassifierMixin, BaseEstimator):
     """Multinomial logistic regression over unit-length embeddings (scikit-learn style).
 
     Learned attributes: `classes_` (taxonomy codes), `coef_`, `intercept_`,
-    `encoder_version_` (the embeddings it expects) and `metadata_`.
+    `encoder_version_` (the embeddings it expects), `encoder_path_` (None, or
+    the encoder fine-tuned with the head, whose embeddings it reads instead of
+    the flow's) and `metadata_`.
     """
 
     def __init__(self, C: float = 10.0, max_iter: int = 2000) -> None:
@@ -34,12 +37,18 @@ class TopicHead(ClassifierMixin, BaseEstimator):
         if len(set(y)) < 2:
             raise ValueError(f"a topic head needs at least two classes; the training data has {sorted(set(y))}")
         model = LogisticRegression(C=self.C, max_iter=self.max_iter).fit(X, y)
-        self.classes_ = model.classes_
-        self.coef_, self.intercept_ = model.coef_, model.intercept_
-        if len(self.classes_) == 2:  # sklearn keeps one row for two classes; keep one per class
-            self.coef_ = np.vstack([-self.coef_[0] / 2, self.coef_[0] / 2])
-            self.intercept_ = np.array([-self.intercept_[0] / 2, self.intercept_[0] / 2])
-        self.encoder_version_ = encoder_version
+        coef, intercept = model.coef_, model.intercept_
+        if len(model.classes_) == 2:  # sklearn keeps one row for two classes; keep one per class
+            coef = np.vstack([-coef[0] / 2, coef[0] / 2])
+            intercept = np.array([-intercept[0] / 2, intercept[0] / 2])
+        return self.set_weights(model.classes_, coef, intercept, encoder_version, metadata)
+
+    def set_weights(self, classes, coef, intercept, encoder_version: str, metadata: dict | None = None,
+                    encoder_path: str | None = None) -> "TopicHead":
+        """Take learned weights as they are: from `fit`, a saved head, or a layer trained with its encoder."""
+        self.classes_ = np.asarray(classes)
+        self.coef_, self.intercept_ = np.asarray(coef, dtype=float), np.asarray(intercept, dtype=float)
+        self.encoder_version_, self.encoder_path_ = encoder_version, encoder_path
         self.metadata_ = dict(metadata or {})
         return self
 
@@ -68,6 +77,7 @@ class TopicHead(ClassifierMixin, BaseEstimator):
             "intercept": self.intercept_.tolist(),
             "C": self.C,
             "encoder": self.encoder_version_,
+            "encoder_path": os.path.relpath(self.encoder_path_, Path(path).parent) if self.encoder_path_ else None,
             "metadata": self.metadata_,
         }
         Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -81,8 +91,11 @@ class TopicHead(ClassifierMixin, BaseEstimator):
             raise ValueError(f"cannot read topic head {path}: {exc}; train one with `storywire taxonomy train`") from None
         if body.get("kind") != KIND:
             raise ValueError(f"{path} is not a storywire topic head (kind {body.get('kind')!r}, expected {KIND!r})")
-        head = cls(C=body["C"])
-        head.classes_ = np.array(body["classes"])
-        head.coef_, head.intercept_ = np.array(body["coef"]), np.array(body["intercept"])
-        head.encoder_version_, head.metadata_ = body["encoder"], body.get("metadata", {})
-        return head
+        encoder_path = body.get("encoder_path")
+        if encoder_path is not None:
+            encoder_path = str(Path(path).parent / encoder_path)
+            if not Path(encoder_path).is_dir():
+                raise ValueError(f"the topic head {path} reads its own fine-tuned encoder {encoder_path}, which is missing; "
+                                 "keep the head's .encoder folder beside it or retrain it")
+        return cls(C=body["C"]).set_weights(body["classes"], body["coef"], body["intercept"], body["encoder"],
+                                            body.get("metadata", {}), encoder_path)

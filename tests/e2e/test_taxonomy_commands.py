@@ -60,3 +60,29 @@ def test_unknown_codes_in_a_mapping_are_refused(labelled, tmp_path, capsys):
     bad.write_text(json.dumps({"mapping": {"biz": "medtop:99999999"}}))
     assert main(["taxonomy", "eval", "--input", str(path), "--label-field", "cat", "--mapping", str(bad)]) == 1
     assert "medtop:99999999" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_a_head_fine_tuned_with_its_encoder_round_trips_into_the_flow(labelled, tmp_path, capsys):
+    from flows.config import ModelsConfig, TopicsConfig
+    from flows.enrich import Enricher
+    from flows.schema import Article
+
+    path, mapping = labelled
+    common = ["--input", str(path), "--label-field", "cat", "--mapping", str(mapping), "--title-field", "headline"]
+    model = tmp_path / "models" / "head.json"
+    assert main(["taxonomy", "train", *common, "--finetune-epochs", "8", "--learning-rate", "2e-4", "--out", str(model)]) == 0
+    assert (tmp_path / "models" / "head.encoder" / "config.json").exists()
+    assert main(["taxonomy", "eval", *common, "--model", str(model), "--out", str(tmp_path / "eval")]) == 0
+    assert capsys.readouterr().out.strip().splitlines()[-1] == "accuracy: 1.000"  # seen data: the point is the round trip
+
+    enricher = Enricher(ModelsConfig(), TopicsConfig(head=str(model), rules=False))
+    headlines = [HEADLINES["biz"][0], HEADLINES["sci"][0]]
+    articles = [Article(str(i), h, published_at=0.0, received_at=0.0, origin="test", position=i) for i, h in enumerate(headlines)]
+    codes = [[t.code for t in e.topics] for e in enricher.enrich(articles)]
+    assert codes == [["medtop:04000000"], ["medtop:13000000"]]
+    assert enricher.versions()["topics"].startswith("head:head")
+
+    (tmp_path / "models" / "head.encoder").rename(tmp_path / "elsewhere")
+    assert main(["taxonomy", "eval", *common, "--model", str(model)]) == 1
+    assert "keep the head's .encoder folder beside it" in capsys.readouterr().err

@@ -165,7 +165,7 @@ def _add_taxonomy_commands(commands) -> None:
     train.add_argument("--out", type=Path, required=True, help="where to write the model (JSON); a fine-tuned encoder goes beside it in OUT.encoder/")
     train.add_argument("--C", type=float, default=10.0, help="inverse regularisation strength of logistic regression (default: 10)")
     train.add_argument("--finetune-epochs", type=int, default=0,
-                       help="fine-tune the encoder with the head for N passes (torch, CPU; ~12 min per 20k headlines on 2 cores); "
+                       help="fine-tune the encoder with the head for N passes (torch, CPU; a pass over 20k headlines takes ~7 min on 2 idle cores); "
                        "0 = logistic regression on the frozen encoder (default)")
     train.add_argument("--learning-rate", type=float, default=5e-5, help="AdamW peak learning rate when fine-tuning (default: 5e-5)")
     train.set_defaults(handler=cmd_taxonomy_train)

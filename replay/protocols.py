@@ -104,7 +104,7 @@ def _stamp(position: int, record: ArchiveRecord) -> _Stamp:
 def _first_days(stamps: list[_Stamp], days: int) -> list[_Stamp]:
     """Records whose published_at falls on the first `days` UTC calendar days that have data."""
     dated = [s for s in stamps if s.key is not None]
-    day_of = {s.position: _utc_day(s.published_at) for s in dated}
+    day_of = {s.position: utc_day(s.published_at) for s in dated}
     kept_days = set(sorted(set(day_of.values()))[:days])
     return [s for s in dated if day_of[s.position] in kept_days]
 
@@ -124,5 +124,5 @@ def _jitter(stamps: list[_Stamp], seed: int) -> ReplayPlan:
     return ReplayPlan.of(undated + [position for _, _, position in shifted], [None] * len(undated) + [t for t, _, _ in shifted])
 
 
-def _utc_day(epoch_ms: float) -> str:
+def utc_day(epoch_ms: float) -> str:
     return datetime.fromtimestamp(epoch_ms / 1000, tz=timezone.utc).strftime("%Y-%m-%d")

@@ -1,6 +1,6 @@
 """How well can any online clusterer do on the UCI jitter protocol with these inputs? An oracle bound.
 
-    .venv/bin/python benchmarks/story_ceiling.py [--days 14] [--train-since 2014-04-01 --train-days 15] [--embedding-cache FILE]
+    .venv/bin/python benchmarks/story_ceiling.py [--days 14] [--train-since 2014-04-01 --train-days 15] [--encoder DIR] [--embedding-cache FILE]
 
 Every article is compared with the gold stories of its 40 nearest earlier
 articles (72 h), each story built from its true earlier members only, so no
@@ -114,18 +114,18 @@ def _share(items: set[str], story: Story, terms: bool = False) -> float:
     return sum(min(1.0, counts.get(x, 0) / story.size) for x in items) / len(items) if items else 0.0
 
 
-def embed_and_tag(titles: list[str], cache: str | None) -> tuple[np.ndarray, list[tuple[str, ...]]]:
+def embed_and_tag(titles: list[str], model: str | None, cache: str | None) -> tuple[np.ndarray, list[tuple[str, ...]]]:
     from taggers import CachedEncoder, EntityTagger, SentenceEncoder
 
-    encoder = CachedEncoder(SentenceEncoder(), cache) if cache else SentenceEncoder()
+    encoder = CachedEncoder(SentenceEncoder(model), cache) if cache else SentenceEncoder(model)
     vectors = encoder.encode(titles)
     entities = [tuple(e.canonical for e in found) for found in EntityTagger().tag([(t, t) for t in titles])]
     return vectors, entities
 
 
-def prepare(days: int, since: str | None, cache: str | None):
+def prepare(days: int, since: str | None, model: str | None, cache: str | None):
     titles, published, labels, ids = load_slice(days, since)
-    vectors, entities = embed_and_tag(titles, cache)
+    vectors, entities = embed_and_tag(titles, model, cache)
     docs = [StoryDoc(i, v, t, title, e) for i, v, t, title, e in zip(ids, vectors, published, titles, entities)]
     return docs, labels, nearest_earlier(vectors, published)
 
@@ -135,17 +135,18 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=14, help="evaluation slice: the first N days (default: 14)")
     parser.add_argument("--train-since", default="2014-04-01", help="first day of the ranker's training slice")
     parser.add_argument("--train-days", type=int, default=15)
+    parser.add_argument("--encoder", help="sentence-transformers model folder (default: all-MiniLM-L6-v2), e.g. from `storywire encoder finetune`")
     parser.add_argument("--embedding-cache", help="SQLite embedding cache (storywire's format)")
     args = parser.parse_args()
     require_dev_data()
     from sklearn.ensemble import HistGradientBoostingClassifier
 
-    train_docs, train_labels, train_near = prepare(args.train_days, args.train_since, args.embedding_cache)
+    train_docs, train_labels, train_near = prepare(args.train_days, args.train_since, args.encoder, args.embedding_cache)
     seen_train = [(x, [c == train_labels[i] for c in cands]) for i, cands, x in teacher_forced(train_docs, train_labels, train_near) if cands]
     ranker = HistGradientBoostingClassifier(max_iter=300, random_state=0).fit(
         np.vstack([x for x, _ in seen_train]), np.concatenate([y for _, y in seen_train]))
 
-    docs, labels, near = prepare(args.days, None, args.embedding_cache)
+    docs, labels, near = prepare(args.days, None, args.encoder, args.embedding_cache)
     rankers = {
         "cosine": lambda x: x[:, 0],
         "cosine_time": lambda x: x[:, 0] - 0.1 * x[:, 1],  # a Gaussian time prior around the story's mean time
@@ -172,6 +173,7 @@ def main() -> None:
         p, r, f = bcubed(assigned[name], truth)
         oracle[name] = {"precision": round(p, 4), "recall": round(r, 4), "f1": round(f, 4)}
     emit({
+        "encoder": args.encoder or "all-MiniLM-L6-v2",
         "eval_slice": {"days": args.days, "n_docs": len(docs), "n_labels": len(set(labels))},
         "train_slice": {"since": args.train_since, "days": args.train_days, "n_docs": len(train_docs), "n_pairs": int(sum(len(y) for _, y in seen_train))},
         "features": list(FEATURES),

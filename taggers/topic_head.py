@@ -1,9 +1,10 @@
-"""A trained topic head: logistic regression from article embeddings to taxonomy codes.
+"""A trained topic head: a softmax layer from article embeddings to taxonomy codes.
 
 Trained on labelled data whose categories a mapping file turns into taxonomy
-codes (`storywire taxonomy train`). Saved as JSON (weights, classes, the
-encoder it was trained with), so it loads without pickle and says when it is
-used with a different encoder.
+codes (`storywire taxonomy train`): logistic regression on the flow's
+embeddings, or a layer fine-tuned together with its own encoder (saved beside
+the head). Saved as JSON (weights, classes, the encoder it was trained with),
+so it loads without pickle and says when it is used with a different encoder.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ KIND = "storywire.topic-head/v1"
 
 
 class TopicHead(ClassifierMixin, BaseEstimator):
-    """Multinomial logistic regression over unit-length embeddings (scikit-learn style).
+    """A linear softmax layer over unit-length embeddings (scikit-learn style); `fit` learns it by logistic regression.
 
     Learned attributes: `classes_` (taxonomy codes), `coef_`, `intercept_`,
     `encoder_version_` (the embeddings it expects), `encoder_path_` (None, or

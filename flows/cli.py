@@ -337,12 +337,13 @@ def _labelled_slice(args: argparse.Namespace):
 
 def cmd_taxonomy_train(args: argparse.Namespace) -> int:
     from flows.topic_tasks import finetune_head, train_head
+    from taggers.finetune import CLASSIFIER_BATCH_SIZE
 
     if args.finetune_epochs < 0:
         raise ConfigError(f"--finetune-epochs {args.finetune_epochs}: use 0 (no fine-tuning) or more")
     taxonomy, data, encoder = _labelled_slice(args)
     if args.finetune_epochs:
-        with _training_bar(args.finetune_epochs * max(1, len(data.texts) // 32)) as on_step:
+        with _training_bar(args.finetune_epochs * max(1, len(data.texts) // CLASSIFIER_BATCH_SIZE)) as on_step:
             head = finetune_head(data, _base_model(args), args.out, args.finetune_epochs, args.learning_rate, args.seed, on_step)
     else:
         head = train_head(data, encoder, args.out, C=args.C)

@@ -122,6 +122,9 @@ def fine_tune(
     return _save(model, out)
 
 
+CLASSIFIER_BATCH_SIZE = 32  # texts per step when fine-tuning a classifier
+
+
 @dataclass(frozen=True)
 class LinearLayer:
     """A softmax layer over unit-length embeddings: logits = vectors @ coef.T + intercept."""
@@ -138,7 +141,7 @@ def fine_tune_classifier(
     out: Path,
     epochs: int = 2,
     learning_rate: float = 5e-5,
-    batch_size: int = 32,
+    batch_size: int = CLASSIFIER_BATCH_SIZE,
     warmup_fraction: float = 0.1,
     scale: float = 20.0,
     max_seq_length: int = 64,

@@ -128,9 +128,18 @@ class BatchConfig:
 
 @dataclass(frozen=True)
 class LimitsConfig:
-    max_record_bytes: int = 1024 * 1024
-    max_body_chars: int = 20_000
-    dead_letter_raw_bytes: int = 64 * 1024
+    max_record_bytes: int = 1024 * 1024  # larger records are dead letters
+    max_body_chars: int = 20_000  # longer bodies are processed truncated (flag body_truncated)
+    max_title_chars: int = 1000  # longer titles are processed and published truncated (flag title-truncated)
+    max_id_chars: int = 1024  # longer ids are dead letters (an id is a message key: it cannot be cut)
+    max_depth: int = 32  # JSON nesting deeper than this is a dead letter
+    dead_letter_raw_bytes: int = 64 * 1024  # raw input carried by a dead letter
+    max_output_bytes: int = 1_000_000  # every published record (key + value) fits this: librdkafka's message.max.bytes
+    # event time: published_at more than this ahead of the reference (receive time live, the stream's
+    # recent event time in replays) is clamped to it (flag published-at-clamped) ...
+    max_future_skew: float = 24.0  # hours
+    # ... and more than this before it is a dead letter
+    max_age: float = 30 * 24.0  # hours
 
 
 @dataclass(frozen=True)
@@ -216,6 +225,12 @@ class RunConfig:
             (self.batch.max_size >= 1, "batch.max_size must be at least 1"),
             (self.batch.timeout_ms >= 1, "batch.timeout_ms must be at least 1"),
             (self.limits.max_record_bytes >= 1024, "limits.max_record_bytes must be at least 1024"),
+            (self.limits.max_depth >= 2, "limits.max_depth must be at least 2 (an object holding an array)"),
+            (
+                self.limits.max_output_bytes >= 4 * (self.limits.dead_letter_raw_bytes + self.limits.max_id_chars) // 3 + 16384,
+                "limits.max_output_bytes must hold a dead letter: at least 4/3 of dead_letter_raw_bytes + max_id_chars, plus 16 KiB",
+            ),
+            (self.limits.max_future_skew > 0 and self.limits.max_age > 0, "limits.max_future_skew and limits.max_age must be positive hours"),
             (0.0 < self.clustering.threshold < 2.0, "clustering.threshold must be between 0 and 2"),
             (self.clustering.window_hours > 0, "clustering.window_hours must be positive"),
             (self.clustering.min_cluster_size >= 2, "clustering.min_cluster_size must be at least 2"),

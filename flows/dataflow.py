@@ -12,6 +12,7 @@ letters with a reason.
 from __future__ import annotations
 
 import functools
+import logging
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -28,7 +29,9 @@ from flows.config import RunConfig
 from flows.connectors import jsonl_sink, to_line
 from flows.kafka import KafkaRecordSink
 from flows.enrich import EnrichedArticle, enricher_for
-from flows.schema import Article, DeadLetter, InvalidArticle, RawRecord, decode_article
+from flows.schema import Article, DeadLetter, InvalidArticle, RawRecord, decode_record
+
+log = logging.getLogger(__name__)
 
 DEFAULT_SHARD = "default"
 REPLAY_BATCH_TIMEOUT = timedelta(days=365)  # replays batch by size only, so results do not depend on timing
@@ -74,12 +77,17 @@ class Sinks:
 
 
 def decode(config: RunConfig, record: RawRecord) -> Article | DeadLetter:
+    """A validated article or a dead letter; never raises, whatever the bytes."""
     metrics.ARTICLES_IN.inc()
     try:
-        return decode_article(record, config.limits.max_record_bytes, config.limits.max_body_chars)
+        return decode_record(record, config.limits)
     except InvalidArticle as exc:
-        metrics.DEAD_LETTERS.labels("decode").inc()
-        return DeadLetter.from_raw(record, str(exc), config.limits.dead_letter_raw_bytes)
+        reason = str(exc)
+    except Exception as exc:  # noqa: BLE001 - a decoder bug must not stop the flow: the record is dead-lettered
+        log.exception("decoding %s@%s failed", record.origin, record.position)
+        reason = f"decode failed: {type(exc).__name__}: {exc}"
+    metrics.DEAD_LETTERS.labels("decode").inc()
+    return DeadLetter.from_raw(record, reason, config.limits.dead_letter_raw_bytes)
 
 
 def batch_key(article: Article) -> str:

@@ -8,12 +8,11 @@ letter instead of taking its batch (or the dataflow) down.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import numpy as np
@@ -161,9 +160,8 @@ def head_encoder_for(head: TopicHead, models: ModelsConfig):
 
 
 def dead_letter_for(article: Article, reason: str, raw_cap: int) -> DeadLetter:
-    """A dead letter for an article that passed validation but failed later."""
-    payload = json.dumps(asdict(article), ensure_ascii=False).encode("utf-8")
-    record = RawRecord(payload, article.origin, article.position, article.received_at)
+    """A dead letter for an article that passed validation but failed later: its original bytes and position."""
+    record = article.record or RawRecord(b"", article.origin, article.position, article.received_at, article.partition)
     return DeadLetter.from_raw(record, reason, raw_cap, article_id=article.id)
 
 

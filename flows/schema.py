@@ -4,6 +4,13 @@ Everything that crosses a process boundary is defined here, so producers and
 consumers have one place to read. Validation is strict on the fields we use and
 says exactly what is wrong; unknown fields are ignored so producers can add
 fields without breaking us.
+
+Decoding is total: any byte string becomes an Article or an InvalidArticle
+with a precise reason. msgspec parses (it rejects lone surrogate escapes,
+NaN and out-of-range numbers, and skips unknown fields without building them);
+nesting deeper than `limits.max_depth` is refused before parsing, so no input
+can exhaust the stack. Control characters (NUL included) are replaced by
+spaces in text fields and refused in `id` and `lang`.
 """
 
 from __future__ import annotations
@@ -12,15 +19,28 @@ import base64
 import hashlib
 import json
 import math
+import re
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+import msgspec
+import numpy as np
+
+from flows.config import LimitsConfig
+
 SCHEMA_VERSION = 1
 STRING_FIELDS = ("url", "source", "summary", "body", "lang")
 MIN_EPOCH_MS = 0  # 1970; anything earlier is almost certainly a unit mistake
 MAX_EPOCH_MS = 4102444800000  # 2100-01-01
+MAX_REASON_CHARS = 1000  # dead-letter reasons are bounded too
+MAX_TIMESTAMP_CHARS = 64
+UTF8_BOM = b"\xef\xbb\xbf"
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")  # C0 (but tab, LF, CR), DEL and C1
+_ANY_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+_LANG = re.compile(r"[A-Za-z]{1,8}(?:[-_][A-Za-z0-9]{1,8})*")
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
 
 
 class InvalidArticle(ValueError):
@@ -54,6 +74,10 @@ class Article:
     body: str | None = None
     lang: str | None = None
     body_truncated: bool = False
+    title_truncated: bool = False
+    partition: int | None = None
+    # the bytes the source delivered: dead letters at every stage carry them, not a re-serialisation
+    record: RawRecord | None = field(default=None, repr=False, compare=False)
 
     @property
     def content_hash(self) -> str:
@@ -90,6 +114,8 @@ class DeadLetter:
 
     @classmethod
     def from_raw(cls, record: RawRecord, reason: str, cap: int = 64 * 1024, article_id: str | None = None) -> "DeadLetter":
+        if len(reason) > MAX_REASON_CHARS:
+            reason = reason[: MAX_REASON_CHARS - 1] + "…"
         return cls(
             reason=reason,
             origin=record.origin,
@@ -116,66 +142,135 @@ class DeadLetter:
         return asdict(self)
 
 
+class _Wire(msgspec.Struct):
+    """The input fields storywire reads, as msgspec decodes them (unknown fields are skipped)."""
+
+    id: str
+    title: str | None = None
+    published_at: int | float | str | None = None
+    url: str | None = None
+    source: str | None = None
+    summary: str | None = None
+    body: str | None = None
+    lang: str | None = None
+
+
+_WIRE = msgspec.json.Decoder(_Wire)
+
+
 def decode_article(record: RawRecord, max_record_bytes: int, max_body_chars: int) -> Article:
+    """`decode_record` with the default limits but these two (evaluations read records of any size)."""
+    return decode_record(record, LimitsConfig(max_record_bytes=max_record_bytes, max_body_chars=max_body_chars))
+
+
+def decode_record(record: RawRecord, limits: LimitsConfig) -> Article:
     """Parse and validate one raw record, or raise InvalidArticle saying why."""
     size = len(record.payload)
-    if size > max_record_bytes:
-        raise InvalidArticle(f"record is {size} bytes, over the {max_record_bytes}-byte limit")
-    try:
-        text = record.payload.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InvalidArticle(f"not UTF-8: {exc}") from None
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InvalidArticle(f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
-    if not isinstance(doc, dict):
-        raise InvalidArticle(f"expected a JSON object, got {_json_type(doc)}")
-
-    article_id = doc.get("id")
-    if article_id is None:
-        raise InvalidArticle("missing required field 'id'")
-    if not isinstance(article_id, str) or not article_id.strip():
-        raise InvalidArticle(f"field 'id': expected a non-empty string, got {_describe(article_id)}")
-    for name in ("title", *STRING_FIELDS):
-        value = doc.get(name)
-        if value is not None and not isinstance(value, str):
-            raise InvalidArticle(f"field {name!r}: expected a string, got {_describe(value)}")
-    title = (doc.get("title") or "").strip()
-    body = doc.get("body") or None
+    if size > limits.max_record_bytes:
+        raise InvalidArticle(f"record is {size} bytes, over the {limits.max_record_bytes}-byte limit")
+    payload = record.payload.removeprefix(UTF8_BOM)
+    depth = nesting_depth(payload, limits.max_depth)
+    if depth > limits.max_depth:
+        raise InvalidArticle(f"JSON nested {depth} levels deep, over the limit of {limits.max_depth}")
+    doc = _parse(payload)
+    article_id = doc.id
+    if not article_id.strip():
+        raise InvalidArticle("field 'id': expected a non-empty string")
+    if len(article_id) > limits.max_id_chars:
+        raise InvalidArticle(f"field 'id': {len(article_id)} characters, over the limit of {limits.max_id_chars}")
+    if _ANY_CONTROL.search(article_id):
+        raise InvalidArticle(f"field 'id': contains a control character ({_first_control(article_id)})")
+    lang = doc.lang
+    if lang is not None and (len(lang) > 35 or not _LANG.fullmatch(lang)):
+        raise InvalidArticle(f"field 'lang': {lang[:40]!r} is not a language tag such as 'en' or 'pt-BR'")
+    title = _clean(doc.title or "").strip()
+    body = _clean(doc.body) or None
     if not title and not body:
         raise InvalidArticle("needs a non-empty 'title' or 'body'")
-    truncated = bool(body and len(body) > max_body_chars)
+    body_truncated = bool(body and len(body) > limits.max_body_chars)
+    title_truncated = len(title) > limits.max_title_chars
     return Article(
         id=article_id,
-        title=title,
-        published_at=parse_published_at(doc.get("published_at"), default=record.received_at),
+        title=title[: limits.max_title_chars] if title_truncated else title,
+        published_at=parse_published_at(doc.published_at, default=record.received_at),
         received_at=record.received_at,
         origin=record.origin,
         position=record.position,
-        url=doc.get("url"),
-        source=doc.get("source"),
-        summary=doc.get("summary") or None,
-        body=body[:max_body_chars] if truncated else body,
-        lang=doc.get("lang"),
-        body_truncated=truncated,
+        url=_clean(doc.url),
+        source=_clean(doc.source),
+        summary=_clean(doc.summary) or None,
+        body=body[: limits.max_body_chars] if body_truncated else body,
+        lang=lang,
+        body_truncated=body_truncated,
+        title_truncated=title_truncated,
+        partition=record.partition,
+        record=record,
     )
 
 
+def _parse(payload: bytes) -> _Wire:
+    """msgspec's verdict, worded as a field and what is wrong with it."""
+    try:
+        return _WIRE.decode(payload)
+    except msgspec.ValidationError as exc:
+        message, _, path = str(exc).partition(" - at `$")
+        reason = message[:1].lower() + message[1:]
+    except msgspec.DecodeError as exc:
+        message = str(exc)
+        raise InvalidArticle(f"not UTF-8: {message}" if "UTF-8" in message else f"not JSON: {message}") from None
+    if reason.startswith("object missing required field"):
+        raise InvalidArticle("missing required field 'id'")
+    if path.startswith("."):
+        raise InvalidArticle(f"field {path[1:].rstrip('`')!r}: {reason}")
+    raise InvalidArticle(f"expected a JSON object: {reason}")
+
+
+def nesting_depth(payload: bytes, quick_limit: int) -> int:
+    """How deeply arrays and objects nest (brackets inside strings do not count).
+
+    Most records hold fewer brackets than the limit, which bounds their depth
+    without a scan; otherwise strings are blanked and the depth is a running sum.
+    """
+    brackets = payload.count(b"[") + payload.count(b"{")
+    if brackets <= quick_limit:
+        return brackets
+    codes = np.frombuffer(_JSON_STRING.sub(b'""', payload), dtype=np.uint8)
+    steps = np.isin(codes, (0x5B, 0x7B)).astype(np.int32) - np.isin(codes, (0x5D, 0x7D)).astype(np.int32)
+    return int(np.cumsum(steps).max(initial=0))
+
+
+def _clean(text: str | None) -> str | None:
+    """Control characters (NUL, escape codes) become spaces; tab and line breaks stay."""
+    return _CONTROL.sub(" ", text) if text else text
+
+
+def _first_control(text: str) -> str:
+    match = _ANY_CONTROL.search(text)
+    return f"U+{ord(match.group()):04X}" if match else ""
+
+
 def parse_published_at(value: Any, default: float) -> float:
-    """RFC 3339 string with an offset, or epoch milliseconds; missing means `default`."""
+    """RFC 3339 string with an offset, or epoch milliseconds, between 1970 and 2100; missing means `default`."""
     if value is None:
         return default
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise InvalidArticle(f"field 'published_at': expected an RFC 3339 string or epoch ms, got {_describe(value)}")
     if isinstance(value, str):
+        if len(value) > MAX_TIMESTAMP_CHARS:
+            raise InvalidArticle(f"field 'published_at': {len(value)} characters is not an RFC 3339 timestamp")
         try:
             parsed = datetime.fromisoformat(value)
         except ValueError:
             raise InvalidArticle(f"field 'published_at': {value!r} is not an RFC 3339 timestamp") from None
         if parsed.tzinfo is None:
             raise InvalidArticle(f"field 'published_at': {value!r} has no UTC offset (add 'Z' or '+hh:mm')")
-        return parsed.timestamp()
+        try:
+            seconds = parsed.timestamp()
+        except (OverflowError, ValueError):
+            seconds = math.inf
+        if not MIN_EPOCH_MS <= seconds * 1000 < MAX_EPOCH_MS:
+            raise InvalidArticle(f"field 'published_at': {value!r} is not between 1970 and 2100")
+        return seconds
     if not math.isfinite(value) or not MIN_EPOCH_MS <= value <= MAX_EPOCH_MS:
         raise InvalidArticle(f"field 'published_at': {value!r} is not epoch milliseconds between 1970 and 2100")
     return value / 1000.0

@@ -83,6 +83,6 @@ def parse_record(line: int, payload: bytes) -> ArchiveRecord:
     """A record of raw bytes, with its parsed object when the bytes are a JSON object."""
     try:
         doc = json.loads(payload)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # deep nesting: the flow dead-letters it
         doc = None
     return ArchiveRecord(line, payload, doc if isinstance(doc, dict) else None)

@@ -2,12 +2,14 @@ import json
 
 import pytest
 
-from flows.schema import Article, InvalidArticle, RawRecord, decode_article
+from flows.config import LimitsConfig
+from flows.schema import Article, DeadLetter, InvalidArticle, RawRecord, decode_record, nesting_depth
 
 
-def decode(payload, max_record_bytes=1024 * 1024, max_body_chars=100):
+def decode(payload, max_record_bytes=1024 * 1024, max_body_chars=100, **limits):
     raw = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-    return decode_article(RawRecord(raw, "file:x", 7, 1_700_000_000.0), max_record_bytes, max_body_chars)
+    config = LimitsConfig(max_record_bytes=max_record_bytes, max_body_chars=max_body_chars, **limits)
+    return decode_record(RawRecord(raw, "file:x", 7, 1_700_000_000.0), config)
 
 
 def test_valid_article_with_rfc3339_and_epoch_ms_times():
@@ -25,15 +27,21 @@ def test_missing_published_at_defaults_to_receive_time():
     "payload, message",
     [
         (b'{"id": "x", "title": "cut', "not JSON"),
-        (b"\xff\xfe{}", "not UTF-8"),
-        ([1, 2], "expected a JSON object, got an array"),
+        (b'{"id": "x", "title": "\xff"}', "not UTF-8"),
+        ([1, 2], "expected a JSON object: expected `object`, got `array`"),
         ({"title": "no id"}, "missing required field 'id'"),
-        ({"id": 5, "title": "t"}, "field 'id': expected a non-empty string, got a number"),
-        ({"id": "x", "title": ["t"]}, "field 'title': expected a string, got an array"),
+        ({"id": 5, "title": "t"}, "field 'id': expected `str`, got `int`"),
+        ({"id": " ", "title": "t"}, "field 'id': expected a non-empty string"),
+        ({"id": "x", "title": ["t"]}, "field 'title': expected `str | null`, got `array`"),
+        ({"id": "a\u0000b", "title": "t"}, r"field 'id': contains a control character \(U\+0000\)"),
+        ({"id": "x" * 2000, "title": "t"}, "field 'id': 2000 characters, over the limit of 1024"),
+        ({"id": "x", "title": "t", "lang": "english please"}, "field 'lang': 'english please' is not a language tag"),
+        (b'{"id": "x", "title": "t", "published_at": NaN}', "not JSON"),
+        (b'{"id": "x", "title": "t", "published_at": 1e999}', "field 'published_at': number out of range"),
         ({"id": "x"}, "needs a non-empty 'title' or 'body'"),
         ({"id": "x", "title": "t", "published_at": "yesterday"}, "is not an RFC 3339 timestamp"),
         ({"id": "x", "title": "t", "published_at": "2026-03-02T06:10:00"}, "has no UTC offset"),
-        ({"id": "x", "title": "t", "published_at": True}, "expected an RFC 3339 string or epoch ms"),
+        ({"id": "x", "title": "t", "published_at": True}, "field 'published_at': expected `int | float | str | null`, got `bool`"),
         ({"id": "x", "title": "t", "published_at": -5}, "between 1970 and 2100"),
     ],
 )
@@ -56,3 +64,63 @@ def test_content_hash_changes_with_content_only():
     a = decode({"id": "x", "title": "t", "body": "b"})
     assert a.content_hash == decode({"id": "x", "title": "t", "body": "b", "url": "u"}).content_hash
     assert a.content_hash != decode({"id": "x", "title": "t", "body": "c"}).content_hash
+
+
+# The four records that used to stop the flow (issue 15), each now a precise dead-letter reason.
+
+
+def test_lone_surrogate_escape_in_title_id_or_lang_is_rejected_as_invalid_json():
+    for field in ("title", "id", "lang"):
+        raw = b'{"id": "x", "title": "t", "lang": "en", "%s": "bad \\ud800 value"}' % field.encode()
+        with pytest.raises(InvalidArticle, match="not JSON: .*surrogate"):
+            decode(raw)
+
+
+def test_a_5000_digit_integer_in_an_unread_field_is_skipped():
+    raw = b'{"id": "x", "title": "Quake", "views": ' + b"9" * 5000 + b"}"
+    assert decode(raw).title == "Quake"
+    with pytest.raises(InvalidArticle, match="field 'published_at': integer value out of range"):
+        decode(b'{"id": "x", "title": "t", "published_at": ' + b"9" * 5000 + b"}")
+
+
+def test_100000_nested_brackets_are_refused_before_parsing():
+    for raw in (b"[" * 100_000 + b"]" * 100_000, b'{"id": "x", "title": "t", "n": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"):
+        with pytest.raises(InvalidArticle, match=r"JSON nested 10000\d levels deep, over the limit of 32"):
+            decode(raw)
+
+
+def test_a_far_future_date_is_outside_the_schema_range():
+    with pytest.raises(InvalidArticle, match="'9999-12-31T23:00:00Z' is not between 1970 and 2100"):
+        decode({"id": "x", "title": "t", "published_at": "9999-12-31T23:00:00Z"})
+    with pytest.raises(InvalidArticle, match="not between 1970 and 2100"):
+        decode({"id": "x", "title": "t", "published_at": "9999-12-31T23:00:00-05:00"})  # past year 9999 in UTC
+
+
+def test_nesting_depth_ignores_brackets_inside_strings():
+    assert nesting_depth(b'{"a": "[[[[[[[[[[[[[[[[", "b": [[1]]}', 2) == 3
+    assert nesting_depth(b'{"a": "\\"[[[[[[[[[[["}', 2) == 1
+
+
+def test_control_characters_are_cleaned_from_text_and_a_bom_is_skipped():
+    a = decode(b'\xef\xbb\xbf{"id": "x", "title": "a\\u0000b\\u001bc", "body": "line\\nnext\\tend"}')
+    assert a.title == "a b c" and a.body == "line\nnext\tend"
+
+
+def test_long_title_is_truncated_and_flagged():
+    a = decode({"id": "x", "title": "t" * 50}, max_title_chars=10)
+    assert a.title_truncated and a.title == "t" * 10
+
+
+def test_duplicate_keys_take_the_last_value():
+    assert decode(b'{"id": "x", "title": "first", "title": "second"}').title == "second"
+
+
+def test_article_keeps_its_raw_record_for_later_dead_letters():
+    raw = b'{"id": "x", "title": "t", "published_at": 1772431800000}'
+    article = decode(raw)
+    assert article.record.payload == raw and article.record.position == 7
+
+
+def test_dead_letter_reason_is_bounded():
+    letter = DeadLetter.from_raw(RawRecord(b"x", "file:x", 1, 0.0), "r" * 5000)
+    assert len(letter.reason) == 1000

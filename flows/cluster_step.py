@@ -5,6 +5,13 @@ version and the latest state of every story that changed. It also decides the
 id edge cases: an identical re-delivery is ignored, changed content is a new
 version (withdrawn from its old story and assigned again), and articles whose
 story was merged or split are re-published with their new story id.
+
+No article can corrupt the shard: its vector is checked and its published_at
+goes through the shard's EventClock (flows/event_time.py) before the clusterer
+sees it. A run of articles is one transaction for the state kept here: versions,
+tag records and counters are recorded only after the clusterer has assigned the
+whole run, so a run it fails on is dead-lettered (with the original bytes) and
+re-driving those dead letters tags them instead of ignoring them as duplicates.
 """
 
 from __future__ import annotations
@@ -13,16 +20,19 @@ import copy
 import hashlib
 import json
 import logging
+import math
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
+import numpy as np
 from bytewax.operators import StatefulBatchLogic
 
 from clustering import OnlineStoryClusterer, StoryDoc
 from flows import metrics
-from flows.config import ClusteringConfig
+from flows.config import ClusteringConfig, LimitsConfig
 from flows.enrich import EnrichedArticle, dead_letter_for
+from flows.event_time import CLAMPED, EventClock, TooOld
 from flows.schema import ModelVersions, TaggedArticle, iso, now, story_record
 
 log = logging.getLogger(__name__)
@@ -79,11 +89,13 @@ class ShardState:
     clusterer: OnlineStoryClusterer
     versions: VersionTable
     last_tags: OrderedDict  # article id -> its latest tag record as compact JSON (a dict costs ~5x the memory)
+    clock: EventClock
     duplicates: int = 0
     tombstones_due: deque = field(default_factory=deque)  # (event time, story id) of retired/merged stories
+    dimension: int | None = None  # of the vectors clustered so far
 
 
-def new_shard_state(config: ClusteringConfig, shard: str, replay: bool = True) -> ShardState:
+def new_shard_state(config: ClusteringConfig, shard: str, replay: bool = True, limits: LimitsConfig = LimitsConfig()) -> ShardState:
     """Fresh state; re-clustering in "auto" mode runs in the background, applied at fixed points in replays."""
     mode = config.recluster_mode if config.recluster_mode != "auto" else ("replay" if replay else "live")
     clusterer = OnlineStoryClusterer(
@@ -104,7 +116,7 @@ def new_shard_state(config: ClusteringConfig, shard: str, replay: bool = True) -
         recluster_mode=mode,
         shard=shard,
     )
-    return ShardState(clusterer, VersionTable(config.max_tracked_articles), OrderedDict())
+    return ShardState(clusterer, VersionTable(config.max_tracked_articles), OrderedDict(), EventClock.of(limits, live=not replay))
 
 
 def clustering_version(config: ClusteringConfig) -> str:
@@ -121,7 +133,7 @@ class ShardLogic(StatefulBatchLogic[EnrichedArticle, OutputRecord, ShardState]):
         shard_of: Callable[[EnrichedArticle], str],
         versions: Callable[[], dict[str, str]],
         tombstone_after_hours: float = 24.0,
-        dead_letter_raw_bytes: int = 64 * 1024,
+        limits: LimitsConfig = LimitsConfig(),
         snapshots: bool = True,
         replay: bool = True,
     ) -> None:
@@ -131,59 +143,82 @@ class ShardLogic(StatefulBatchLogic[EnrichedArticle, OutputRecord, ShardState]):
         self.model_versions = versions  # called lazily: model versions are known once models load
         self._models: ModelVersions | None = None
         self.tombstone_after_s = tombstone_after_hours * 3600
-        self.dead_letter_raw_bytes = dead_letter_raw_bytes
+        self.limits = limits
         self.snapshots = snapshots  # False without a recovery store: copying the state would be wasted work
         self.replay = replay
 
     def on_batch(self, values: list[EnrichedArticle]) -> tuple[Iterable[OutputRecord], bool]:
-        try:
-            return self.process(values), StatefulBatchLogic.RETAIN
-        except Exception as exc:  # noqa: BLE001 - a bug here must not stop the stream; the batch is dead-lettered
-            log.exception("clustering a batch of %d failed; dead-lettering it", len(values))
-            reason = f"clustering failed: {type(exc).__name__}: {exc}"
-            dead = [dead_letter_for(v.article, reason, self.dead_letter_raw_bytes) for v in values]
-            metrics.DEAD_LETTERS.labels("cluster").inc(len(dead))
-            return [OutputRecord(DEAD, d.key, d.to_json()) for d in dead], StatefulBatchLogic.RETAIN
+        return self.process(values), StatefulBatchLogic.RETAIN
 
     def snapshot(self) -> ShardState | None:
         return copy.deepcopy(self.state) if self.snapshots else None
 
     def process(self, items: list[EnrichedArticle]) -> list[OutputRecord]:
-        """Cluster a batch in order; an id seen twice in it splits it, so edits see their first version."""
-        if self.state is None and items:
-            self.state = new_shard_state(self.config, self.shard_of(items[0]), self.replay)
+        """Cluster a batch in order; an id seen twice in it splits it, so edits see their first version.
+
+        Each run is a transaction: one that fails (a bug here or in the clusterer
+        must not stop the stream) is dead-lettered and leaves no versions behind.
+        """
         out: list[OutputRecord] = []
         for run in _runs_of_distinct_ids(items):
-            out.extend(self._process_run(run))
+            recent = copy.copy(self.state.clock.recent) if self.state is not None else None
+            try:
+                if self.state is None:
+                    self.state = new_shard_state(self.config, self.shard_of(run[0]), self.replay, self.limits)
+                out.extend(self._process_run(run))
+            except Exception as exc:  # noqa: BLE001 - the run is dead-lettered, the shard keeps going
+                log.exception("clustering a run of %d articles failed; dead-lettering it", len(run))
+                if recent is not None:
+                    self.state.clock.recent = recent
+                out.extend(self._dead(item, f"clustering failed: {type(exc).__name__}: {exc}") for item in run)
         return out
+
+    def _dead(self, item: EnrichedArticle, reason: str) -> OutputRecord:
+        metrics.DEAD_LETTERS.labels("cluster").inc()
+        letter = dead_letter_for(item.article, reason, self.limits.dead_letter_raw_bytes)
+        return OutputRecord(DEAD, letter.key, letter.to_json())
 
     def _process_run(self, items: list[EnrichedArticle]) -> list[OutputRecord]:
         state = self.state
-        fresh: list[tuple[EnrichedArticle, int]] = []
+        out: list[OutputRecord] = []
+        duplicates = 0
+        fresh: list[tuple[EnrichedArticle, int, float, list[str]]] = []  # item, version, time to cluster at, flags
         kept: list[tuple[EnrichedArticle, int, dict]] = []  # edits of articles past the window keep their story
         for item in items:
             article = item.article
+            problem = _unclusterable(item, state.dimension)
+            if problem:
+                out.append(self._dead(item, f"cannot cluster: {problem}"))
+                continue
             seen = state.versions.get(article.id)
             if seen is not None and seen[0] == article.content_hash:
-                state.duplicates += 1
-                metrics.DUPLICATES.inc()
+                duplicates += 1
                 log.info("ignoring duplicate of article %s (identical content)", article.id)
                 continue
+            try:
+                at, clamped = state.clock.check(article.published_at, article.received_at)
+            except TooOld as exc:
+                out.append(self._dead(item, str(exc)))
+                continue
             version = 1 if seen is None else seen[1] + 1
-            state.versions.put(article.id, article.content_hash, version)
             if seen is not None and state.clusterer.remove(article.id) is None and article.id in state.last_tags:
                 # Its story is closed or past the window: re-tag, but do not reopen or move it.
                 kept.append((item, version, dict(json.loads(state.last_tags[article.id])["story"], is_new=False)))
                 continue
-            fresh.append((item, version))
-        assignments = state.clusterer.partial_fit_predict([to_story_doc(item) for item, _ in fresh])
+            fresh.append((item, version, at, [CLAMPED] if clamped else []))
+        assignments = state.clusterer.partial_fit_predict([to_story_doc(item, at) for item, _, at, _ in fresh])
+        # The clusterer took the run: from here on, record it.
+        state.duplicates += duplicates
+        metrics.DUPLICATES.inc(duplicates)
+        if fresh:
+            state.dimension = len(fresh[0][0].vector)
         processed_at = now()
         placed = [
-            (item, version, {"id": a.story_id, "score": a.score, "is_new": a.is_new}, ["late"] if a.late else [])
-            for (item, version), a in zip(fresh, assignments)
+            (item, version, {"id": a.story_id, "score": a.score, "is_new": a.is_new}, flags + (["late"] if a.late else []))
+            for (item, version, _, flags), a in zip(fresh, assignments)
         ] + [(item, version, story, ["outside-window"]) for item, version, story in kept]
-        out = []
         for item, version, story, extra_flags in placed:
+            state.versions.put(item.article.id, item.article.content_hash, version)
             tags = self._tags(item, version, story, extra_flags, processed_at).to_json()
             _remember(state.last_tags, item.article.id, _compact(tags), self.config.max_window)
             out.append(OutputRecord(TAGS, item.article.id, tags))
@@ -218,7 +253,11 @@ class ShardLogic(StatefulBatchLogic[EnrichedArticle, OutputRecord, ShardState]):
 
     def _tags(self, item: EnrichedArticle, version: int, story: dict, flags: list[str], processed_at: float) -> TaggedArticle:
         article = item.article
-        flags = [f for f, on in (("edited", version > 1), ("lang-not-covered", not item.lang_covered)) if on] + flags
+        flags = [
+            f
+            for f, on in (("edited", version > 1), ("lang-not-covered", not item.lang_covered), ("title-truncated", article.title_truncated))
+            if on
+        ] + flags
         return TaggedArticle(
             id=article.id,
             version=version,
@@ -284,11 +323,24 @@ def _runs_of_distinct_ids(items: list[EnrichedArticle]) -> list[list[EnrichedArt
     return runs
 
 
-def to_story_doc(item: EnrichedArticle) -> StoryDoc:
+def _unclusterable(item: EnrichedArticle, dimension: int | None) -> str | None:
+    """Why the clusterer must not see this article's vector or time, if it must not."""
+    vector = item.vector
+    if vector.ndim != 1 or (dimension is not None and len(vector) != dimension):
+        return f"vector of shape {vector.shape}, the shard clusters {dimension}-dimensional vectors"
+    if not np.all(np.isfinite(vector)) or not np.any(vector):
+        return "vector is zero or not finite"
+    if not math.isfinite(item.article.published_at):
+        return "published_at is not finite"
+    return None
+
+
+def to_story_doc(item: EnrichedArticle, published_at: float) -> StoryDoc:
+    """What the clusterer sees of an article, at the time the EventClock allowed."""
     return StoryDoc(
         id=item.article.id,
         vector=item.vector,
-        published_at=item.article.published_at,
+        published_at=published_at,
         title=item.article.title,
         entities=tuple(e.canonical for e in item.entities),
         topics=tuple(t.label for t in item.topics),

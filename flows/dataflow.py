@@ -34,6 +34,7 @@ from flows.schema import Article, DeadLetter, InvalidArticle, RawRecord, decode_
 log = logging.getLogger(__name__)
 
 DEFAULT_SHARD = "default"
+OTHER_LANGUAGES_SHARD = "other-languages"  # one bounded shard for every language the models do not cover
 REPLAY_BATCH_TIMEOUT = timedelta(days=365)  # replays batch by size only, so results do not depend on timing
 
 
@@ -103,8 +104,9 @@ def enrich_batch(config: RunConfig, keyed_batch: tuple[str, list[Article]]) -> l
 
 
 def shard_of(config: RunConfig, item: EnrichedArticle) -> str:
-    """One shard for the languages the models cover; each other language gets its own."""
-    return DEFAULT_SHARD if item.lang_covered else f"lang-{item.article.lang}"
+    """One shard for the languages the models cover, one for all others: a producer's `lang`
+    values cannot open shards, re-clustering processes or metric labels without bound."""
+    return DEFAULT_SHARD if item.lang_covered else OTHER_LANGUAGES_SHARD
 
 
 def model_versions(config: RunConfig) -> dict[str, str]:
@@ -136,7 +138,7 @@ def build_flow(config: RunConfig, source: Source[RawRecord], sinks: Sinks, repla
             shard,
             versions,
             config.output.tombstone_after_hours,
-            config.limits.dead_letter_raw_bytes,
+            config.limits,
             snapshots,
             replay,
         ),

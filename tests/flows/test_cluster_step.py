@@ -3,23 +3,31 @@
 import numpy as np
 
 from clustering import ReclusterResult
+import base64
+
+import pytest
+
 from flows.cluster_step import DEAD, STORIES, TAGS, ShardLogic, VersionTable
-from flows.config import ClusteringConfig
+from flows.config import ClusteringConfig, LimitsConfig
 from flows.enrich import EnrichedArticle
-from flows.schema import Article
+from flows.schema import Article, RawRecord
 from taggers import Entity
 
 VERSIONS = {"ner": "n", "encoder": "e", "topics": "t"}
 
 
-def item(article_id, vector, title="Quake hits Chile", hours=0.0):
+def item(article_id, vector, title="Quake hits Chile", hours=0.0, received_hours=None):
+    """An enriched article published `hours` after 1e9 and received then (or at `received_hours`)."""
     v = np.asarray(vector, dtype=np.float32)
-    article = Article(article_id, title, 1e9 + hours * 3600, 1e9, "file:x", 1)
+    published, received = 1e9 + hours * 3600, 1e9 + (hours if received_hours is None else received_hours) * 3600
+    raw = RawRecord(f'{{"id": "{article_id}", "title": "{title}"}}'.encode(), "kafka:articles", 40 + int(hours), received, 3)
+    article = Article(article_id, title, published, received, raw.origin, raw.position, partition=3, record=raw)
     return EnrichedArticle(article, (Entity("Chile", "GPE", "Chile", 1, True),), (), v / np.linalg.norm(v), True)
 
 
-def logic(**overrides):
-    return ShardLogic(None, ClusteringConfig(recluster_every=0, **overrides), lambda _: "default", lambda: VERSIONS)
+def logic(limits=LimitsConfig(), replay=True, **overrides):
+    config = ClusteringConfig(recluster_every=0, **overrides)
+    return ShardLogic(None, config, lambda _: "default", lambda: VERSIONS, limits=limits, replay=replay)
 
 
 def test_identical_redelivery_is_ignored_and_edit_is_a_new_version():
@@ -59,7 +67,7 @@ def test_every_tag_record_carries_story_and_model_versions():
 
 
 def test_edit_of_an_article_past_the_window_keeps_its_closed_story():
-    step = logic(window_hours=10, retire_after_hours=10)
+    step = logic(LimitsConfig(max_future_skew=48), window_hours=10, retire_after_hours=10)
     step.process([item("old", [1, 0], hours=0)])
     step.process([item("new", [0, 1], hours=30)])  # moves the window on; "old"'s story retires
     out = step.process([item("old", [1, 0], title="Quake hits Chile (corrected)", hours=0)])
@@ -79,16 +87,70 @@ def test_an_edit_and_a_duplicate_in_the_same_batch_as_the_original():
     assert story.size == 1
 
 
-def test_a_failing_batch_is_dead_lettered_and_the_shard_keeps_going():
+def test_an_unclusterable_vector_is_one_dead_letter_with_the_original_bytes():
     step = logic()
     broken = item("bad", [1, 0])
-    broken = EnrichedArticle(broken.article, broken.entities, broken.topics, np.array([np.nan, 1.0, 2.0], dtype=np.float32), True)
-    step.on_batch([item("a", [1, 0])])
-    out, _ = step.on_batch([broken])
-    assert [(r.output, r.key) for r in out] == [(DEAD, "bad")]
-    assert out[0].body["reason"].startswith("clustering failed:")
-    out, _ = step.on_batch([item("b", [1, 0.1])])
-    assert [r.output for r in out][0] == TAGS
+    broken = EnrichedArticle(broken.article, broken.entities, broken.topics, np.array([np.nan, 1.0], dtype=np.float32), True)
+    out = step.process([item("a", [1, 0]), broken, item("b", [1, 0.1])])
+    assert [(r.output, r.key) for r in out][:3] == [(DEAD, "bad"), (TAGS, "a"), (TAGS, "b")]
+    letter = out[0].body
+    assert letter["reason"] == "cannot cluster: vector is zero or not finite"
+    assert base64.b64decode(letter["raw_base64"]) == b'{"id": "bad", "title": "Quake hits Chile"}'
+    assert (letter["origin"], letter["partition"], letter["position"]) == ("kafka:articles", 3, 40)
+
+
+def test_a_run_the_clusterer_fails_on_leaves_no_versions_and_is_tagged_when_redriven(monkeypatch):
+    step = logic()
+    step.process([item("a", [1, 0])])
+    stories_before = {k: (s.version, s.size) for k, s in step.state.clusterer.stories_.items()}
+    clusterer = step.state.clusterer
+    real = clusterer.partial_fit_predict
+
+    def failing(docs):
+        raise RuntimeError("bug in the clusterer")
+
+    monkeypatch.setattr(clusterer, "partial_fit_predict", failing)
+    out, _ = step.on_batch([item("b", [1, 0.1], hours=1), item("a", [0, 1], title="Quake hits Chile, update", hours=1)])
+    assert [(r.output, r.key) for r in out] == [(DEAD, "b"), (DEAD, "a")]
+    assert out[0].body["reason"] == "clustering failed: RuntimeError: bug in the clusterer"
+    assert step.state.versions.get("b") is None and step.state.versions.get("a")[1] == 1
+    assert step.state.duplicates == 0
+    monkeypatch.setattr(clusterer, "partial_fit_predict", real)
+    redriven = step.process([item("b", [1, 0.1], hours=1)])
+    assert [(r.output, r.key, r.body["version"]) for r in redriven if r.output == TAGS] == [(TAGS, "b", 1)]
+    assert {k: (s.version, s.size) for k, s in step.state.clusterer.stories_.items()} != stories_before  # b joined now
+
+
+@pytest.mark.parametrize("replay", [True, False])
+def test_a_far_future_article_cannot_move_the_watermark(replay):
+    """Issue 15: one article dated decades ahead among a story's articles."""
+    step = logic(replay=replay)
+    out = step.process([item(f"a{i}", [1, 0.01 * i], hours=i) for i in range(5)])
+    story = out[0].body["story"]["id"]
+    future = item("future", [1, 0.05], hours=90 * 365 * 24, received_hours=5)  # published ~2090, received with the others
+    out = step.process([future])
+    (tags,) = [r.body for r in out if r.output == TAGS]
+    assert "published-at-clamped" in tags["flags"] and tags["published_at"].startswith("2091")
+    assert step.state.clusterer.watermark_ <= 1e9 + 5 * 3600
+    out = step.process([item(f"b{i}", [1, 0.01 * i], hours=6 + i) for i in range(3)])
+    later = [r.body for r in out if r.output == TAGS]
+    assert all(t["story"]["id"] == story and "late" not in t["flags"] for t in later)
+    assert step.state.clusterer.stories_[story].status == "active"
+
+
+def test_an_article_older_than_max_age_is_a_dead_letter():
+    step = logic(LimitsConfig(max_age=48), replay=False)
+    out = step.process([item("old", [1, 0], hours=0, received_hours=100)])
+    assert [(r.output, r.key) for r in out] == [(DEAD, "old")]
+    assert out[0].body["reason"].startswith("published_at 2001-09-09T01:46:40.000Z is 100 h before the stream's event time")
+
+
+def test_replayed_time_follows_a_real_jump_after_a_few_articles():
+    step = logic(LimitsConfig(max_future_skew=1))
+    step.process([item(f"a{i}", [1, 0.01 * i], hours=i * 0.1, received_hours=10_000) for i in range(15)])
+    out = step.process([item(f"b{i}", [0.01 * i, 1], hours=100 + i * 0.1, received_hours=10_000) for i in range(15)])
+    clamped = [r.body["id"] for r in out if r.output == TAGS and "published-at-clamped" in r.body["flags"]]
+    assert clamped == [f"b{i}" for i in range(8)]  # until they are the median of the last 15
 
 
 def test_version_table_remembers_the_latest_ids_only():

@@ -1,0 +1,69 @@
+"""Event time that one record cannot corrupt: the reference a shard checks `published_at` against.
+
+The clusterer's watermark is the latest `published_at` it has seen, so a single
+article dated years ahead would make every later article `late` and retire
+every live story. Before an article reaches the clusterer, its time is checked
+against a reference:
+
+- live (Kafka): the time the source received it;
+- replay: the median `published_at` of the shard's last `RECENT` articles
+  (one outlier cannot move a median; a real jump in the archive moves it after
+  half of them), and never later than the receive time (archives are past).
+
+An article more than `limits.max_future_skew` hours ahead of the reference is
+clustered at the reference time instead (flag `published-at-clamped`; its tags
+keep the published_at it was sent with); one more than `limits.max_age` hours
+before it is a dead letter. The first article of a replayed shard has no
+median to compare with and is only checked against its receive time.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import deque
+from dataclasses import dataclass, field
+
+from flows.config import LimitsConfig
+from flows.schema import iso
+
+HOUR = 3600.0
+RECENT = 15
+CLAMPED = "published-at-clamped"
+
+
+class TooOld(ValueError):
+    """published_at is further in the past than limits.max_age allows; the message says by how much."""
+
+
+@dataclass
+class EventClock:
+    """Per-shard reference time (picklable: it is part of the shard's snapshot)."""
+
+    max_future_skew_s: float
+    max_age_s: float
+    live: bool
+    recent: deque = field(default_factory=lambda: deque(maxlen=RECENT))
+
+    @classmethod
+    def of(cls, limits: LimitsConfig, live: bool) -> "EventClock":
+        return cls(limits.max_future_skew * HOUR, limits.max_age * HOUR, live)
+
+    def check(self, published_at: float, received_at: float) -> tuple[float, bool]:
+        """(the time to cluster the article at, whether it was clamped); raises TooOld.
+
+        Every accepted time counts towards the replay median, clamped or not, so
+        a real jump in an archive's time is followed after RECENT // 2 articles.
+        """
+        median = statistics.median_low(self.recent) if self.recent else None
+        past_reference = received_at if self.live else median
+        if past_reference is not None and published_at < past_reference - self.max_age_s:
+            raise TooOld(
+                f"published_at {iso(published_at)} is {(past_reference - published_at) / HOUR:.0f} h before the stream's "
+                f"event time {iso(past_reference)} (limits.max_age = {self.max_age_s / HOUR:g} h)"
+            )
+        future_reference = received_at if self.live or median is None else min(median, received_at)
+        if not self.live:
+            self.recent.append(published_at)
+        if published_at > future_reference + self.max_future_skew_s:
+            return future_reference, True
+        return published_at, False

@@ -40,6 +40,7 @@ UTF8_BOM = b"\xef\xbb\xbf"
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")  # C0 (but tab, LF, CR), DEL and C1
 _ANY_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 _LANG = re.compile(r"[A-Za-z]{1,8}(?:[-_][A-Za-z0-9]{1,8})*")
+_JSON_NAMES = {"array": "an array", "str": "a string", "int": "a number", "float": "a number", "bool": "a boolean"}
 _JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
 
 
@@ -222,7 +223,8 @@ def _parse(payload: bytes) -> _Wire:
         raise InvalidArticle("missing required field 'id'")
     if path.startswith("."):
         raise InvalidArticle(f"field {path[1:].rstrip('`')!r}: {reason}")
-    raise InvalidArticle(f"expected a JSON object: {reason}")
+    got = re.fullmatch(r"expected `object`, got `(\w+)`", reason)
+    raise InvalidArticle(f"expected a JSON object, got {_JSON_NAMES.get(got.group(1), got.group(1))}" if got else reason)
 
 
 def nesting_depth(payload: bytes, quick_limit: int) -> int:

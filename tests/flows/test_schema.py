@@ -28,7 +28,9 @@ def test_missing_published_at_defaults_to_receive_time():
     [
         (b'{"id": "x", "title": "cut', "not JSON"),
         (b'{"id": "x", "title": "\xff"}', "not UTF-8"),
-        ([1, 2], "expected a JSON object: expected `object`, got `array`"),
+        ([1, 2], "expected a JSON object, got an array"),
+        ("text", "expected a JSON object, got a string"),
+        (None, "expected a JSON object, got null"),
         ({"title": "no id"}, "missing required field 'id'"),
         ({"id": 5, "title": "t"}, "field 'id': expected `str`, got `int`"),
         ({"id": " ", "title": "t"}, "field 'id': expected a non-empty string"),

@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test clean
+.PHONY: setup demo serve-demo test clean
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; assert (3, 11) <= sys.version_info[:2] <= (3, 12), "storywire needs Python 3.11 or 3.12 (bytewax 0.21.1 has no wheels for newer)"'
@@ -16,6 +16,12 @@ setup: $(VENV)/.installed
 
 demo: setup
 	$(BIN)/storywire demo
+
+# replay the demo with article vectors into out/demo, then serve the board on http://127.0.0.1:8000/ (Ctrl-C stops)
+serve-demo: setup
+	STORYWIRE_OUTPUT__VECTORS=true $(BIN)/storywire demo --out out/demo --no-progress
+	rm -f out/demo/service.sqlite out/demo/service.sqlite-wal out/demo/service.sqlite-shm
+	$(BIN)/storywire serve --from-dir out/demo --database out/demo/service.sqlite
 
 test: setup
 	$(BIN)/python -m pytest

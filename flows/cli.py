@@ -128,7 +128,45 @@ def build_parser() -> argparse.ArgumentParser:
     tail.set_defaults(handler=cmd_tail)
     _add_taxonomy_commands(commands)
     _add_encoder_commands(commands)
+    _add_serve_command(commands)
     return parser
+
+
+def _add_serve_command(commands) -> None:
+    serve = commands.add_parser(
+        "serve", help="the story service: API, vector search and the live board",
+        description="Keep a materialised view of the outputs (SQLite, WAL) from a replay's folder or from Kafka "
+        "(a consumer group over article-tags, story-clusters and article-vectors) and serve the API (/docs) and the board (/).")
+    source = serve.add_mutually_exclusive_group(required=True)
+    source.add_argument("--from-dir", type=Path, help="a replay's output folder (followed as it grows)")
+    source.add_argument("--kafka", action="store_true", help="consume the output topics named in --config")
+    serve.add_argument("--config", type=Path, help="TOML config: kafka section, models.encoder, clustering.threshold")
+    serve.add_argument("--database", type=Path, default=Path("out/service.sqlite"), help="SQLite file, kept across restarts (default: out/service.sqlite)")
+    serve.add_argument("--group", default="storywire-service", help="Kafka consumer group (default: storywire-service)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
+    serve.set_defaults(handler=cmd_serve)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from service import ServeOptions, serve
+
+    config = RunConfig.load(args.config)
+    k = config.kafka
+    serve(ServeOptions(
+        database=args.database,
+        replay_dir=args.from_dir,
+        kafka_client=k.client_config() if args.kafka else None,
+        kafka_group=args.group,
+        kafka_topics={k.tags_topic: "article", k.stories_topic: "story", k.vectors_topic: "vector"},
+        host=args.host,
+        port=args.port,
+        encoder=config.models.encoder,
+        threshold=config.clustering.threshold,
+        window_hours=config.clustering.window_hours,
+        taxonomy=config.topics.taxonomy,
+    ))
+    return 0
 
 
 def _add_taxonomy_commands(commands) -> None:

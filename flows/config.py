@@ -57,6 +57,7 @@ class OutputConfig:
     kind: str = "file"  # file | kafka
     directory: str = "out"
     tombstone_after_hours: float = 24.0  # event time after a story is retired or merged
+    vectors: bool = False  # also publish each article's embedding (int8 + scale) to article-vectors
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,7 @@ class KafkaConfig:
     tags_topic: str = "article-tags"
     stories_topic: str = "story-clusters"
     dlq_topic: str = "articles.dlq"
+    vectors_topic: str = "article-vectors"  # with output.vectors
     partitions: int = 4  # for `storywire kafka init-topics`
     replication_factor: int = 1
     connect_timeout_s: float = 10.0

@@ -30,6 +30,7 @@ from flows.connectors import jsonl_sink, to_line
 from flows.kafka import KafkaRecordSink
 from flows.enrich import EnrichedArticle, enricher_for
 from flows.schema import Article, DeadLetter, InvalidArticle, RawRecord, decode_record
+from flows.vectors import vector_line
 
 log = logging.getLogger(__name__)
 
@@ -46,15 +47,17 @@ class Sinks:
     stories: Sink
     dead_letters: Sink
     null_tombstones: bool  # Kafka deletes a key with a null value; files get a marker line
+    vectors: Sink | None = None  # article embeddings (output.vectors), see flows/vectors.py
 
     @classmethod
-    def files(cls, directory: str | Path) -> "Sinks":
+    def files(cls, directory: str | Path, vectors: bool = False) -> "Sinks":
         directory = Path(directory)
         return cls(
             tags=jsonl_sink(directory / "tags.jsonl"),
             stories=jsonl_sink(directory / "stories.jsonl"),
             dead_letters=jsonl_sink(directory / "dead-letters.jsonl"),
             null_tombstones=False,
+            vectors=jsonl_sink(directory / "article-vectors.jsonl") if vectors else None,
         )
 
     @classmethod
@@ -65,11 +68,12 @@ class Sinks:
             stories=KafkaRecordSink(k, k.stories_topic),
             dead_letters=KafkaRecordSink(k, k.dlq_topic),
             null_tombstones=True,
+            vectors=KafkaRecordSink(k, k.vectors_topic) if config.output.vectors else None,
         )
 
     @classmethod
     def for_config(cls, config: RunConfig) -> "Sinks":
-        return cls.kafka(config) if config.output.kind == "kafka" else cls.files(config.output.directory)
+        return cls.kafka(config) if config.output.kind == "kafka" else cls.files(config.output.directory, config.output.vectors)
 
     def line(self, record: OutputRecord) -> tuple[str, str | None]:
         if record.body is not None:
@@ -125,6 +129,8 @@ def build_flow(config: RunConfig, source: Source[RawRecord], sinks: Sinks, repla
     batches = micro_batch("micro_batch", op.key_on("batch_key", valid.trues, batch_key), timeout, config.batch.max_size)
     enriched = op.flat_map("enrich", batches, functools.partial(enrich_batch, config))
     enrich_ok = op.branch("enriched", enriched, lambda x: isinstance(x, EnrichedArticle))
+    if sinks.vectors is not None:
+        op.output("vectors", op.map("vectors_json", enrich_ok.trues, vector_line), sinks.vectors)
 
     shard = functools.partial(shard_of, config)
     versions = functools.partial(model_versions, config)

@@ -1,0 +1,126 @@
+"""Vector questions: similar articles, `match` (which story new text would join) and the 2-D map.
+
+`match` embeds the query text with the same encoder as the flow (the
+taggers package; loaded once, used for queries only), compares it with the
+centroids of the live stories (mean of their members' vectors in the index)
+and with the nearest articles. The score is the cosine to the centroid; at
+or above `threshold` (the flow's clustering threshold by default) the text
+would join that story, below it would open a new one. The flow also weighs
+entity overlap and time, which the service leaves out: NER would need spaCy
+in the service.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+from service.queries import article_titles
+from service.view import View
+
+
+class Encoder:
+    """The taggers sentence encoder, loaded on first use (or by `warm_up` in the background)."""
+
+    def __init__(self, model: str | None = None) -> None:
+        from taggers import SentenceEncoder
+
+        self._encoder = SentenceEncoder(model)
+        self._lock = threading.Lock()
+
+    def encode(self, text: str) -> np.ndarray:
+        with self._lock:
+            return self._encoder.encode([text])[0]
+
+    def warm_up(self) -> None:
+        self.encode("warm up")
+
+
+def query_text(title: str, body: str | None, max_chars: int = 1000) -> str:
+    """What the flow embeds for an article: title and body joined (models.embed_max_chars)."""
+    parts = [p for p in (title, body) if p]
+    return ". ".join(p.rstrip(". ") for p in parts)[:max_chars]
+
+
+class Searcher:
+    """Story centroids over the live window, recomputed when the view changes."""
+
+    def __init__(self, view: View, encoder: Encoder, threshold: float = 0.45) -> None:
+        self.view = view
+        self.encoder = encoder
+        self.threshold = threshold
+        self._cache: tuple[int, list[str], np.ndarray] | None = None
+        self._lock = threading.Lock()
+
+    def centroids(self) -> tuple[list[str], np.ndarray]:
+        """Active story ids and their unit centroids from the members in the index."""
+        with self._lock:
+            generation = self.view.generation
+            if self._cache is not None and self._cache[0] == generation:
+                return self._cache[1], self._cache[2]
+            ids = self.view.index.ids()
+            stories = _story_of(self.view, ids)
+            sums: dict[str, np.ndarray] = {}
+            for article_id in ids:
+                story = stories.get(article_id)
+                vector = self.view.index.vector(article_id)
+                if story is None or vector is None:
+                    continue
+                sums[story] = sums.get(story, 0) + vector
+            story_ids = sorted(sums)
+            matrix = np.array([sums[s] / max(np.linalg.norm(sums[s]), 1e-9) for s in story_ids], dtype=np.float32).reshape(len(story_ids), -1)
+            self._cache = (generation, story_ids, matrix)
+            return story_ids, matrix
+
+    def similar_to_vector(self, vector: np.ndarray, k: int, exclude: str | None = None) -> list[dict]:
+        neighbours = [n for n in self.view.index.search(vector, k + 1) if n.article_id != exclude][:k]
+        titles = article_titles(self.view.store, [n.article_id for n in neighbours])
+        return [{"id": n.article_id, "similarity": round(n.similarity, 4), **titles.get(n.article_id, {})} for n in neighbours]
+
+    def match(self, title: str, body: str | None, k: int) -> dict:
+        vector = self.encoder.encode(query_text(title, body))
+        story_ids, matrix = self.centroids()
+        candidates = []
+        if story_ids:
+            scores = matrix @ vector
+            for i in np.argsort(-scores)[:5]:
+                candidates.append({"story_id": story_ids[i], "score": round(float(scores[i]), 4)})
+        best = candidates[0] if candidates else None
+        joins = best is not None and best["score"] >= self.threshold
+        return {
+            "story_id": best["story_id"] if joins else None,
+            "score": best["score"] if best else None,
+            "would_join": joins,
+            "threshold": self.threshold,
+            "candidates": candidates,
+            "nearest_articles": self.similar_to_vector(vector, k),
+        }
+
+
+def _story_of(view: View, article_ids: list[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for start in range(0, len(article_ids), 500):
+        chunk = article_ids[start:start + 500]
+        rows = view.store.query(f"SELECT id, story_id FROM articles WHERE id IN ({','.join('?' * len(chunk))})", chunk)
+        out.update({r["id"]: r["story_id"] for r in rows})
+    return out
+
+
+def project_window(view: View, limit: int = 5000) -> dict:
+    """A 2-D PCA projection of the live window's vectors (newest `limit`), with story and title per point."""
+    ids = view.index.ids()[-limit:]
+    vectors = [view.index.vector(i) for i in ids]
+    kept = [(i, v) for i, v in zip(ids, vectors) if v is not None]
+    if len(kept) < 3:
+        return {"points": []}
+    matrix = np.array([v for _, v in kept], dtype=np.float32)
+    centred = matrix - matrix.mean(axis=0)
+    _, _, components = np.linalg.svd(centred, full_matrices=False)
+    xy = centred @ components[:2].T
+    xy /= max(float(np.abs(xy).max()), 1e-9)
+    titles = article_titles(view.store, [i for i, _ in kept])
+    return {"points": [
+        {"id": i, "x": round(float(x), 4), "y": round(float(y), 4), **titles.get(i, {})}
+        for (i, _), (x, y) in zip(kept, xy)
+    ]}

@@ -28,6 +28,7 @@ from flows.cluster_step import DEAD, STORIES, TAGS, OutputRecord, ShardLogic
 from flows.config import RunConfig
 from flows.connectors import jsonl_sink, to_line
 from flows.kafka import KafkaRecordSink
+from flows.outputs import fit_line
 from flows.enrich import EnrichedArticle, enricher_for
 from flows.schema import Article, DeadLetter, InvalidArticle, RawRecord, decode_record
 from flows.vectors import vector_line
@@ -75,9 +76,10 @@ class Sinks:
     def for_config(cls, config: RunConfig) -> "Sinks":
         return cls.kafka(config) if config.output.kind == "kafka" else cls.files(config.output.directory, config.output.vectors)
 
-    def line(self, record: OutputRecord) -> tuple[str, str | None]:
+    def line(self, max_bytes: int, record: OutputRecord) -> tuple[str, str | None]:
+        """(key, JSON line, or None for a tombstone), fitted to the sink's maximum message size."""
         if record.body is not None:
-            return record.key, to_line(record.body)
+            return record.key, fit_line(record.key, record.body, max_bytes)
         return record.key, None if self.null_tombstones else to_line({"cluster_id": record.key, "tombstone": True})
 
 
@@ -152,14 +154,15 @@ def build_flow(config: RunConfig, source: Source[RawRecord], sinks: Sinks, repla
     records = op.key_rm("unshard", clustered)
     is_tags = op.branch("route_tags", records, lambda r: r.output == TAGS)
     is_story = op.branch("route_stories", is_tags.falses, lambda r: r.output == STORIES)
-    op.output("tags", op.map("tags_json", is_tags.trues, sinks.line), sinks.tags)
-    op.output("stories", op.map("stories_json", is_story.trues, sinks.line), sinks.stories)
+    line = functools.partial(sinks.line, config.limits.max_output_bytes)
+    op.output("tags", op.map("tags_json", is_tags.trues, line), sinks.tags)
+    op.output("stories", op.map("stories_json", is_story.trues, line), sinks.stories)
 
     dead = op.merge("dead_letters", valid.falses, enrich_ok.falses)
     dead_lines = op.merge(
         "all_dead_letters",
-        op.map("dead_letter_json", dead, lambda d: (d.key, to_line(d.to_json()))),
-        op.map("cluster_dead_json", is_story.falses, sinks.line),
+        op.map("dead_letter_json", dead, lambda d: line(OutputRecord(DEAD, d.key, d.to_json()))),
+        op.map("cluster_dead_json", is_story.falses, line),
     )
     op.output("dlq", dead_lines, sinks.dead_letters)
     return flow

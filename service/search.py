@@ -12,6 +12,7 @@ in the service.
 
 from __future__ import annotations
 
+import os
 import threading
 
 import numpy as np
@@ -25,6 +26,9 @@ class Encoder:
 
     def __init__(self, model: str | None = None) -> None:
         from taggers import SentenceEncoder
+
+        os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")  # the server's console: no weight-loading reports
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
         self._encoder = SentenceEncoder(model)
         self._lock = threading.Lock()
@@ -46,7 +50,7 @@ def query_text(title: str, body: str | None, max_chars: int = 1000) -> str:
 class Searcher:
     """Story centroids over the live window, recomputed when the view changes."""
 
-    def __init__(self, view: View, encoder: Encoder, threshold: float = 0.45) -> None:
+    def __init__(self, view: View, encoder: Encoder, threshold: float = 0.4) -> None:
         self.view = view
         self.encoder = encoder
         self.threshold = threshold

@@ -33,7 +33,7 @@ class ServeOptions:
     host: str = "127.0.0.1"
     port: int = 8000
     encoder: str | None = None  # the flow's models.encoder; None = the default all-MiniLM-L6-v2
-    threshold: float = 0.45
+    threshold: float = 0.4  # the flow's clustering.threshold
     window_hours: float = 72.0
     taxonomy: str = "iptc"
 

@@ -43,7 +43,7 @@ async function loadTrends() {
   for (const what of ["entities", "topics"]) {
     const trend = await api(`/api/trending/${what}?limit=10`);
     $(`#trending-${what}`).innerHTML = trend.items.length
-      ? trend.items.map((t) => `<li class="chip ${what === "topics" ? "topic" : ""}" title="${t.recent} in ${trend.recent_hours} h, ${t.baseline} in the ${trend.baseline_hours} h before">${esc(t.label || t.entity || t.topic)} ×${t.velocity}</li>`).join("")
+      ? trend.items.map((t) => `<li class="chip ${what === "topics" ? "topic" : ""}" title="${t.recent} in ${trend.recent_hours} h, ${t.baseline} in the ${trend.baseline_hours} h before">${esc(what === "entities" ? t.entity : t.label)} ×${t.velocity}</li>`).join("")
       : `<li class="muted">nothing rising</li>`;
   }
 }
@@ -64,8 +64,10 @@ async function showStory(id) {
   const lineage = s.lineage;
   const hours = s.timeline.articles_per_hour;
   const maxN = Math.max(1, ...hours.map((h) => h.articles));
-  const width = Math.max(1, hours.length);
-  const bars = hours.map((h, i) => `<rect x="${i}" y="${10 - (h.articles / maxN) * 10}" width="0.8" height="${(h.articles / maxN) * 10}"><title>${esc(h.hour)}: ${h.articles}</title></rect>`).join("");
+  const t0 = hours.length ? Date.parse(hours[0].hour) : 0;
+  const at = (h) => (Date.parse(h.hour) - t0) / 3_600_000;
+  const width = hours.length ? at(hours[hours.length - 1]) + 1 : 1;
+  const bars = hours.map((h) => `<rect x="${at(h)}" y="${10 - (h.articles / maxN) * 10}" width="0.8" height="${(h.articles / maxN) * 10}"><title>${esc(h.hour)}: ${h.articles}</title></rect>`).join("");
   section.innerHTML = `
     <p><a href="#/">← top stories</a></p>
     ${s.resolved_from ? `<p class="muted">${esc(s.resolved_from)} was merged into this story (${s.merge_chain.map(esc).join(" → ")}).</p>` : ""}

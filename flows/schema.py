@@ -273,7 +273,7 @@ def parse_published_at(value: Any, default: float) -> float:
         if not MIN_EPOCH_MS <= seconds * 1000 < MAX_EPOCH_MS:
             raise InvalidArticle(f"field 'published_at': {value!r} is not between 1970 and 2100")
         return seconds
-    if not math.isfinite(value) or not MIN_EPOCH_MS <= value <= MAX_EPOCH_MS:
+    if not MIN_EPOCH_MS <= value <= MAX_EPOCH_MS:  # also NaN; an int never becomes a float here (it may not fit one)
         raise InvalidArticle(f"field 'published_at': {value!r} is not epoch milliseconds between 1970 and 2100")
     return value / 1000.0
 

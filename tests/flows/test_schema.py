@@ -45,6 +45,7 @@ def test_missing_published_at_defaults_to_receive_time():
         ({"id": "x", "title": "t", "published_at": "2026-03-02T06:10:00"}, "has no UTC offset"),
         ({"id": "x", "title": "t", "published_at": True}, "field 'published_at': expected `int | float | str | null`, got `bool`"),
         ({"id": "x", "title": "t", "published_at": -5}, "between 1970 and 2100"),
+        ({"id": "x", "title": "t", "published_at": 10**19}, "10000000000000000000 is not epoch milliseconds between 1970 and 2100"),
     ],
 )
 def test_invalid_records_say_what_is_wrong(payload, message):

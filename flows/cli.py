@@ -127,6 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     tail.add_argument("--json", action="store_true", help="print each record as JSON")
     tail.set_defaults(handler=cmd_tail)
     _add_taxonomy_commands(commands)
+    _add_dlq_commands(commands)
     _add_encoder_commands(commands)
     _add_serve_command(commands)
     return parser
@@ -166,6 +167,42 @@ def cmd_serve(args: argparse.Namespace) -> int:
         window_hours=config.clustering.window_hours,
         taxonomy=config.topics.taxonomy,
     ))
+    return 0
+
+
+def _add_dlq_commands(commands) -> None:
+    dlq = commands.add_parser("dlq", help="re-drive dead letters after a fix", description="Work with dead letters.")
+    sub = dlq.add_subparsers(title="commands", required=True, metavar="COMMAND")
+    redrive = sub.add_parser(
+        "redrive", help="feed dead letters' original bytes back to the input",
+        description="Read dead letters from a dead-letters file or the dead-letter topic, keep those whose reason "
+        "matches --reason, and send their original bytes to the articles topic (--to-kafka) or to a JSON-lines "
+        "archive (--out) for `storywire replay`. Re-driven articles are tagged, not ignored as duplicates: "
+        "a record that failed was never recorded as seen.")
+    origin = redrive.add_mutually_exclusive_group(required=True)
+    origin.add_argument("--file", type=Path, help="a dead-letters file (JSON lines, e.g. out/dead-letters.jsonl)")
+    origin.add_argument("--from-topic", action="store_true", help="read kafka.dlq_topic from the beginning")
+    redrive.add_argument("--reason", help="regular expression the reason must contain, e.g. '^enrichment failed'")
+    target = redrive.add_mutually_exclusive_group(required=True)
+    target.add_argument("--to-kafka", action="store_true", help="produce to kafka.articles_topic")
+    target.add_argument("--out", type=Path, help="write a JSON-lines archive")
+    redrive.add_argument("--idle-exit", type=float, default=5.0, help="with --from-topic: stop after this many idle seconds (default: 5)")
+    redrive.add_argument("--config", type=Path, help="TOML config (kafka section)")
+    redrive.set_defaults(handler=cmd_dlq_redrive)
+
+
+def cmd_dlq_redrive(args: argparse.Namespace) -> int:
+    from flows import redrive
+
+    config = RunConfig.load(args.config)
+    report = redrive.RedriveReport()
+    letters = redrive.from_topic(config.kafka, args.idle_exit) if args.from_topic else redrive.from_file(args.file)
+    records = redrive.selected(letters, args.reason, report)
+    if args.to_kafka:
+        redrive.to_topic(records, config.kafka, config.kafka.articles_topic, report)
+    else:
+        redrive.to_archive(records, args.out, report)
+    print(report.render())
     return 0
 
 

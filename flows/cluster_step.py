@@ -165,16 +165,17 @@ class ShardLogic(StatefulBatchLogic[EnrichedArticle, OutputRecord, ShardState]):
             try:
                 if self.state is None:
                     self.state = new_shard_state(self.config, self.shard_of(run[0]), self.replay, self.limits)
-                out.extend(self._process_run(run))
+                records = self._process_run(run)
             except Exception as exc:  # noqa: BLE001 - the run is dead-lettered, the shard keeps going
                 log.exception("clustering a run of %d articles failed; dead-lettering it", len(run))
                 if recent is not None:
                     self.state.clock.recent = recent
-                out.extend(self._dead(item, f"clustering failed: {type(exc).__name__}: {exc}") for item in run)
+                records = [self._dead(item, f"clustering failed: {type(exc).__name__}: {exc}") for item in run]
+            metrics.dead_lettered("cluster", sum(r.output == DEAD for r in records))
+            out.extend(records)
         return out
 
     def _dead(self, item: EnrichedArticle, reason: str) -> OutputRecord:
-        metrics.DEAD_LETTERS.labels("cluster").inc()
         letter = dead_letter_for(item.article, reason, self.limits.dead_letter_raw_bytes)
         return OutputRecord(DEAD, letter.key, letter.to_json())
 
@@ -209,7 +210,7 @@ class ShardLogic(StatefulBatchLogic[EnrichedArticle, OutputRecord, ShardState]):
         assignments = state.clusterer.partial_fit_predict([to_story_doc(item, at) for item, _, at, _ in fresh])
         # The clusterer took the run: from here on, record it.
         state.duplicates += duplicates
-        metrics.DUPLICATES.inc(duplicates)
+        metrics.duplicates(duplicates)
         if fresh:
             state.dimension = len(fresh[0][0].vector)
         processed_at = now()
@@ -223,7 +224,7 @@ class ShardLogic(StatefulBatchLogic[EnrichedArticle, OutputRecord, ShardState]):
             _remember(state.last_tags, item.article.id, _compact(tags), self.config.max_window)
             out.append(OutputRecord(TAGS, item.article.id, tags))
             metrics.LATENCY.observe(max(0.0, processed_at - item.article.received_at))
-        metrics.ARTICLES_TAGGED.inc(len(placed))
+        metrics.tagged(len(placed))
         stories, moved = state.clusterer.drain_changes()
         for move in moved:
             previous = state.last_tags.get(move.doc_id)

@@ -91,6 +91,9 @@ class MetricsConfig:
     port: int = 0  # Prometheus /metrics and /healthz, e.g. 9464; process i uses port + i; 0 = off
     host: str = "127.0.0.1"
     bytewax_api_port: int = 0  # Bytewax's own API and metrics server (its default is 3030); process i uses port + i
+    stall_after_s: float = 120.0  # /healthz fails when records read wait this long with no progress
+    max_dead_letter_ratio: float = 0.5  # ... or when more of the last minute's records than this were dead-lettered
+    dead_letter_min_records: int = 20  # ... out of at least this many
 
 
 @dataclass(frozen=True)

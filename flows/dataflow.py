@@ -85,7 +85,7 @@ class Sinks:
 
 def decode(config: RunConfig, record: RawRecord) -> Article | DeadLetter:
     """A validated article or a dead letter; never raises, whatever the bytes."""
-    metrics.ARTICLES_IN.inc()
+    metrics.article_in()
     try:
         return decode_record(record, config.limits)
     except InvalidArticle as exc:
@@ -93,7 +93,7 @@ def decode(config: RunConfig, record: RawRecord) -> Article | DeadLetter:
     except Exception as exc:  # noqa: BLE001 - a decoder bug must not stop the flow: the record is dead-lettered
         log.exception("decoding %s@%s failed", record.origin, record.position)
         reason = f"decode failed: {type(exc).__name__}: {exc}"
-    metrics.DEAD_LETTERS.labels("decode").inc()
+    metrics.dead_lettered("decode")
     return DeadLetter.from_raw(record, reason, config.limits.dead_letter_raw_bytes)
 
 
@@ -105,7 +105,7 @@ def batch_key(article: Article) -> str:
 def enrich_batch(config: RunConfig, keyed_batch: tuple[str, list[Article]]) -> list[EnrichedArticle | DeadLetter]:
     _, articles = keyed_batch
     results = enricher_for(config.models, config.topics).enrich_or_dead_letter(articles, config.limits.dead_letter_raw_bytes)
-    metrics.DEAD_LETTERS.labels("enrich").inc(sum(isinstance(r, DeadLetter) for r in results))
+    metrics.dead_lettered("enrich", sum(isinstance(r, DeadLetter) for r in results))
     return results
 
 

@@ -1,8 +1,12 @@
 """Prometheus metrics and a health endpoint for the running service.
 
 One HTTP server per process: /metrics (ours plus the Python-side Bytewax
-metrics in the default registry, such as consumer lag) and /healthz (JSON:
-ok while the dataflow runs; includes when the last batch was clustered).
+metrics in the default registry, such as consumer lag), /readyz (200 once the
+models are loaded and the dataflow runs) and /healthz (JSON; 503 when the
+dataflow stopped or failed, when records read are waiting with no progress
+for `metrics.stall_after_s`, or when more than `metrics.max_dead_letter_ratio`
+of the last minute's records (at least `metrics.dead_letter_min_records` of
+them) were dead-lettered).
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections import deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from prometheus_client import REGISTRY, Counter, Gauge, Histogram, generate_latest
@@ -28,7 +33,8 @@ ACTIVE_STORIES = Gauge("storywire_active_stories", "Live stories", ["shard"])
 RECLUSTER_SECONDS = Histogram("storywire_recluster_stall_seconds", "Time re-clustering held the stream (submit or apply)")
 RECLUSTER_WINDOW = Gauge("storywire_recluster_window_articles", "Articles in the latest window sent to HDBSCAN", ["shard"])
 
-_state = {"started_at": time.time(), "last_batch_at": None, "status": "starting"}
+_state = {"started_at": time.time(), "last_batch_at": None, "status": "starting", "ready": False}
+WINDOW_S = 60
 _peaks = {"stall_s": 0.0, "window": 0}  # longest time re-clustering added to one batch; largest window re-clustered
 
 
@@ -57,14 +63,103 @@ def batch_done() -> None:
     _state["last_batch_at"] = time.time()
 
 
+class Health:
+    """Records read and finished (tagged, dead-lettered or duplicate), per second over the last minute."""
+
+    def __init__(self, stall_after_s: float = 120.0, max_dead_letter_ratio: float = 0.5, dead_letter_min_records: int = 20) -> None:
+        self.stall_after_s = stall_after_s
+        self.max_dead_letter_ratio = max_dead_letter_ratio
+        self.dead_letter_min_records = dead_letter_min_records
+        self._lock = threading.Lock()
+        self._seconds: deque[list[int]] = deque()  # [second, records read, dead-lettered]
+        self.in_flight = 0
+        self.last_progress = time.time()
+
+    def _bucket(self, now: float) -> list[int]:
+        second = int(now)
+        if not self._seconds or self._seconds[-1][0] != second:
+            self._seconds.append([second, 0, 0])
+        while self._seconds[0][0] <= second - WINDOW_S:
+            self._seconds.popleft()
+        return self._seconds[-1]
+
+    def read(self) -> None:
+        with self._lock:
+            self._bucket(time.time())[1] += 1
+            self.in_flight += 1
+
+    def finished(self, n: int, dead: bool = False) -> None:
+        now = time.time()
+        with self._lock:
+            if dead:
+                self._bucket(now)[2] += n
+            self.in_flight -= n
+            self.last_progress = now
+
+    def problems(self, now: float | None = None) -> list[str]:
+        """Why the service is unhealthy; empty when it is healthy."""
+        now = time.time() if now is None else now
+        with self._lock:
+            recent = [b for b in self._seconds if b[0] > now - WINDOW_S]
+            read, dead = sum(b[1] for b in recent), sum(b[2] for b in recent)
+            stalled = now - self.last_progress
+            in_flight = self.in_flight
+        problems = []
+        if in_flight > 0 and stalled > self.stall_after_s:
+            problems.append(f"no progress for {stalled:.0f} s with {in_flight} records read and waiting")
+        if read >= self.dead_letter_min_records and dead > self.max_dead_letter_ratio * read:
+            problems.append(f"{dead} of the {read} records read in the last minute were dead-lettered")
+        return problems
+
+
+HEALTH = Health()
+
+
+def configure_health(stall_after_s: float, max_dead_letter_ratio: float, dead_letter_min_records: int) -> None:
+    HEALTH.stall_after_s = stall_after_s
+    HEALTH.max_dead_letter_ratio = max_dead_letter_ratio
+    HEALTH.dead_letter_min_records = dead_letter_min_records
+
+
+def article_in() -> None:
+    ARTICLES_IN.inc()
+    HEALTH.read()
+
+
+def dead_lettered(stage: str, n: int = 1) -> None:
+    DEAD_LETTERS.labels(stage).inc(n)
+    HEALTH.finished(n, dead=True)
+
+
+def tagged(n: int) -> None:
+    ARTICLES_TAGGED.inc(n)
+    HEALTH.finished(n)
+
+
+def duplicates(n: int) -> None:
+    DUPLICATES.inc(n)
+    HEALTH.finished(n)
+
+
+def ready() -> None:
+    """The models are loaded: /readyz turns ready while the dataflow runs."""
+    _state["ready"] = True
+
+
 class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
         if self.path.startswith("/metrics"):
             body, ctype, code = generate_latest(REGISTRY), CONTENT_TYPE_LATEST, 200
         elif self.path.startswith("/healthz"):
-            healthy = _state["status"] in ("starting", "running")
-            body = json.dumps(_state).encode()
-            ctype, code = "application/json", 200 if healthy else 503
+            problems = HEALTH.problems()
+            if _state["status"] not in ("starting", "running"):
+                problems.insert(0, f"dataflow {_state['status']}")
+            body = json.dumps({**_state, "in_flight": HEALTH.in_flight, "problems": problems}).encode()
+            ctype, code = "application/json", 503 if problems else 200
+        elif self.path.startswith("/readyz"):
+            ready = _state["ready"] and _state["status"] == "running"
+            body = json.dumps({"ready": ready, "status": _state["status"]}).encode()
+            ctype, code = "application/json", 200 if ready else 503
         else:
             body, ctype, code = b"not found\n", "text/plain", 404
         self.send_response(code)

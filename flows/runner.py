@@ -107,6 +107,9 @@ def run(config: RunConfig, scale: ScaleOptions = ScaleOptions(), archive: Archiv
         os.environ["BYTEWAX_DATAFLOW_API_PORT"] = str(config.metrics.bytewax_api_port + (scale.process_id or 0))
     keep_large_allocations_mapped()
     enricher_for(config.models, config.topics).warm_up()
+    metrics.ready()
+    m = config.metrics
+    metrics.configure_health(m.stall_after_s, m.max_dead_letter_ratio, m.dead_letter_min_records)
     # The models' millions of objects go to the permanent generation: a full
     # collection scanning them paused the stream for ~0.4 s at random points.
     gc.collect()

@@ -35,6 +35,32 @@ class ConfigError(ValueError):
     """A configuration that cannot run; the message says how to fix it."""
 
 
+class Secret:
+    """A setting that never shows itself in reprs, logs or errors (like pydantic's SecretStr); `reveal()` gives it."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str = "") -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __repr__(self) -> str:
+        return "Secret('**********')" if self._value else "Secret('')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
 @dataclass(frozen=True)
 class SourceConfig:
     kind: str = "file"  # file (replay an archive) | kafka (the articles topic, always on)
@@ -75,14 +101,27 @@ class KafkaConfig:
     consumer_batch_size: int = 256
     # librdkafka settings passed through to every client, e.g. "security.protocol=SASL_SSL;sasl.mechanism=PLAIN"
     client: str = ""
+    # sasl.password: from STORYWIRE_KAFKA__PASSWORD or a file (e.g. a mounted secret), never from `client`
+    password: Secret = Secret()
+    password_file: str = ""
 
     def client_config(self) -> dict[str, str]:
         config = {"bootstrap.servers": self.bootstrap_servers}
         for item in filter(None, (part.strip() for part in self.client.split(";"))):
             key, sep, value = item.partition("=")
             if not sep:
-                raise ConfigError(f"kafka.client entry {item!r} is not key=value")
+                raise ConfigError(f"kafka.client has an entry that is not key=value (entry {len(config)})")
+            if key.strip() == "sasl.password":
+                raise ConfigError("kafka.client must not hold sasl.password: set kafka.password through STORYWIRE_KAFKA__PASSWORD, or kafka.password_file")
             config[key.strip()] = value.strip()
+        password = self.password.reveal()
+        if self.password_file:
+            try:
+                password = Path(self.password_file).read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise ConfigError(f"kafka.password_file {self.password_file}: {exc.strerror}") from None
+        if password:
+            config["sasl.password"] = password
         return config
 
 
@@ -304,6 +343,8 @@ def _coerce(value: Any, hint: Any, name: str) -> Any:
             return float(value)
         if hint is str:
             return str(value)
+        if hint is Secret:
+            return value if isinstance(value, Secret) else Secret(str(value))
     except (TypeError, ValueError):
         pass
     raise ConfigError(f"{name} = {value!r}: expected {getattr(hint, '__name__', hint)}")

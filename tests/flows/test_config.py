@@ -48,3 +48,20 @@ def test_the_clusterer_and_the_run_config_share_their_tuned_defaults():
     shared = set(estimator) & set(config) - {"recluster_mode"}  # "auto" is resolved by the flow, not the estimator
     assert len(shared) >= 10
     assert {name: config[name] for name in shared} == {name: estimator[name] for name in shared}
+
+
+def test_the_kafka_password_is_a_secret_from_the_environment_or_a_file(tmp_path):
+    from flows.config import Secret
+
+    config = RunConfig.load(env={"STORYWIRE_KAFKA__PASSWORD": "hunter2", "STORYWIRE_KAFKA__CLIENT": "sasl.username=u"})
+    assert config.kafka.password == Secret("hunter2") and "hunter2" not in repr(config) and "hunter2" not in str(config.kafka)
+    assert config.kafka.client_config()["sasl.password"] == "hunter2"
+    secret_file = tmp_path / "password"
+    secret_file.write_text("s3cret\n")
+    from_file = RunConfig().with_values({"kafka": {"password_file": str(secret_file)}})
+    assert from_file.kafka.client_config()["sasl.password"] == "s3cret"
+    with pytest.raises(ConfigError, match="must not hold sasl.password") as error:
+        RunConfig().with_values({"kafka": {"client": "sasl.password=p4ss"}})
+    assert "p4ss" not in str(error.value)
+    with pytest.raises(ConfigError, match="kafka.password_file .*: No such file"):
+        RunConfig().with_values({"kafka": {"password_file": str(tmp_path / "missing")}})

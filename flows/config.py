@@ -104,6 +104,11 @@ class KafkaConfig:
     # sasl.password: from STORYWIRE_KAFKA__PASSWORD or a file (e.g. a mounted secret), never from `client`
     password: Secret = Secret()
     password_file: str = ""
+    # records of the articles topic to dead-letter unread ("0:1200,3:977"): a way past any record, snapshot or not
+    skip_offsets: str = ""
+
+    def skipped_offsets(self) -> frozenset[tuple[int, int]]:
+        return frozenset(parse_partition_offsets(self.skip_offsets, "kafka.skip_offsets"))
 
     def client_config(self) -> dict[str, str]:
         config = {"bootstrap.servers": self.bootstrap_servers}
@@ -294,16 +299,22 @@ class RunConfig:
                 raise ConfigError(message)
         self.kafka.client_config()
         self.partition_offsets()
+        self.kafka.skipped_offsets()
 
     def partition_offsets(self) -> dict[int, int]:
         """source.partition_offsets ("0:120,3:77") as {partition: offset}."""
-        offsets = {}
-        for item in filter(None, (p.strip() for p in self.source.partition_offsets.split(","))):
-            partition, sep, offset = item.partition(":")
-            if not (sep and partition.strip().isdigit() and offset.strip().isdigit()):
-                raise ConfigError(f"source.partition_offsets entry {item!r} is not partition:offset")
-            offsets[int(partition)] = int(offset)
-        return offsets
+        return dict(parse_partition_offsets(self.source.partition_offsets, "source.partition_offsets"))
+
+
+def parse_partition_offsets(text: str, setting: str) -> list[tuple[int, int]]:
+    """"0:120,3:77" as [(0, 120), (3, 77)]."""
+    pairs = []
+    for item in filter(None, (p.strip() for p in text.split(","))):
+        partition, sep, offset = item.partition(":")
+        if not (sep and partition.strip().isdigit() and offset.strip().isdigit()):
+            raise ConfigError(f"{setting} entry {item!r} is not partition:offset")
+        pairs.append((int(partition), int(offset)))
+    return pairs
 
 
 def _updated(section_obj: Any, section: str, values: Mapping[str, Any]) -> Any:

@@ -83,10 +83,15 @@ class Sinks:
         return record.key, None if self.null_tombstones else to_line({"cluster_id": record.key, "tombstone": True})
 
 
-def decode(config: RunConfig, record: RawRecord) -> Article | DeadLetter:
-    """A validated article or a dead letter; never raises, whatever the bytes."""
+def decode(config: RunConfig, record: RawRecord, skip: frozenset[tuple[int, int]] = frozenset()) -> Article | DeadLetter:
+    """A validated article or a dead letter; never raises, whatever the bytes.
+
+    `skip` holds (partition, offset) of articles-topic records to dead-letter unread (kafka.skip_offsets).
+    """
     metrics.article_in()
     try:
+        if skip and record.origin == f"kafka:{config.kafka.articles_topic}" and (record.partition, record.position) in skip:
+            raise InvalidArticle(f"skipped unread: kafka.skip_offsets lists {record.partition}:{record.position}")
         return decode_record(record, config.limits)
     except InvalidArticle as exc:
         reason = str(exc)
@@ -124,7 +129,7 @@ def build_flow(config: RunConfig, source: Source[RawRecord], sinks: Sinks, repla
     (no recovery store) skips copying the clustering state at every epoch."""
     flow = Dataflow("storywire")
     raw = op.input("input", flow, source)
-    decoded = op.map("decode", raw, functools.partial(decode, config))
+    decoded = op.map("decode", raw, functools.partial(decode, config, skip=config.kafka.skipped_offsets()))
     valid = op.branch("validate", decoded, lambda x: isinstance(x, Article))
 
     timeout = REPLAY_BATCH_TIMEOUT if replay else timedelta(milliseconds=config.batch.timeout_ms)

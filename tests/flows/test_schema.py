@@ -127,3 +127,17 @@ def test_article_keeps_its_raw_record_for_later_dead_letters():
 def test_dead_letter_reason_is_bounded():
     letter = DeadLetter.from_raw(RawRecord(b"x", "file:x", 1, 0.0), "r" * 5000)
     assert len(letter.reason) == 1000
+
+
+def test_kafka_skip_offsets_dead_letters_the_listed_records_unread():
+    from flows.config import RunConfig
+    from flows.dataflow import decode as decode_step
+
+    config = RunConfig().with_values({"kafka": {"skip_offsets": "3:977, 0:5"}})
+    skip = config.kafka.skipped_offsets()
+    poison = RawRecord(b'{"id": "x", "title": "t"}', "kafka:articles", 977, 0.0, 3)
+    letter = decode_step(config, poison, skip)
+    assert isinstance(letter, DeadLetter) and letter.reason == "skipped unread: kafka.skip_offsets lists 3:977"
+    assert letter.raw == poison.payload
+    assert isinstance(decode_step(config, RawRecord(poison.payload, "kafka:articles", 977, 0.0, 2), skip), Article)
+    assert isinstance(decode_step(config, RawRecord(poison.payload, "file:x.jsonl", 977, 0.0, 3), skip), Article)

@@ -78,6 +78,40 @@ class VersionTable:
             self.put(article_id, seen[0], version)
 
 
+class TagStore:
+    """Article id -> its latest tag record as compact JSON (a dict costs ~5x the memory), bounded
+    in count and in bytes: the oldest records are forgotten first."""
+
+    def __init__(self, max_records: int, max_bytes: int) -> None:
+        self.max_records = max_records
+        self.max_bytes = max_bytes
+        self.bytes = 0
+        self._records: OrderedDict[str, str] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    def __contains__(self, article_id: str) -> bool:
+        return article_id in self._records
+
+    def get(self, article_id: str) -> str | None:
+        return self._records.get(article_id)
+
+    def put(self, article_id: str, record: str) -> None:
+        old = self._records.pop(article_id, None)
+        if old is not None:
+            self.bytes -= _size(article_id, old)
+        self._records[article_id] = record
+        self.bytes += _size(article_id, record)
+        while len(self._records) > self.max_records or (self.bytes > self.max_bytes and len(self._records) > 1):
+            self.bytes -= _size(*self._records.popitem(last=False))
+
+
+def _size(article_id: str, record: str) -> int:
+    """What a stored record costs, roughly: its characters plus the id and ~100 bytes of objects."""
+    return len(article_id) + len(record) + 100
+
+
 def _digest(article_id: str) -> int:
     return int.from_bytes(hashlib.blake2b(article_id.encode("utf-8"), digest_size=8).digest(), "big")
 
@@ -88,7 +122,7 @@ class ShardState:
 
     clusterer: OnlineStoryClusterer
     versions: VersionTable
-    last_tags: OrderedDict  # article id -> its latest tag record as compact JSON (a dict costs ~5x the memory)
+    last_tags: TagStore
     clock: EventClock
     duplicates: int = 0
     tombstones_due: deque = field(default_factory=deque)  # (event time, story id) of retired/merged stories
@@ -116,7 +150,8 @@ def new_shard_state(config: ClusteringConfig, shard: str, replay: bool = True, l
         recluster_mode=mode,
         shard=shard,
     )
-    return ShardState(clusterer, VersionTable(config.max_tracked_articles), OrderedDict(), EventClock.of(limits, live=not replay))
+    tags = TagStore(config.max_window, int(limits.max_stored_tags_mb * 2**20))
+    return ShardState(clusterer, VersionTable(config.max_tracked_articles), tags, EventClock.of(limits, live=not replay))
 
 
 def clustering_version(config: ClusteringConfig) -> str:
@@ -204,7 +239,7 @@ class ShardLogic(StatefulBatchLogic[EnrichedArticle, OutputRecord, ShardState]):
             version = 1 if seen is None else seen[1] + 1
             if seen is not None and state.clusterer.remove(article.id) is None and article.id in state.last_tags:
                 # Its story is closed or past the window: re-tag, but do not reopen or move it.
-                kept.append((item, version, dict(json.loads(state.last_tags[article.id])["story"], is_new=False)))
+                kept.append((item, version, dict(json.loads(state.last_tags.get(article.id))["story"], is_new=False)))
                 continue
             fresh.append((item, version, at, [CLAMPED] if clamped else []))
         assignments = state.clusterer.partial_fit_predict([to_story_doc(item, at) for item, _, at, _ in fresh])
@@ -221,7 +256,7 @@ class ShardLogic(StatefulBatchLogic[EnrichedArticle, OutputRecord, ShardState]):
         for item, version, story, extra_flags in placed:
             state.versions.put(item.article.id, item.article.content_hash, version)
             tags = self._tags(item, version, story, extra_flags, processed_at).to_json()
-            _remember(state.last_tags, item.article.id, _compact(tags), self.config.max_window)
+            state.last_tags.put(item.article.id, _compact(tags))
             out.append(OutputRecord(TAGS, item.article.id, tags))
             metrics.LATENCY.observe(max(0.0, processed_at - item.article.received_at))
         metrics.tagged(len(placed))
@@ -238,7 +273,7 @@ class ShardLogic(StatefulBatchLogic[EnrichedArticle, OutputRecord, ShardState]):
                 flags=sorted(set(republished["flags"]) | {f"story-{move.reason}"}),
             )
             state.versions.set_version(move.doc_id, republished["version"])
-            _remember(state.last_tags, move.doc_id, _compact(republished), self.config.max_window)
+            state.last_tags.put(move.doc_id, _compact(republished))
             out.append(OutputRecord(TAGS, move.doc_id, republished))
         out.extend(OutputRecord(STORIES, s.story_id, story_record(s)) for s in stories)
         out.extend(self._tombstones([s for s in stories if s.status != "active"]))
@@ -289,6 +324,8 @@ class ShardLogic(StatefulBatchLogic[EnrichedArticle, OutputRecord, ShardState]):
     def _report(state: ShardState) -> None:
         clusterer = state.clusterer
         metrics.ACTIVE_STORIES.labels(clusterer.shard).set(len(getattr(clusterer, "stories_", {})))
+        metrics.STORED_TAGS_BYTES.labels(clusterer.shard).set(state.last_tags.bytes)
+        metrics.TRACKED_IDS.labels(clusterer.shard).set(len(state.versions))
         durations = getattr(clusterer, "recluster_seconds_", [])
         for seconds in durations:
             metrics.RECLUSTER_SECONDS.observe(seconds)

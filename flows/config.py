@@ -184,6 +184,7 @@ class LimitsConfig:
     max_depth: int = 32  # JSON nesting deeper than this is a dead letter
     dead_letter_raw_bytes: int = 64 * 1024  # raw input carried by a dead letter
     max_output_bytes: int = 1_000_000  # every published record (key + value) fits this: librdkafka's message.max.bytes
+    max_stored_tags_mb: float = 256.0  # per shard: latest tag records kept for edits and re-publication, oldest dropped
     # event time: published_at more than this ahead of the reference (receive time live, the stream's
     # recent event time in replays) is clamped to it (flag published-at-clamped) ...
     max_future_skew: float = 24.0  # hours

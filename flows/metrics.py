@@ -30,6 +30,8 @@ LATENCY = Histogram(
     buckets=(0.05, 0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10, 30, 60),
 )
 ACTIVE_STORIES = Gauge("storywire_active_stories", "Live stories", ["shard"])
+STORED_TAGS_BYTES = Gauge("storywire_stored_tag_records_bytes", "Latest tag records kept (limits.max_stored_tags_mb)", ["shard"])
+TRACKED_IDS = Gauge("storywire_tracked_article_ids", "Ids remembered for duplicate and edit detection", ["shard"])
 RECLUSTER_SECONDS = Histogram("storywire_recluster_stall_seconds", "Time re-clustering held the stream (submit or apply)")
 RECLUSTER_WINDOW = Gauge("storywire_recluster_window_articles", "Articles in the latest window sent to HDBSCAN", ["shard"])
 

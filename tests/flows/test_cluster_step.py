@@ -163,3 +163,19 @@ def test_version_table_remembers_the_latest_ids_only():
     assert table.get("b") is None  # the oldest, forgotten beyond the limit
     assert table.get("c") == ("0000000000000001", 1)
     assert len(table) == 2
+
+
+def test_stored_tag_records_are_bounded_in_count_and_bytes():
+    from flows.cluster_step import TagStore
+
+    store = TagStore(max_records=3, max_bytes=1000)
+    store.put("a", "x" * 300)
+    store.put("b", "y" * 300)
+    assert len(store) == 2 and store.bytes == 2 * (1 + 300 + 100)
+    store.put("c", "z" * 300)  # 1203 bytes: the oldest goes
+    assert "a" not in store and store.get("c") == "z" * 300 and store.bytes == 802
+    store.put("b", "short")  # replacing a record counts its new size only
+    assert store.bytes == 401 + 106
+    store.put("d", "d")
+    store.put("e", "e")
+    assert len(store) == 3 and "c" not in store

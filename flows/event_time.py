@@ -2,19 +2,22 @@
 
 The clusterer's watermark is the latest `published_at` it has seen, so a single
 article dated years ahead would make every later article `late` and retire
-every live story. Before an article reaches the clusterer, its time is checked
-against a reference:
+every live story. Before an article reaches the clusterer, its time is checked against the
+stream's own event time, the median `published_at` of the shard's last
+`RECENT` articles (one outlier cannot move a median; a real jump moves it
+after half of them):
 
-- live (Kafka): the time the source received it;
-- replay: the median `published_at` of the shard's last `RECENT` articles
-  (one outlier cannot move a median; a real jump in the archive moves it after
-  half of them), and never later than the receive time (archives are past).
+- more than `limits.max_future_skew` hours ahead of the reference, the article
+  is clustered at the reference instead (flag `published-at-clamped`; its tags
+  keep the published_at it was sent with). The reference is the receive time
+  live (where the median of a quiet shard may be days old), and the median,
+  but never later than the receive time, in replays (archives are past);
+- more than `limits.max_age` hours before the median, it is a dead letter.
+  The receive time is not used here, so an archive produced into Kafka
+  (`storywire replay --to-kafka`) runs live as it does replayed.
 
-An article more than `limits.max_future_skew` hours ahead of the reference is
-clustered at the reference time instead (flag `published-at-clamped`; its tags
-keep the published_at it was sent with); one more than `limits.max_age` hours
-before it is a dead letter. The first article of a replayed shard has no
-median to compare with and is only checked against its receive time.
+The first article of a shard has no median: it is only checked against its
+receive time.
 """
 
 from __future__ import annotations
@@ -55,15 +58,13 @@ class EventClock:
         a real jump in an archive's time is followed after RECENT // 2 articles.
         """
         median = statistics.median_low(self.recent) if self.recent else None
-        past_reference = received_at if self.live else median
-        if past_reference is not None and published_at < past_reference - self.max_age_s:
+        if median is not None and published_at < median - self.max_age_s:
             raise TooOld(
-                f"published_at {iso(published_at)} is {(past_reference - published_at) / HOUR:.0f} h before the stream's "
-                f"event time {iso(past_reference)} (limits.max_age = {self.max_age_s / HOUR:g} h)"
+                f"published_at {iso(published_at)} is {(median - published_at) / HOUR:.0f} h before the stream's "
+                f"event time {iso(median)} (limits.max_age = {self.max_age_s / HOUR:g} h)"
             )
-        future_reference = received_at if self.live or median is None else min(median, received_at)
-        if not self.live:
-            self.recent.append(published_at)
-        if published_at > future_reference + self.max_future_skew_s:
-            return future_reference, True
+        self.recent.append(published_at)
+        reference = received_at if self.live or median is None else min(median, received_at)
+        if published_at > reference + self.max_future_skew_s:
+            return reference, True
         return published_at, False

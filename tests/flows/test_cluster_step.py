@@ -138,11 +138,19 @@ def test_a_far_future_article_cannot_move_the_watermark(replay):
     assert step.state.clusterer.stories_[story].status == "active"
 
 
-def test_an_article_older_than_max_age_is_a_dead_letter():
-    step = logic(LimitsConfig(max_age=48), replay=False)
-    out = step.process([item("old", [1, 0], hours=0, received_hours=100)])
+@pytest.mark.parametrize("replay", [True, False])
+def test_an_article_older_than_max_age_before_the_stream_is_a_dead_letter(replay):
+    step = logic(LimitsConfig(max_age=48), replay=replay)
+    step.process([item(f"a{i}", [1, 0.01 * i], hours=100 + i, received_hours=10_000) for i in range(3)])
+    out = step.process([item("old", [1, 0], hours=0, received_hours=10_000)])
     assert [(r.output, r.key) for r in out] == [(DEAD, "old")]
-    assert out[0].body["reason"].startswith("published_at 2001-09-09T01:46:40.000Z is 100 h before the stream's event time")
+    assert out[0].body["reason"].startswith("published_at 2001-09-09T01:46:40.000Z is 101 h before the stream's event time")
+
+
+def test_live_an_archive_produced_into_kafka_is_not_too_old():
+    step = logic(LimitsConfig(max_age=48), replay=False)
+    out = step.process([item(f"a{i}", [1, 0.01 * i], hours=i, received_hours=10_000) for i in range(3)])
+    assert [r.output for r in out].count(TAGS) == 3 and not any("published-at-clamped" in r.body.get("flags", []) for r in out)
 
 
 def test_replayed_time_follows_a_real_jump_after_a_few_articles():

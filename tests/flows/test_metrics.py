@@ -4,7 +4,6 @@ import json
 import urllib.error
 import urllib.request
 
-
 from flows import metrics
 from flows.metrics import Health
 

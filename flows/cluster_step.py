@@ -154,6 +154,18 @@ def new_shard_state(config: ClusteringConfig, shard: str, replay: bool = True, l
     return ShardState(clusterer, VersionTable(config.max_tracked_articles), tags, EventClock.of(limits, live=not replay))
 
 
+def _migrated(state: ShardState, config: ClusteringConfig, limits: LimitsConfig, replay: bool) -> ShardState:
+    """A state restored from a snapshot taken before the event clock and the tag store existed."""
+    if not hasattr(state, "clock"):
+        state.clock = EventClock.of(limits, live=not replay)
+    if not isinstance(state.last_tags, TagStore):
+        tags = TagStore(config.max_window, int(limits.max_stored_tags_mb * 2**20))
+        for article_id, record in state.last_tags.items():
+            tags.put(article_id, record)
+        state.last_tags = tags
+    return state
+
+
 def clustering_version(config: ClusteringConfig) -> str:
     return f"online+hdbscan:t{config.threshold}/we{config.weight_entities}/ts{config.time_scale_hours}h"
 
@@ -172,7 +184,7 @@ class ShardLogic(StatefulBatchLogic[EnrichedArticle, OutputRecord, ShardState]):
         snapshots: bool = True,
         replay: bool = True,
     ) -> None:
-        self.state = state  # None until the first batch tells us which shard this is
+        self.state = _migrated(state, config, limits, replay) if state is not None else None  # None until the first batch
         self.config = config
         self.shard_of = shard_of
         self.model_versions = versions  # called lazily: model versions are known once models load

@@ -187,3 +187,16 @@ def test_stored_tag_records_are_bounded_in_count_and_bytes():
     store.put("d", "d")
     store.put("e", "e")
     assert len(store) == 3 and "c" not in store
+
+
+def test_a_snapshot_from_before_the_event_clock_is_migrated():
+    from collections import OrderedDict
+
+    step = logic()
+    step.process([item("a", [1, 0])])
+    old = step.state
+    del old.clock
+    old.last_tags = OrderedDict(a=old.last_tags.get("a"))  # what it was before TagStore
+    restored = ShardLogic(old, ClusteringConfig(recluster_every=0), lambda _: "default", lambda: VERSIONS)
+    out = restored.process([item("a", [0, 1], title="Quake hits Chile, update", hours=1)])
+    assert [(r.output, r.key, r.body["version"]) for r in out if r.output == TAGS] == [(TAGS, "a", 2)]

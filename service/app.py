@@ -23,7 +23,8 @@ from pydantic import BaseModel, Field
 from service.queries import (
     NotFound, StoryFilter, article_detail, list_stories, story_detail, trending,
 )
-from service.search import Searcher, project_window
+from service.projection import Projector
+from service.search import Searcher
 from service.view import View
 from taxonomy import Taxonomy
 
@@ -55,7 +56,7 @@ def parse_time(value: str | None, name: str) -> float | None:
     return parsed.timestamp()
 
 
-def create_app(view: View, searcher: Searcher, taxonomy: Taxonomy) -> FastAPI:
+def create_app(view: View, searcher: Searcher, projector: Projector, taxonomy: Taxonomy) -> FastAPI:
     app = FastAPI(title="storywire story service", version="1",
                   description="Stories, articles, similar articles, match, trends and a live event stream over "
                   "storywire's outputs. A merged story's ID answers with its survivor (`resolved_from`).")
@@ -122,9 +123,9 @@ def create_app(view: View, searcher: Searcher, taxonomy: Taxonomy) -> FastAPI:
     def trends(what: Literal["entities", "topics"], limit: Annotated[int, Query(ge=1, le=100)] = 20) -> dict:
         return trending(store, what, limit)
 
-    @app.get("/api/map", summary="2-D projection of the live window's article vectors")
+    @app.get("/api/map", summary="2-D projection of the live window's article vectors (UMAP, PCA until it is ready)")
     def window_map() -> dict:
-        return project_window(view)
+        return projector.points()
 
     @app.get("/api/health", summary="Counts and the database mode")
     def health() -> dict:

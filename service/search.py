@@ -1,4 +1,4 @@
-"""Vector questions: similar articles, `match` (which story new text would join) and the 2-D map.
+"""Vector questions: similar articles and `match` (which story new text would join).
 
 `match` embeds the query text with the same encoder as the flow (the
 taggers package; loaded once, used for queries only), compares it with the
@@ -110,21 +110,3 @@ def _story_of(view: View, article_ids: list[str]) -> dict[str, str]:
         out.update({r["id"]: r["story_id"] for r in rows})
     return out
 
-
-def project_window(view: View, limit: int = 5000) -> dict:
-    """A 2-D PCA projection of the live window's vectors (newest `limit`), with story and title per point."""
-    ids = view.index.ids()[-limit:]
-    vectors = [view.index.vector(i) for i in ids]
-    kept = [(i, v) for i, v in zip(ids, vectors) if v is not None]
-    if len(kept) < 3:
-        return {"points": []}
-    matrix = np.array([v for _, v in kept], dtype=np.float32)
-    centred = matrix - matrix.mean(axis=0)
-    _, _, components = np.linalg.svd(centred, full_matrices=False)
-    xy = centred @ components[:2].T
-    xy /= max(float(np.abs(xy).max()), 1e-9)
-    titles = article_titles(view.store, [i for i, _ in kept])
-    return {"points": [
-        {"id": i, "x": round(float(x), 4), "y": round(float(y), 4), **titles.get(i, {})}
-        for (i, _), (x, y) in zip(kept, xy)
-    ]}

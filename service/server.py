@@ -12,6 +12,7 @@ from fastapi import FastAPI
 
 from service.app import create_app
 from service.ingest import FileSource, KafkaSource
+from service.projection import Projector
 from service.search import Encoder, Searcher
 from service.store import Store
 from service.view import View
@@ -36,6 +37,7 @@ class ServeOptions:
     threshold: float = 0.4  # the flow's clustering.threshold
     window_hours: float = 72.0
     taxonomy: str = "iptc"
+    umap_map: bool = True  # False: the map is PCA only (no worker process)
 
 
 def build(options: ServeOptions, encoder: Encoder | None = None) -> tuple[FastAPI, View]:
@@ -47,6 +49,7 @@ def build(options: ServeOptions, encoder: Encoder | None = None) -> tuple[FastAP
     searcher = Searcher(view, encoder, options.threshold)
     source = (FileSource(options.replay_dir) if options.replay_dir is not None
               else KafkaSource(options.kafka_client, options.kafka_group, options.kafka_topics))
+    projector = Projector(view, umap=options.umap_map)
     stop = threading.Event()
 
     @asynccontextmanager
@@ -57,13 +60,15 @@ def build(options: ServeOptions, encoder: Encoder | None = None) -> tuple[FastAP
                    threading.Thread(target=encoder.warm_up, name="encoder-warm-up", daemon=True)]
         for thread in threads:
             thread.start()
+        projector.start()
         try:
             yield
         finally:
             stop.set()
+            projector.stop()
             threads[0].join(timeout=10)
 
-    app = create_app(view, searcher, load_taxonomy(options.taxonomy))
+    app = create_app(view, searcher, projector, load_taxonomy(options.taxonomy))
     app.router.lifespan_context = lifespan
     return app, view
 

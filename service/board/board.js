@@ -49,7 +49,8 @@ async function loadTrends() {
 }
 
 async function loadMap() {
-  const { points } = await api("/api/map");
+  const { points, method } = await api("/api/map");
+  $("#map-method").textContent = method.toUpperCase();
   $("#map").innerHTML = points.map((p) => `<circle cx="${p.x}" cy="${-p.y}" r="0.03" fill="${colourOf(p.story_id)}" data-story="${esc(p.story_id)}"><title>${esc(p.title)}</title></circle>`).join("");
 }
 

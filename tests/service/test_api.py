@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import time
 from collections import Counter
 
+import numpy as np
 import pytest
 
 pytestmark = pytest.mark.slow
@@ -115,11 +117,22 @@ def test_the_event_stream_replays_story_changes_in_order(client):
     assert {"id", "version", "status", "size", "title", "deleted"} <= set(first)
 
 
-def test_the_map_has_a_point_per_article_in_the_window(client):
-    points = client.get("/api/map").json()["points"]
+def test_the_map_has_a_point_per_article_in_the_window_and_turns_to_umap_in_the_background(client):
+    deadline = time.monotonic() + 300
+    answer = client.get("/api/map").json()
+    while answer["method"] != "umap" and time.monotonic() < deadline:  # numba compiles umap-learn on first use
+        time.sleep(1)
+        answer = client.get("/api/map").json()
+    assert answer["method"] == "umap"
+    points = answer["points"]
     health = client.get("/api/health").json()
     assert len(points) == health["indexed_vectors"] > 10
     assert all(-1.0 <= p["x"] <= 1.0 and -1.0 <= p["y"] <= 1.0 and p["story_id"] for p in points)
+    by_story: dict[str, list] = {}
+    for p in points:
+        by_story.setdefault(p["story_id"], []).append((p["x"], p["y"]))
+    spread = np.mean([np.std(xy, axis=0).mean() for xy in by_story.values() if len(xy) >= 3])
+    assert spread < np.std([(p["x"], p["y"]) for p in points], axis=0).mean() / 2  # stories sit together on the map
 
 
 @pytest.mark.parametrize(

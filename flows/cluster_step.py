@@ -255,23 +255,23 @@ class ShardLogic(StatefulBatchLogic[EnrichedArticle, OutputRecord, ShardState]):
                 continue
             fresh.append((item, version, at, [CLAMPED] if clamped else []))
         assignments = state.clusterer.partial_fit_predict([to_story_doc(item, at) for item, _, at, _ in fresh])
-        # The clusterer took the run: from here on, record it.
-        state.duplicates += duplicates
-        metrics.duplicates(duplicates)
-        if fresh:
-            state.dimension = len(fresh[0][0].vector)
         processed_at = now()
         placed = [
             (item, version, {"id": a.story_id, "score": a.score, "is_new": a.is_new}, flags + (["late"] if a.late else []))
             for (item, version, _, flags), a in zip(fresh, assignments)
         ] + [(item, version, story, ["outside-window"]) for item, version, story in kept]
-        for item, version, story, extra_flags in placed:
+        tagged = [(item, version, self._tags(item, version, story, flags, processed_at).to_json()) for item, version, story, flags in placed]
+        # The clusterer took the run and every tag record is built: from here on, record it.
+        state.duplicates += duplicates
+        metrics.duplicates(duplicates)
+        if fresh:
+            state.dimension = len(fresh[0][0].vector)
+        for item, version, tags in tagged:
             state.versions.put(item.article.id, item.article.content_hash, version)
-            tags = self._tags(item, version, story, extra_flags, processed_at).to_json()
             state.last_tags.put(item.article.id, _compact(tags))
             out.append(OutputRecord(TAGS, item.article.id, tags))
             metrics.LATENCY.observe(max(0.0, processed_at - item.article.received_at))
-        metrics.tagged(len(placed))
+        metrics.tagged(len(tagged))
         stories, moved = state.clusterer.drain_changes()
         for move in moved:
             previous = state.last_tags.get(move.doc_id)

@@ -24,7 +24,7 @@ const chips = (items, cls = "") => `<ul class="chips">${items.map((t) => `<li cl
 
 function storyCard(s) {
   return `<li class="story-card" data-id="${esc(s.id)}" style="border-left: 4px solid ${colourOf(s.id)}">
-    <div class="size">${s.size}<small>articles</small></div>
+    <div class="size">${s.size}<small>${s.size === 1 ? "article" : "articles"}</small></div>
     <div><div class="title">${esc(s.title)}</div>${chips(s.entities.slice(0, 5))}${chips(s.topics.slice(0, 3), "topic")}</div>
     ${sparkline(s.sparkline)}</li>`;
 }

@@ -1,5 +1,5 @@
 """The board in real headless Chromium (Debian's chromium, driven by Playwright): it loads, shows the top
-stories, takes live updates while a replay's output grows, and a click opens a story page.
+stories, takes live updates while a replay's output grows, a click opens a story page, and it fits a phone.
 Screenshots go to the test's tmp folder. Skips when chromium or Playwright is absent."""
 
 from __future__ import annotations
@@ -22,6 +22,20 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def _wait_until_quiet(page, quiet_s: float = 2.0, timeout_s: float = 30.0) -> None:
+    """Until the live update count has not moved for `quiet_s` (the appended output is all applied and shown)."""
+    deadline = time.monotonic() + timeout_s
+    last, since = None, time.monotonic()
+    while time.monotonic() < deadline:
+        count = page.evaluate("document.querySelector('#live').dataset.updates")
+        if count != last:
+            last, since = count, time.monotonic()
+        elif time.monotonic() - since >= quiet_s:
+            return
+        time.sleep(0.2)
+    raise AssertionError("live updates did not settle")
 
 
 def _copy_head(source: Path, target: Path, fraction: float) -> list[str]:
@@ -81,16 +95,23 @@ def test_board_shows_top_stories_live_updates_and_a_story_page(live_board, tmp_p
                 with (live_board["folder"] / name).open("a", encoding="utf-8") as handle:
                     handle.write(text)
             page.wait_for_function("Number(document.querySelector('#live').dataset.updates || 0) > 0", timeout=15_000)
+            _wait_until_quiet(page)
             page.screenshot(path=str(tmp_path / "board-live.png"), full_page=True)
 
             first = page.locator(".story-card").first
-            title = first.locator(".title").inner_text()
-            first.click()
+            story_id, title = first.get_attribute("data-id"), first.locator(".title").inner_text()
+            page.locator(f'.story-card[data-id="{story_id}"]').click()
             page.wait_for_selector("#story-title")
             assert page.locator("#story-title").inner_text() == title
             assert page.locator(".members li").count() >= 1
             page.screenshot(path=str(tmp_path / "story.png"), full_page=True)
             assert errors == []
+
+            phone = browser.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True)
+            phone.goto(live_board["url"])
+            phone.wait_for_selector(".story-card")
+            assert phone.evaluate("document.documentElement.scrollWidth") <= 390  # one column, nothing off-screen
+            phone.screenshot(path=str(tmp_path / "board-phone.png"))
         finally:
             browser.close()
-    assert all((tmp_path / name).stat().st_size > 10_000 for name in ("board.png", "board-live.png", "story.png"))
+    assert all((tmp_path / name).stat().st_size > 10_000 for name in ("board.png", "board-live.png", "story.png", "board-phone.png"))

@@ -48,7 +48,7 @@ def query_text(title: str, body: str | None, max_chars: int = 1000) -> str:
 
 
 class Searcher:
-    """Story centroids over the live window, recomputed when the view changes."""
+    """Answers vector questions over the view's index and its story centroids."""
 
     def __init__(self, view: View, encoder: Encoder, threshold: float = 0.4) -> None:
         self.view = view
@@ -58,24 +58,12 @@ class Searcher:
         self._lock = threading.Lock()
 
     def centroids(self) -> tuple[list[str], np.ndarray]:
-        """Active story ids and their unit centroids from the members in the index."""
+        """Story ids with members in the window and their unit centroids, rebuilt when the view changes."""
         with self._lock:
             generation = self.view.generation
-            if self._cache is not None and self._cache[0] == generation:
-                return self._cache[1], self._cache[2]
-            ids = self.view.index.ids()
-            stories = _story_of(self.view, ids)
-            sums: dict[str, np.ndarray] = {}
-            for article_id in ids:
-                story = stories.get(article_id)
-                vector = self.view.index.vector(article_id)
-                if story is None or vector is None:
-                    continue
-                sums[story] = sums.get(story, 0) + vector
-            story_ids = sorted(sums)
-            matrix = np.array([sums[s] / max(np.linalg.norm(sums[s]), 1e-9) for s in story_ids], dtype=np.float32).reshape(len(story_ids), -1)
-            self._cache = (generation, story_ids, matrix)
-            return story_ids, matrix
+            if self._cache is None or self._cache[0] != generation:
+                self._cache = (generation, *self.view.centroids.snapshot(self.view.index.dimension))
+            return self._cache[1], self._cache[2]
 
     def similar_to_vector(self, vector: np.ndarray, k: int, exclude: str | None = None) -> list[dict]:
         neighbours = [n for n in self.view.index.search(vector, k + 1) if n.article_id != exclude][:k]
@@ -100,13 +88,4 @@ class Searcher:
             "candidates": candidates,
             "nearest_articles": self.similar_to_vector(vector, k),
         }
-
-
-def _story_of(view: View, article_ids: list[str]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for start in range(0, len(article_ids), 500):
-        chunk = article_ids[start:start + 500]
-        rows = view.store.query(f"SELECT id, story_id FROM articles WHERE id IN ({','.join('?' * len(chunk))})", chunk)
-        out.update({r["id"]: r["story_id"] for r in rows})
-    return out
 

@@ -16,6 +16,7 @@ import logging
 import threading
 from dataclasses import dataclass
 
+from service.centroids import StoryCentroids
 from service.store import Change, Store, apply_article, apply_story, apply_vector, next_seq
 from service.vectors import VectorIndex, dequantize
 
@@ -40,6 +41,7 @@ class View:
         self.store = store
         self.window_s = window_hours * 3600
         self.index = VectorIndex(dimension)
+        self.centroids = StoryCentroids()
         self._expiry: list[tuple[float, str]] = []  # (published_at, article id), a min-heap over the index's members
         self._published: dict[str, float] = {}
         self.changed = threading.Condition()
@@ -82,6 +84,8 @@ class View:
         for change in changes:
             if change.kind == "article" and change.deleted:
                 self._unindex(change.key)
+            elif change.kind == "article" and change.story_id is not None and change.key in self.index:
+                self.centroids.move(change.key, change.story_id, self.index.vector(change.key))
         for key, record in vectors:
             if record is None:
                 self._unindex(key)
@@ -111,11 +115,16 @@ class View:
             log.warning("article %s: vector of %d dimensions, the index has %d; not indexed", article_id, vector.shape[0], self.index.dimension)
             return
         when = float(published_at) if published_at is not None else 0.0
+        self._unindex(article_id)
         self.index.upsert(article_id, vector)
+        story = self.store.one("SELECT story_id FROM articles WHERE id = ?", (article_id,))
+        self.centroids.add(article_id, story["story_id"] if story else None, self.index.vector(article_id))
         self._published[article_id] = when
         heapq.heappush(self._expiry, (when, article_id))
 
     def _unindex(self, article_id: str) -> None:
+        if article_id in self.index:
+            self.centroids.remove(article_id, self.index.vector(article_id))
         self.index.remove(article_id)
         self._published.pop(article_id, None)
 

@@ -98,3 +98,27 @@ def test_a_malformed_record_is_skipped_and_counted(view):
     view.apply([Item("story", "s1", {"cluster_id": "s1"}), story("s2", 1)])
     assert view.rejected == 1
     assert view.store.one("SELECT COUNT(*) FROM stories")[0] == 1
+
+
+def test_story_centroids_follow_moves_deletions_and_the_window(view):
+    rng = np.random.default_rng(2)
+    vectors = {f"a{i}": rng.normal(size=4).astype(np.float32) for i in range(6)}
+    view.apply([vector("a0", vectors["a0"], hour=1)])  # the vector before its tags
+    view.apply([article(a, 1, "s1" if i < 3 else "s2", hour=i + 1) for i, a in enumerate(vectors)])
+    view.apply([vector(a, v, hour=i + 1) for i, (a, v) in enumerate(vectors.items()) if a != "a0"])
+    view.apply([article("a2", 2, "s2", hour=3, flags=["story-merged"])])  # re-published under s2
+    view.apply([Item("article", "a5", None)])  # deleted
+
+    def expected() -> dict[str, np.ndarray]:
+        members: dict[str, list] = {}
+        for article_id in view.index.ids():
+            story_id = view.store.one("SELECT story_id FROM articles WHERE id = ?", (article_id,))[0]
+            members.setdefault(story_id, []).append(view.index.vector(article_id))
+        return {s: np.sum(v, axis=0) / np.linalg.norm(np.sum(v, axis=0)) for s, v in members.items()}
+
+    story_ids, matrix = view.centroids.snapshot(4)
+    assert story_ids == ["s1", "s2"] and view.centroids.members("s1") == 2 and view.centroids.members("s2") == 3
+    for story_id, row in zip(story_ids, matrix):
+        assert np.allclose(row, expected()[story_id], atol=1e-5)
+    view.apply([article("a9", 1, "s3", hour=13)])  # the window (10 h) drops a0 and a1: s1 has no member left
+    assert view.centroids.snapshot(4)[0] == ["s2"]

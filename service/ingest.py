@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from service.view import Item, View, parse_line
@@ -96,8 +96,7 @@ class KafkaSource:
 
     client: dict[str, str]
     group: str
-    topics: dict[str, str] = field(default_factory=lambda: {
-        "article-tags": "article", "story-clusters": "story", "article-vectors": "vector"})
+    topics: dict[str, str]  # topic -> record kind (article, story, vector)
     batch_size: int = 500
 
     def _consumer(self, view: View):

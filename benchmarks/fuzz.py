@@ -127,6 +127,7 @@ class Outcome:
     raw: dict[tuple, bytes]  # (partition, position) -> the bytes sent
     rss_mb: dict[str, float]
     wall_s: float
+    records_in: int  # sent into the flow: Kafka takes no line over its message size
 
 
 def through_file(archive: Path, out: Path, n_lines: int, backend: str) -> Outcome:
@@ -150,10 +151,11 @@ def through_file(archive: Path, out: Path, n_lines: int, backend: str) -> Outcom
         {(None, i): line for i, line in enumerate(lines, 1)},
         rss.mb(),
         wall,
+        n_lines,
     )
 
 
-def through_kafka(archive: Path, bootstrap: str, n_lines: int, backend: str, metrics_port: int) -> Outcome:
+def through_kafka(archive: Path, bootstrap: str, backend: str, metrics_port: int) -> Outcome:
     """`storywire run` against a broker on fresh topics: records produced first, the service stopped with
     SIGTERM once its counters account for all of them, outputs read back from the topics."""
     prefix = f"fuzz-{os.getpid()}-{int(time.time())}"
@@ -172,6 +174,7 @@ def through_kafka(archive: Path, bootstrap: str, n_lines: int, backend: str, met
     config = RunConfig.load(env=env)
     init_topics(config.kafka, 2)
     raw = produce_lines(archive, config.kafka)
+    n_lines = len(raw)
     service = subprocess.Popen([sys.executable, "-m", "flows.cli", "run"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     scraped: dict[str, float] = {}
     rss = RssByHalf(service.pid, n_lines, lambda: scraped.get("articles_in", 0.0))
@@ -195,11 +198,15 @@ def through_kafka(archive: Path, bootstrap: str, n_lines: int, backend: str, met
         sys.exit(f"storywire run exited {code}: {service.stderr.read().decode()[-3000:]}")
     tags = [v for _, v in follow(config.kafka, config.kafka.tags_topic, idle_timeout_s=10) if v is not None]
     dead = [v for _, v in follow(config.kafka, config.kafka.dlq_topic, idle_timeout_s=10) if v is not None]
-    return Outcome(scraped, tags, dead, raw, rss.mb(), wall)
+    return Outcome(scraped, tags, dead, raw, rss.mb(), wall, n_lines)
+
+
+KAFKA_MAX_MESSAGE_BYTES = 1_000_000 - 1024  # larger lines cannot be produced at all (message.max.bytes)
 
 
 def produce_lines(archive: Path, config) -> dict[tuple, bytes]:
-    """Each line of the archive as one message, alternating partitions; returns (partition, offset) -> bytes."""
+    """Each line of the archive that Kafka accepts as one message, alternating partitions;
+    returns (partition, offset) -> bytes of those delivered."""
     producer = Producer({**config.client_config(), "enable.idempotence": True, "acks": "all", "linger.ms": 20})
     raw: dict[tuple, bytes] = {}
 
@@ -209,6 +216,8 @@ def produce_lines(archive: Path, config) -> dict[tuple, bytes]:
 
     with archive.open("rb") as f:
         for i, line in enumerate(f):
+            if len(line) > KAFKA_MAX_MESSAGE_BYTES:
+                continue
             while True:
                 try:
                     producer.produce(config.articles_topic, value=line.rstrip(b"\n"), partition=i % 2, on_delivery=delivered)
@@ -249,16 +258,17 @@ def main() -> int:
     made = write_archive(archive, good, args.hostile, args.seed)
     n_lines = sum(1 for _ in archive.open("rb"))
     if args.kafka:
-        outcome = through_kafka(archive, args.kafka, n_lines, args.backend, args.metrics_port)
+        outcome = through_kafka(archive, args.kafka, args.backend, args.metrics_port)
     else:
         outcome = through_file(archive, args.out or work / "out", n_lines, args.backend)
 
     counts = outcome.counts
+    n_in = outcome.records_in
     first_publications = sum(1 for t in outcome.tags if not any(f.startswith("story-") for f in t["flags"]))
     tagged_ids = {t["id"] for t in outcome.tags}
     reasons = collections.Counter(d["reason"].split(":")[0][:60] for d in outcome.dead)
     accounting = {
-        "records_in": n_lines,
+        "records_in": n_in,
         "flow_in": counts["articles_in"],
         "tagged": counts["articles_tagged"],
         "dead_lettered": counts["dead_letters"],
@@ -267,7 +277,7 @@ def main() -> int:
         "dead_letter_records": len(outcome.dead),
     }
     checks = {
-        "accounting_exact": n_lines == counts["articles_in"] == counts["articles_tagged"] + counts["dead_letters"] + counts["duplicates"]
+        "accounting_exact": n_in == counts["articles_in"] == counts["articles_tagged"] + counts["dead_letters"] + counts["duplicates"]
         and counts["articles_tagged"] == first_publications
         and counts["dead_letters"] == len(outcome.dead),
         "every_good_article_tagged": all(doc["id"] in tagged_ids for doc in good),
@@ -284,7 +294,7 @@ def main() -> int:
             "checks": checks,
             "peak_rss_mb": outcome.rss_mb,
             "wall_s": round(outcome.wall_s, 1),
-            "records_per_s": round(n_lines / outcome.wall_s, 1),
+            "records_per_s": round(n_in / outcome.wall_s, 1),
             "backend": args.backend,
             "dead_letter_reasons": dict(reasons.most_common(25)),
         }

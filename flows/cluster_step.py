@@ -31,7 +31,7 @@ from bytewax.operators import StatefulBatchLogic
 from clustering import OnlineStoryClusterer, StoryDoc
 from flows import metrics
 from flows.config import ClusteringConfig, LimitsConfig
-from flows.enrich import EnrichedArticle, dead_letter_for
+from flows.enrich import EnrichedArticle, dead_letter_for, where
 from flows.event_time import CLAMPED, EventClock, TooOld
 from flows.schema import ModelVersions, TaggedArticle, iso, now, story_record
 
@@ -214,7 +214,11 @@ class ShardLogic(StatefulBatchLogic[EnrichedArticle, OutputRecord, ShardState]):
                     self.state = new_shard_state(self.config, self.shard_of(run[0]), self.replay, self.limits)
                 records = self._process_run(run)
             except Exception as exc:  # noqa: BLE001 - the run is dead-lettered, the shard keeps going
-                log.exception("clustering a run of %d articles failed; dead-lettering it", len(run))
+                positions = ", ".join(where(item.article) for item in run[:5]) + (", ..." if len(run) > 5 else "")
+                log.error(
+                    "cluster step: a run of %d articles failed, dead-lettered (%s): %s: %s",
+                    len(run), positions, type(exc).__name__, exc, exc_info=True,
+                )
                 if recent is not None:
                     self.state.clock.recent = recent
                 records = [self._dead(item, f"clustering failed: {type(exc).__name__}: {exc}") for item in run]

@@ -96,7 +96,8 @@ def decode(config: RunConfig, record: RawRecord, skip: frozenset[tuple[int, int]
     except InvalidArticle as exc:
         reason = str(exc)
     except Exception as exc:  # noqa: BLE001 - a decoder bug must not stop the flow: the record is dead-lettered
-        log.exception("decoding %s@%s failed", record.origin, record.position)
+        partition = f"/{record.partition}" if record.partition is not None else ""
+        log.error("decode step: %s%s@%s failed, dead-lettered: %s: %s", record.origin, partition, record.position, type(exc).__name__, exc, exc_info=True)
         reason = f"decode failed: {type(exc).__name__}: {exc}"
     metrics.dead_lettered("decode")
     return DeadLetter.from_raw(record, reason, config.limits.dead_letter_raw_bytes)

@@ -141,6 +141,7 @@ class Enricher:
             try:
                 results.extend(self.enrich([article]))
             except Exception as exc:  # noqa: BLE001
+                log.error("enrich step: %s failed, dead-lettered: %s: %s", where(article), type(exc).__name__, exc, exc_info=True)
                 results.append(dead_letter_for(article, f"enrichment failed: {type(exc).__name__}: {exc}", raw_cap))
         return results
 
@@ -157,6 +158,12 @@ def encoder_for(models: ModelsConfig):
 def head_encoder_for(head: TopicHead, models: ModelsConfig):
     """The encoder a topic head was fine-tuned with, on the configured backend."""
     return encoder_for(replace(models, encoder=head.encoder_path_))
+
+
+def where(article: Article) -> str:
+    """An article's source position in one token, for logs: origin[/partition]@position (id)."""
+    partition = f"/{article.partition}" if article.partition is not None else ""
+    return f"{article.origin}{partition}@{article.position} ({article.id[:80]!r})"
 
 
 def dead_letter_for(article: Article, reason: str, raw_cap: int) -> DeadLetter:

@@ -99,7 +99,7 @@ def test_an_unclusterable_vector_is_one_dead_letter_with_the_original_bytes():
     assert (letter["origin"], letter["partition"], letter["position"]) == ("kafka:articles", 3, 40)
 
 
-def test_a_run_the_clusterer_fails_on_leaves_no_versions_and_is_tagged_when_redriven(monkeypatch):
+def test_a_run_the_clusterer_fails_on_leaves_no_versions_and_is_tagged_when_redriven(monkeypatch, caplog):
     step = logic()
     step.process([item("a", [1, 0])])
     stories_before = {k: (s.version, s.size) for k, s in step.state.clusterer.stories_.items()}
@@ -113,6 +113,10 @@ def test_a_run_the_clusterer_fails_on_leaves_no_versions_and_is_tagged_when_redr
     out, _ = step.on_batch([item("b", [1, 0.1], hours=1), item("a", [0, 1], title="Quake hits Chile, update", hours=1)])
     assert [(r.output, r.key) for r in out] == [(DEAD, "b"), (DEAD, "a")]
     assert out[0].body["reason"] == "clustering failed: RuntimeError: bug in the clusterer"
+    assert (
+        "cluster step: a run of 2 articles failed, dead-lettered (kafka:articles/3@41 ('b'), kafka:articles/3@41 ('a')): "
+        "RuntimeError: bug in the clusterer"
+    ) in caplog.text
     assert step.state.versions.get("b") is None and step.state.versions.get("a")[1] == 1
     assert step.state.duplicates == 0
     monkeypatch.setattr(clusterer, "partial_fit_predict", real)

@@ -292,7 +292,7 @@ def _add_archive_options(parser: argparse.ArgumentParser) -> None:
     """How an archive is read, sliced and ordered; unset options keep the config's value."""
     parser.add_argument("--format", choices=FORMATS, help="archive format (default: jsonl)")
     parser.add_argument("--protocol", choices=PROTOCOLS, help="replay protocol (default: none)")
-    parser.add_argument("--seed", type=int, help="seed for the jitter protocol (default: 1)")
+    parser.add_argument("--seed", type=int, help="seed for the jitter and shuffle protocols (default: 1)")
     parser.add_argument("--days", type=int, help="only the first N UTC days that have data")
     parser.add_argument("--limit", type=int, help="at most N records")
 

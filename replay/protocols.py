@@ -5,6 +5,9 @@ sort by numeric id, add one normal(0, 12 h) offset per article drawn in that
 order from numpy's default_rng(seed), and stream by the new published_at (ties
 by id). Stories then spread over about two days and overlap, as in a live feed.
 
+`shuffle`: the records in the order `random.Random(seed).shuffle` gives the
+file's list, times unchanged: the protocol for undated sets such as ECB+.
+
 A protocol yields a plan (where each record sits in the archive and its new
 published_at) from one pass that keeps only ids and times, so a long archive
 is ordered without holding its records in memory.
@@ -13,6 +16,7 @@ is ordered without holding its records in memory.
 from __future__ import annotations
 
 import json
+import random
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Iterable, Iterator, NamedTuple
@@ -21,7 +25,7 @@ import numpy as np
 
 from replay.readers import ArchiveRecord
 
-PROTOCOLS = ("none", "jitter")
+PROTOCOLS = ("none", "jitter", "shuffle")
 JITTER_SD_MS = 12 * 3600 * 1000
 _UNCHANGED = np.iinfo(np.int64).min  # in ReplayPlan.published_at: the record keeps its own time
 
@@ -73,7 +77,13 @@ def plan_replay(
     stamps = [_stamp(position, record) for position, record in enumerate(records)]
     if days is not None:
         stamps = _first_days(stamps, days)
-    plan = _jitter(stamps, seed) if protocol == "jitter" else ReplayPlan.of([s.position for s in stamps], [None] * len(stamps))
+    if protocol == "jitter":
+        plan = _jitter(stamps, seed)
+    else:
+        positions = [s.position for s in stamps]
+        if protocol == "shuffle":
+            random.Random(seed).shuffle(positions)
+        plan = ReplayPlan.of(positions, [None] * len(positions))
     return plan.head(limit)
 
 

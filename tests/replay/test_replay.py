@@ -94,3 +94,16 @@ def test_jitter_passes_malformed_records_on_for_validation_to_report():
     bad = [ArchiveRecord(3, b"not json", None), ArchiveRecord(4, b"{}", {"id": "x", "published_at": "last Tuesday"})]
     out = apply_protocol(good[:1] + bad + good[1:], "jitter", seed=1)
     assert out[:2] == bad and sorted(r.parsed["id"] for r in out[2:]) == ["1", "2"]
+
+
+def test_shuffle_streams_the_order_random_shuffle_gives_the_file_and_keeps_times(tmp_path):
+    import random
+
+    path = tmp_path / "undated.jsonl"
+    write_jsonl(path, [{"id": f"a{i}", "title": f"t{i}"} for i in range(20)])
+    replayed = [r.parsed["id"] for r in apply_protocol(read_jsonl(path), "shuffle", seed=1)]
+    expected = [f"a{i}" for i in range(20)]
+    random.Random(1).shuffle(expected)
+    assert replayed == expected
+    assert [r.parsed["id"] for r in apply_protocol(read_jsonl(path), "shuffle", seed=2)] != expected
+    assert all("published_at" not in r.parsed for r in apply_protocol(read_jsonl(path), "shuffle", seed=1))

@@ -84,3 +84,10 @@ def test_the_flow_accounts_for_every_hostile_record(tmp_path_factory, hostile_pa
     assert all(doc["id"] in tagged for doc in good)
     for written in out.glob("*.jsonl"):
         assert all(len(line) <= CONFIG.limits.max_output_bytes for line in written.read_bytes().splitlines())
+
+
+def test_the_archive_reader_passes_any_line_to_the_flow():
+    from replay.readers import parse_record
+
+    nested = b"[" * 100_000 + b"]" * 100_000
+    assert parse_record(3, nested).payload == nested and parse_record(3, nested).parsed is None

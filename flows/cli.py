@@ -163,6 +163,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         host=args.host,
         port=args.port,
         encoder=config.models.encoder,
+        backend=config.models.backend,
+        cache_dir=config.models.cache_dir,
         threshold=config.clustering.threshold,
         window_hours=config.clustering.window_hours,
         taxonomy=config.topics.taxonomy,

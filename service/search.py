@@ -1,7 +1,7 @@
 """Vector questions: similar articles and `match` (which story new text would join).
 
-`match` embeds the query text with the same encoder as the flow (the
-taggers package; loaded once, used for queries only), compares it with the
+`match` embeds the query text with the same encoder and backend as the
+flow (the taggers package; loaded once, used for queries only), compares it with the
 centroids of the live stories (mean of their members' vectors in the index)
 and with the nearest articles. The score is the cosine to the centroid; at
 or above `threshold` (the flow's clustering threshold by default) the text
@@ -22,15 +22,22 @@ from service.view import View
 
 
 class Encoder:
-    """The taggers sentence encoder, loaded on first use (or by `warm_up` in the background)."""
+    """The flow's encoder backend (taggers), for query texts only; loaded on first use or by `warm_up`.
 
-    def __init__(self, model: str | None = None) -> None:
-        from taggers import SentenceEncoder
+    One thread: a single headline gains nothing from intra-op parallelism,
+    and on a small machine the requests, the ingest and the map share the cores.
+    """
+
+    def __init__(self, model: str | None = None, backend: str = "torch", cache_dir: str | None = None, threads: int = 1) -> None:
+        from taggers.backends import make_encoder
 
         os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")  # the server's console: no weight-loading reports
         os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+        if backend == "torch":
+            import torch
 
-        self._encoder = SentenceEncoder(model)
+            torch.set_num_threads(threads)
+        self._encoder = make_encoder(backend, model, cache_dir, threads=threads)
         self._lock = threading.Lock()
 
     def encode(self, text: str) -> np.ndarray:

@@ -34,6 +34,8 @@ class ServeOptions:
     host: str = "127.0.0.1"
     port: int = 8000
     encoder: str | None = None  # the flow's models.encoder; None = the default all-MiniLM-L6-v2
+    backend: str = "torch"  # the flow's models.backend, so queries and articles are embedded alike
+    cache_dir: str | None = None  # the flow's models.cache_dir (derived ONNX/static models)
     threshold: float = 0.4  # the flow's clustering.threshold
     window_hours: float = 72.0
     taxonomy: str = "iptc"
@@ -45,7 +47,7 @@ def build(options: ServeOptions, encoder: Encoder | None = None) -> tuple[FastAP
     if (options.replay_dir is None) == (options.kafka_client is None):
         raise ValueError("serve needs exactly one source: a replay folder or Kafka")
     view = View(Store(options.database), window_hours=options.window_hours)
-    encoder = encoder or Encoder(options.encoder)
+    encoder = encoder or Encoder(options.encoder, options.backend, options.cache_dir)
     searcher = Searcher(view, encoder, options.threshold)
     source = (FileSource(options.replay_dir) if options.replay_dir is not None
               else KafkaSource(options.kafka_client, options.kafka_group, options.kafka_topics))

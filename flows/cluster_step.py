@@ -32,7 +32,7 @@ from clustering import OnlineStoryClusterer, StoryDoc
 from flows import metrics
 from flows.config import ClusteringConfig, LimitsConfig
 from flows.enrich import EnrichedArticle, dead_letter_for, where
-from flows.event_time import CLAMPED, EventClock, TooOld
+from flows.event_time import CLAMPED, WARM_UP, EventClock, TooOld
 from flows.schema import ModelVersions, TaggedArticle, iso, now, story_record
 
 log = logging.getLogger(__name__)
@@ -127,6 +127,7 @@ class ShardState:
     duplicates: int = 0
     tombstones_due: deque = field(default_factory=deque)  # (event time, story id) of retired/merged stories
     dimension: int | None = None  # of the vectors clustered so far
+    warming: list = field(default_factory=list)  # a replayed shard's first articles, until its clock is warm
 
 
 def new_shard_state(config: ClusteringConfig, shard: str, replay: bool = True, limits: LimitsConfig = LimitsConfig()) -> ShardState:
@@ -197,21 +198,34 @@ class ShardLogic(StatefulBatchLogic[EnrichedArticle, OutputRecord, ShardState]):
     def on_batch(self, values: list[EnrichedArticle]) -> tuple[Iterable[OutputRecord], bool]:
         return self.process(values), StatefulBatchLogic.RETAIN
 
+    def on_eof(self) -> tuple[Iterable[OutputRecord], bool]:
+        return self.process([], final=True), StatefulBatchLogic.RETAIN
+
     def snapshot(self) -> ShardState | None:
         return copy.deepcopy(self.state) if self.snapshots else None
 
-    def process(self, items: list[EnrichedArticle]) -> list[OutputRecord]:
+    def process(self, items: list[EnrichedArticle], final: bool = False) -> list[OutputRecord]:
         """Cluster a batch in order; an id seen twice in it splits it, so edits see their first version.
 
         Each run is a transaction: one that fails (a bug here or in the clusterer
         must not stop the stream) is dead-lettered and leaves no versions behind.
+        A replayed shard holds its first articles until its event clock is warm
+        (or the input ends: `final`).
         """
+        if self.state is None and items:
+            try:
+                self.state = new_shard_state(self.config, self.shard_of(items[0]), self.replay, self.limits)
+            except Exception as exc:  # noqa: BLE001
+                log.error("cluster step: cannot start a shard, dead-lettering %d articles: %s: %s", len(items), type(exc).__name__, exc, exc_info=True)
+                metrics.dead_lettered("cluster", len(items))
+                return [self._dead(item, f"clustering failed: {type(exc).__name__}: {exc}") for item in items]
+        if self.state is None:
+            return []
+        items = self._warmed(items, final)
         out: list[OutputRecord] = []
         for run in _runs_of_distinct_ids(items):
-            recent = copy.copy(self.state.clock.recent) if self.state is not None else None
+            recent = copy.copy(self.state.clock.recent)
             try:
-                if self.state is None:
-                    self.state = new_shard_state(self.config, self.shard_of(run[0]), self.replay, self.limits)
                 records = self._process_run(run)
             except Exception as exc:  # noqa: BLE001 - the run is dead-lettered, the shard keeps going
                 positions = ", ".join(where(item.article) for item in run[:5]) + (", ..." if len(run) > 5 else "")
@@ -219,12 +233,23 @@ class ShardLogic(StatefulBatchLogic[EnrichedArticle, OutputRecord, ShardState]):
                     "cluster step: a run of %d articles failed, dead-lettered (%s): %s: %s",
                     len(run), positions, type(exc).__name__, exc, exc_info=True,
                 )
-                if recent is not None:
-                    self.state.clock.recent = recent
+                self.state.clock.recent = recent
                 records = [self._dead(item, f"clustering failed: {type(exc).__name__}: {exc}") for item in run]
             metrics.dead_lettered("cluster", sum(r.output == DEAD for r in records))
             out.extend(records)
         return out
+
+    def _warmed(self, items: list[EnrichedArticle], final: bool) -> list[EnrichedArticle]:
+        """The articles to cluster now: all of them once the shard's clock is warm."""
+        state = self.state
+        if state.clock.warm:
+            return items
+        state.warming.extend(items)
+        if len(state.warming) < WARM_UP and not final:
+            return []
+        items, state.warming = state.warming, []
+        state.clock.prime([item.article.published_at for item in items])
+        return items
 
     def _dead(self, item: EnrichedArticle, reason: str) -> OutputRecord:
         letter = dead_letter_for(item.article, reason, self.limits.dead_letter_raw_bytes)

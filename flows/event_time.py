@@ -16,8 +16,12 @@ after half of them):
   The receive time is not used here, so an archive produced into Kafka
   (`storywire replay --to-kafka`) runs live as it does replayed.
 
-The first article of a shard has no median: it is only checked against its
-receive time.
+Every checked time counts towards the median, accepted or not, so neither a
+real jump in an archive's time nor a wrong median locks the clock: it follows
+after RECENT // 2 articles. A replayed shard has no receive time to fall back
+on, so its first WARM_UP articles are judged together, against their own
+median (the clustering step holds them until then, or until the input ends);
+live, the receive time is the reference from the first article on.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from flows.schema import iso
 
 HOUR = 3600.0
 RECENT = 15
+WARM_UP = 7
 CLAMPED = "published-at-clamped"
 
 
@@ -51,19 +56,24 @@ class EventClock:
     def of(cls, limits: LimitsConfig, live: bool) -> "EventClock":
         return cls(limits.max_future_skew * HOUR, limits.max_age * HOUR, live)
 
-    def check(self, published_at: float, received_at: float) -> tuple[float, bool]:
-        """(the time to cluster the article at, whether it was clamped); raises TooOld.
+    @property
+    def warm(self) -> bool:
+        """Whether articles can be judged one by one (live: always; replays: after WARM_UP articles)."""
+        return self.live or len(self.recent) >= WARM_UP
 
-        Every accepted time counts towards the replay median, clamped or not, so
-        a real jump in an archive's time is followed after RECENT // 2 articles.
-        """
+    def prime(self, published: list[float]) -> None:
+        """A replayed shard's first articles: they are judged against the median of their own times."""
+        self.recent.extend(published[-RECENT:])
+
+    def check(self, published_at: float, received_at: float) -> tuple[float, bool]:
+        """(the time to cluster the article at, whether it was clamped); raises TooOld."""
         median = statistics.median_low(self.recent) if self.recent else None
+        self.recent.append(published_at)  # primed times count twice for a while: their median does not change
         if median is not None and published_at < median - self.max_age_s:
             raise TooOld(
                 f"published_at {iso(published_at)} is {(median - published_at) / HOUR:.0f} h before the stream's "
                 f"event time {iso(median)} (limits.max_age = {self.max_age_s / HOUR:g} h)"
             )
-        self.recent.append(published_at)
         reference = received_at if self.live or median is None else min(median, received_at)
         if published_at > reference + self.max_future_skew_s:
             return reference, True

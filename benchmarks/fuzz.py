@@ -58,7 +58,7 @@ def good_articles(n: int) -> list[dict]:
         records = read_archive(demo_firehose_path(), "jsonl")
     docs = []
     for record in records:
-        if record.parsed is not None and "title" in record.parsed:
+        if record.parsed is not None and isinstance(record.parsed.get("id"), str) and isinstance(record.parsed.get("title"), str):
             docs.append(record.parsed)
             if len(docs) == n:
                 break

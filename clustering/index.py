@@ -7,6 +7,8 @@ when the story changes and freed (swap with the last row) when it leaves.
 
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 
 from clustering.story import Story
@@ -57,14 +59,19 @@ class CentroidIndex:
             self._last[row] = self._last[last]
         self._ids.pop()
 
-    def candidates(self, vector: np.ndarray, published_at: float, time_scale_s: float, k: int) -> tuple[list[str], np.ndarray, np.ndarray]:
-        """The `k` stories with the highest decayed cosine: (ids, cosines, gaps in seconds), best first."""
+    def candidates(
+        self, vector: np.ndarray, published_at: float, decay: Callable[[np.ndarray], np.ndarray], k: int
+    ) -> tuple[list[str], np.ndarray, np.ndarray]:
+        """The `k` stories with the highest cosine times `decay(gap)`: (ids, cosines, gaps in seconds), best first.
+
+        The gap is the time between the article and the story's span (0 inside it).
+        """
         n = len(self._ids)
         if n == 0:
             return [], np.zeros(0), np.zeros(0)
         cosine = self._centroids[:n] @ vector
         gap = np.maximum(0.0, np.maximum(self._first[:n] - published_at, published_at - self._last[:n]))
-        ranked = cosine * np.exp(-gap / time_scale_s)
+        ranked = cosine * decay(gap)
         top = np.argpartition(-ranked, k - 1)[:k] if n > k else np.arange(n)
         top = top[np.argsort(-ranked[top], kind="stable")]
         return [self._ids[i] for i in top], cosine[top].astype(float), gap[top]

@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import heapq
 import math
 import time
-from collections import deque
-from dataclasses import dataclass
+from collections import Counter, deque
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from clustering.background import BackgroundReclusterer
+from clustering.calibration import CosineBackground
 from clustering.index import CentroidIndex
+from clustering.lexical import TermStatistics, Terms
 from clustering.recluster import ReclusterResult, recluster
 from clustering.story import Story, StoryDoc
 from clustering.window import WindowVectors
 
 HOUR = 3600.0
+MAX_DOC_TERMS = 64  # hashed words kept per article for its story's lexical profile
 
 
 @dataclass(frozen=True)
@@ -51,11 +55,20 @@ class OnlineStoryClusterer:
 
     Candidates for an article are the `n_candidates` live stories with the
     highest time-decayed cosine to their centroid. Each candidate scores
-        (w_cos * cosine(article, centroid) + w_ent * entity_overlap) * time_decay
-    where entity_overlap is the mean share of the story's members that mention
-    each of the article's entities, and time_decay = exp(-gap / time_scale) with
-    gap the hours between the article and the story's time span. The article
-    joins the best story scoring at least `threshold`, else opens a new story.
+        (w_cos * z(cosine) + w_ent * entity_cosine + w_lex * lexical_cosine) * time_decay
+    - z(cosine): with `calibrated`, the cosine to the story's centroid in robust
+      standard deviations above the cosines of unrelated articles of this
+      stream (clustering.calibration), so the threshold means the same on
+      headlines and on full text; without it, the raw cosine;
+    - entity_cosine, lexical_cosine: IDF-weighted cosines between the article's
+      entities (words of its first `lexical_chars` characters) and the story's,
+      with document frequencies from the stream (clustering.lexical): names,
+      places and numbers tell apart events of one kind;
+    - time_decay = floor + (1 - floor) * exp(-max(0, gap - time_grace_hours) / time_scale_hours),
+      gap the hours between the article and the story's span: a story stays
+      fully open for the grace (day-only dates, multi-day events), then fades
+      to `time_floor`, so only a close follow-up joins a story idle for weeks.
+    The article joins the best story scoring at least `threshold`, else opens a new story.
 
     Every `recluster_every` articles HDBSCAN re-clusters the window (after PCA
     to `recluster_dims`) and its clusters are reconciled with the stories
@@ -68,10 +81,12 @@ class OnlineStoryClusterer:
     never, whose centroid is below `split_max_cosine` to the rest) become a new
     story, the old ID staying on the larger part. State is bounded: articles
     leave the window after `window_hours` of event time or beyond `max_window`;
-    stories idle for `retire_after_hours` are retired and dropped.
+    stories idle for `retire_after_hours`, or the longest idle beyond
+    `max_live_stories`, are retired and dropped.
 
-    The defaults are the ones tuned on the UCI dev data (flows.config.ClusteringConfig
-    mirrors them; see the README).
+    The defaults are the ones chosen on every labelled dev set at once
+    (benchmarks/tune_clustering.py; flows.config.ClusteringConfig mirrors
+    them; see the README, "Story quality").
 
     Learned attributes: `stories_` (live stories by ID), `n_docs_seen_`,
     `watermark_` (latest published_at seen), `recluster_seconds_`, `last_recluster_window_`
@@ -80,13 +95,20 @@ class OnlineStoryClusterer:
 
     def __init__(
         self,
-        threshold: float = 0.4,
+        *,
+        threshold: float = 5.5,
+        calibrated: bool = True,
         weight_cosine: float = 1.0,
-        weight_entities: float = 0.4,
+        weight_entities: float = 4.0,
+        weight_lexical: float = 5.5,
+        lexical_chars: int = 2000,
+        time_grace_hours: float = 24.0,
         time_scale_hours: float = 24.0,
+        time_floor: float = 0.8,
         window_hours: float = 72.0,
         max_window: int = 50_000,
-        retire_after_hours: float = 72.0,
+        retire_after_hours: float = 2160.0,
+        max_live_stories: int = 20_000,
         recluster_every: int = 2000,
         min_cluster_size: int = 5,
         recluster_dims: int = 16,
@@ -98,12 +120,18 @@ class OnlineStoryClusterer:
         shard: str = "default",
     ) -> None:
         self.threshold = threshold
+        self.calibrated = calibrated
         self.weight_cosine = weight_cosine
         self.weight_entities = weight_entities
+        self.weight_lexical = weight_lexical
+        self.lexical_chars = lexical_chars
+        self.time_grace_hours = time_grace_hours
         self.time_scale_hours = time_scale_hours
+        self.time_floor = time_floor
         self.window_hours = window_hours
         self.max_window = max_window
         self.retire_after_hours = retire_after_hours
+        self.max_live_stories = max_live_stories
         self.recluster_every = recluster_every
         self.min_cluster_size = min_cluster_size
         self.recluster_dims = recluster_dims
@@ -204,33 +232,76 @@ class OnlineStoryClusterer:
         self._changed: dict[str, Story] = {}
         self._index = CentroidIndex()
         self._moved: list[Reassignment] = []
+        self._start_stream_statistics()
+
+    def _start_stream_statistics(self) -> None:
+        self._cosines = CosineBackground()
+        self._words = TermStatistics()
+        self._entities = TermStatistics(n_buckets=2**18)
+        self._norms: dict[str, tuple[float, float]] = {}  # live story -> IDF norms of its (words, entities) profiles
+
+    def __setstate__(self, state: dict) -> None:
+        """Restore a snapshot; one taken before the stream statistics existed starts them afresh."""
+        self.__dict__.update(state)
+        if hasattr(self, "stories_") and not hasattr(self, "_cosines"):
+            self._start_stream_statistics()
+            for story in self.stories_.values():
+                story.__dict__.setdefault("lexical", Counter())
+                story.__dict__.setdefault("distinctive_terms", [])
+                self._norms[story.story_id] = (0.0, self._entities.norm(story.entity_counts))
 
     def _touch(self, story: Story) -> None:
         story.version += 1
         self._changed[story.story_id] = story
         if story.status == "active":
             self._index.upsert(story)
+            self._norms[story.story_id] = (self._words.norm(story.lexical), self._entities.norm(story.entity_counts))
+            story.rank_terms(self._title_term_rarity)
         else:
             self._index.discard(story.story_id)
+            self._norms.pop(story.story_id, None)
+
+    def _title_term_rarity(self, terms: list[str]) -> np.ndarray:
+        """log(1 + documents / documents with the term): the IDF part of class-based TF-IDF."""
+        return np.log1p(self._words.n_docs_ / (1.0 + self._words.document_frequency(terms)))
+
+    def _decay(self, gap_s: np.ndarray) -> np.ndarray:
+        """How much of a story's score survives a time gap: all of it within the grace, then exponentially less."""
+        fading = np.exp(-np.maximum(0.0, gap_s / HOUR - self.time_grace_hours) / self.time_scale_hours)
+        return self.time_floor + (1.0 - self.time_floor) * fading
 
     def _join_scores(self, doc: StoryDoc, candidates: list[Story], cosine: np.ndarray, gap_s: np.ndarray) -> np.ndarray:
-        """How strongly the article belongs to each candidate: cosine plus entity evidence, decayed with time."""
-        scores = self.weight_cosine * cosine
-        if doc.entities and self.weight_entities:
-            entities = set(doc.entities)
-            scores = scores + self.weight_entities * np.array([_entity_overlap(entities, s) for s in candidates])
-        return scores * np.exp(-gap_s / (self.time_scale_hours * HOUR))
+        """How strongly the article belongs to each candidate: calibrated cosine plus entity and word evidence, decayed with time."""
+        scores = self.weight_cosine * (self._cosines.standardize(cosine) if self.calibrated else cosine)
+        for weight, stats, terms, which in (
+            (self.weight_entities, self._entities, Terms.of_entities(doc.entities), 1),
+            (self.weight_lexical, self._words, doc.terms, 0),
+        ):
+            if weight and terms.keys:
+                profiles = [s.entity_counts if which else s.lexical for s in candidates]
+                norms = np.array([self._norms[s.story_id][which] for s in candidates])
+                scores = scores + weight * stats.cosines(terms, stats.idf(terms.keys), profiles, norms)
+        return scores * self._decay(gap_s)
+
+    def _observe(self, doc: StoryDoc) -> None:
+        """Let the article inform the stream's statistics (after it was scored against them)."""
+        self._cosines.observe(doc.vector)
+        self._words.observe(doc.terms.keys)
+        self._entities.observe(set(doc.entities))
 
     def _assign(self, doc: StoryDoc) -> Assignment:
         late = doc.published_at < self.watermark_ - self.window_hours * HOUR
         self.watermark_ = max(self.watermark_, doc.published_at)
-        ids, cosine, gap_s = self._index.candidates(doc.vector, doc.published_at, self.time_scale_hours * HOUR, self.n_candidates)
+        terms = self._words.terms(doc.text or doc.title, self.lexical_chars, MAX_DOC_TERMS)
+        doc = replace(doc, text="", terms=terms)  # the window keeps the terms, not the text
+        ids, cosine, gap_s = self._index.candidates(doc.vector, doc.published_at, self._decay, self.n_candidates)
         best, best_score = None, 0.0
         if ids:
             candidates = [self.stories_[i] for i in ids]
             scores = self._join_scores(doc, candidates, cosine, gap_s)
             i = int(np.argmax(scores))
             best, best_score = candidates[i], float(scores[i])
+        self._observe(doc)
         is_new = best is None or best_score < self.threshold
         if is_new:
             best, best_score = self._open_story(doc.published_at, late, len(doc.vector)), 1.0
@@ -327,7 +398,12 @@ class OnlineStoryClusterer:
             if self._window.get(entry.doc.id) is entry:  # not already replaced by an edit
                 self._leave_window(entry)
         idle_since = self.watermark_ - self.retire_after_hours * HOUR
-        for story in [s for s in self.stories_.values() if s.last_seen < idle_since]:
+        retiring = [s for s in self.stories_.values() if s.last_seen < idle_since]
+        excess = len(self.stories_) - len(retiring) - self.max_live_stories
+        if excess > 0:  # over the cap: the longest idle go first
+            keep = [s for s in self.stories_.values() if s.last_seen >= idle_since]
+            retiring += heapq.nsmallest(excess, keep, key=lambda s: (s.last_seen, s.story_id))
+        for story in retiring:
             story.status = "retired"
             self._touch(story)
             del self.stories_[story.story_id]
@@ -336,10 +412,3 @@ class OnlineStoryClusterer:
 def _cosine(a: np.ndarray, b: np.ndarray) -> float:
     norm = float(np.linalg.norm(a) * np.linalg.norm(b))
     return float(a @ b) / norm if norm > 0 else 0.0
-
-
-def _entity_overlap(entities: set[str], story: Story) -> float:
-    """Mean share of the story's members that mention each of the article's entities."""
-    if not entities or story.size <= 0:
-        return 0.0
-    return sum(min(1.0, max(0, story.entity_counts.get(e, 0)) / story.size) for e in entities) / len(entities)

@@ -5,11 +5,15 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
+from clustering.lexical import Terms
+
 MAX_TRACKED_TERMS = 64  # per counter; keeps a story's memory flat however large it grows
+MAX_LEXICAL_TERMS = 256  # hashed words in a story's lexical profile (clustering.lexical)
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9'\-]+")
 
 
@@ -23,6 +27,8 @@ class StoryDoc:
     title: str = ""
     entities: tuple[str, ...] = ()  # canonical forms
     topics: tuple[str, ...] = ()  # taxonomy labels
+    text: str = ""  # title, lead and body as the flow read them: the source of `terms` (dropped once they are taken)
+    terms: Terms = Terms()  # the article's most frequent hashed words (clustering.lexical)
 
 
 @dataclass
@@ -43,6 +49,8 @@ class Story:
     entity_counts: Counter = field(default_factory=Counter)
     topic_counts: Counter = field(default_factory=Counter)
     term_counts: Counter = field(default_factory=Counter)
+    lexical: Counter = field(default_factory=Counter)  # hashed word -> summed term weight over the members
+    distinctive_terms: list[str] = field(default_factory=list)  # title terms by class-based TF-IDF, best first
 
     @property
     def centroid(self) -> np.ndarray:
@@ -57,6 +65,7 @@ class Story:
         _bump(self.entity_counts, set(doc.entities))
         _bump(self.topic_counts, set(doc.topics))
         _bump(self.term_counts, set(title_terms(doc.title)))
+        _add_weights(self.lexical, doc.terms.keys, doc.terms.weights)
         closeness = float(doc.vector @ self.centroid)
         if closeness > self.representative_score:
             self.representative_title, self.representative_score = doc.title, closeness
@@ -73,6 +82,7 @@ class Story:
         self.entity_counts.subtract(set(doc.entities))
         self.topic_counts.subtract(set(doc.topics))
         self.term_counts.subtract(set(title_terms(doc.title)))
+        _add_weights(self.lexical, doc.terms.keys, [-w for w in doc.terms.weights])
 
     def absorb(self, other: "Story", members: int) -> None:
         """Take over a story merged into this one: its content, and `members` of its articles."""
@@ -87,6 +97,7 @@ class Story:
             (self.term_counts, other.term_counts),
         ):
             _bump(mine, theirs)
+        _add_weights(self.lexical, other.lexical.keys(), other.lexical.values())
 
     def top_entities(self, k: int = 5) -> list[str]:
         return [e for e, c in self.entity_counts.most_common(k) if c > 0]
@@ -95,11 +106,35 @@ class Story:
         return [t for t, c in self.topic_counts.most_common(k) if c > 0]
 
     def keywords(self, k: int = 8) -> list[str]:
+        """What sets this story apart: its distinctive title terms once ranked, else its most frequent."""
+        if self.distinctive_terms:
+            return self.distinctive_terms[:k]
         return [t for t, c in self.term_counts.most_common(k) if c > 0]
+
+    def rank_terms(self, rarity: Callable[[list[str]], np.ndarray], k: int = 8) -> None:
+        """Class-based TF-IDF (as BERTopic): a title term's count in this story times its rarity in the
+        stream, so two stories on one subject read differently (not "earthquake" for both)."""
+        terms = [t for t, c in self.term_counts.items() if c > 0]
+        if not terms:
+            self.distinctive_terms = []
+            return
+        weights = np.array([self.term_counts[t] for t in terms], dtype=float) * rarity(terms)
+        order = sorted(range(len(terms)), key=lambda i: (-weights[i], terms[i]))
+        self.distinctive_terms = [terms[i] for i in order[:k]]
 
 
 def title_terms(title: str) -> list[str]:
     return [w for w in (m.group().lower().strip("'-") for m in _WORD.finditer(title)) if w not in ENGLISH_STOP_WORDS and len(w) > 2]
+
+
+def _add_weights(counter: Counter, keys, weights) -> None:
+    """Add weighted terms to a profile and keep only its MAX_LEXICAL_TERMS heaviest."""
+    for key, weight in zip(keys, weights):
+        counter[key] += weight
+    if len(counter) > 2 * MAX_LEXICAL_TERMS:
+        keep = counter.most_common(MAX_LEXICAL_TERMS)
+        counter.clear()
+        counter.update(dict(keep))
 
 
 def _bump(counter: Counter, items) -> None:

@@ -93,8 +93,11 @@ def build_parser() -> argparse.ArgumentParser:
         "(BCubed, ARI, AMI, ID churn, merged fraction, docs/s, peak RSS of the process tree, max stall, per-week F1), "
         "a table on stdout and DIR/stream.png.",
     )
-    evaluate_cmd.add_argument("--input", required=True, help='labelled archive ("demo" for the bundled one)')
-    evaluate_cmd.add_argument("--label-field", required=True, help="field with the true event (uci: story)")
+    evaluate_cmd.add_argument("--input", help='labelled archive ("demo" for the bundled one)')
+    evaluate_cmd.add_argument("--label-field", help="field with the true event (uci: story)")
+    evaluate_cmd.add_argument("--suite", choices=["dev"], help="instead of --input: every labelled dev set in --data "
+                              "(and the demo), storywire beside the naive baselines and offline HDBSCAN (DIR/suite.json)")
+    evaluate_cmd.add_argument("--data", type=Path, default=Path("../shared/data"), help="where the dev sets are (default: ../shared/data)")
     _add_archive_options(evaluate_cmd)
     evaluate_cmd.add_argument("--out", type=Path, required=True, help="output folder")
     evaluate_cmd.add_argument("--baseline", action="store_true", help="also score the naive online baseline in the same run")
@@ -141,7 +144,9 @@ def _add_serve_command(commands) -> None:
     source = serve.add_mutually_exclusive_group(required=True)
     source.add_argument("--from-dir", type=Path, help="a replay's output folder (followed as it grows)")
     source.add_argument("--kafka", action="store_true", help="consume the output topics named in --config")
-    serve.add_argument("--config", type=Path, help="TOML config: kafka section, models.encoder, clustering.threshold")
+    serve.add_argument("--config", type=Path, help="TOML config: kafka section, models.encoder")
+    serve.add_argument("--join-cosine", type=float, default=0.45, help="cosine to a story's centroid at which `match` says "
+                       "the text would join it (default 0.45; the flow's calibrated score also weighs words, entities and time)")
     serve.add_argument("--database", type=Path, default=Path("out/service.sqlite"), help="SQLite file, kept across restarts (default: out/service.sqlite)")
     serve.add_argument("--group", default="storywire-service", help="Kafka consumer group (default: storywire-service)")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
@@ -165,7 +170,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         encoder=config.models.encoder,
         backend=config.models.backend,
         cache_dir=config.models.cache_dir,
-        threshold=config.clustering.threshold,
+        threshold=args.join_cosine,
         window_hours=config.clustering.window_hours,
         taxonomy=config.topics.taxonomy,
     ))
@@ -375,12 +380,28 @@ def _replay_to_kafka(config: RunConfig, args: argparse.Namespace) -> int:
 def cmd_eval(args: argparse.Namespace) -> int:
     from flows.evaluate import evaluate, render
 
+    if args.suite:
+        return _eval_suite(args)
+    if not args.input or not args.label_field:
+        raise SystemExit("storywire eval: give --input and --label-field, or --suite dev")
     values = {"source": _source_values(args, args.input, "label_field")}
     if args.embedding_cache:
         values["models"] = {"embedding_cache": args.embedding_cache}
     result = evaluate(RunConfig.load(args.config).with_values(values), args.out, args.baseline)
     print(render(result))
     print(f"\nwrote {args.out}/metrics.json and {args.out}/stream.png")
+    return 0
+
+
+def _eval_suite(args: argparse.Namespace) -> int:
+    from flows.suite import render_suite, run_suite
+
+    values: dict = {"source": {"progress": not args.no_progress}}
+    if args.embedding_cache:
+        values["models"] = {"embedding_cache": args.embedding_cache}
+    results = run_suite(RunConfig.load(args.config).with_values(values), args.data, args.out, args.out / "features")
+    print(render_suite(results))
+    print(f"\nwrote {args.out}/suite.json")
     return 0
 
 

@@ -135,13 +135,19 @@ def new_shard_state(config: ClusteringConfig, shard: str, replay: bool = True, l
     mode = config.recluster_mode if config.recluster_mode != "auto" else ("replay" if replay else "live")
     clusterer = OnlineStoryClusterer(
         threshold=config.threshold,
+        calibrated=config.calibrated,
         weight_cosine=config.weight_cosine,
         weight_entities=config.weight_entities,
+        weight_lexical=config.weight_lexical,
+        lexical_chars=config.lexical_chars,
+        time_grace_hours=config.time_grace_hours,
         time_scale_hours=config.time_scale_hours,
+        time_floor=config.time_floor,
         n_candidates=config.n_candidates,
         window_hours=config.window_hours,
         max_window=config.max_window,
         retire_after_hours=config.retire_after_hours,
+        max_live_stories=config.max_live_stories,
         recluster_every=config.recluster_every,
         min_cluster_size=config.min_cluster_size,
         recluster_dims=config.recluster_dims,
@@ -168,7 +174,9 @@ def _migrated(state: ShardState, config: ClusteringConfig, limits: LimitsConfig,
 
 
 def clustering_version(config: ClusteringConfig) -> str:
-    return f"online+hdbscan:t{config.threshold}/we{config.weight_entities}/ts{config.time_scale_hours}h"
+    scale = "z" if config.calibrated else "cos"
+    return (f"online+hdbscan:t{config.threshold}{scale}/we{config.weight_entities}/wl{config.weight_lexical}"
+            f"/tg{config.time_grace_hours}h/ts{config.time_scale_hours}h/tf{config.time_floor}")
 
 
 class ShardLogic(StatefulBatchLogic[EnrichedArticle, OutputRecord, ShardState]):
@@ -423,4 +431,5 @@ def to_story_doc(item: EnrichedArticle, published_at: float) -> StoryDoc:
         title=item.article.title,
         entities=tuple(e.canonical for e in item.entities),
         topics=tuple(t.label for t in item.topics),
+        text=item.article.text(),
     )

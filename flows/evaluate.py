@@ -152,10 +152,7 @@ def score_baseline(config: RunConfig, archive: Archive, labels: dict[str, str]) 
         except InvalidArticle:
             continue
     encoder = enricher_for(config.models, config.topics).encoder
-    clusterer = OnlineStoryClusterer(
-        threshold=BASELINE["threshold"], weight_entities=0.0, time_scale_hours=1e9, window_hours=BASELINE["idle_hours"],
-        retire_after_hours=BASELINE["idle_hours"], recluster_every=0,
-    )
+    clusterer = naive_centroid(BASELINE["threshold"], BASELINE["idle_hours"])
     predicted = {}
     size = config.batch.max_size
     for start in range(0, len(articles), size):
@@ -164,6 +161,14 @@ def score_baseline(config: RunConfig, archive: Archive, labels: dict[str, str]) 
         docs = [StoryDoc(a.id, v, a.published_at, a.title) for a, v in zip(batch, vectors)]
         predicted.update((x.doc_id, x.story_id) for x in clusterer.partial_fit_predict(docs))
     return {"method": "nearest centroid, cosine >= 0.45, stories idle 24 h closed", **score_clustering(predicted, labels).to_json()}
+
+
+def naive_centroid(threshold: float, idle_hours: float | None) -> OnlineStoryClusterer:
+    """The naive online baseline: nearest centroid by raw cosine, no entities, words or time decay;
+    stories idle `idle_hours` closed (None: never)."""
+    horizon = idle_hours if idle_hours is not None else 1e12
+    return OnlineStoryClusterer(calibrated=False, threshold=threshold, weight_entities=0.0, weight_lexical=0.0,
+                                time_scale_hours=1e12, window_hours=horizon, retire_after_hours=horizon, recluster_every=0)
 
 
 def render(result: dict) -> str:

@@ -4,7 +4,7 @@
 flow (the taggers package; loaded once, used for queries only), compares it with the
 centroids of the live stories (mean of their members' vectors in the index)
 and with the nearest articles. The score is the cosine to the centroid; at
-or above `threshold` (the flow's clustering threshold by default) the text
+or above `threshold` (a raw cosine, `serve --join-cosine`) the text
 would join that story, below it would open a new one. The flow also weighs
 entity overlap and time, which the service leaves out: NER would need spaCy
 in the service.
@@ -57,7 +57,7 @@ def query_text(title: str, body: str | None, max_chars: int = 1000) -> str:
 class Searcher:
     """Answers vector questions over the view's index and its story centroids."""
 
-    def __init__(self, view: View, encoder: Encoder, threshold: float = 0.4) -> None:
+    def __init__(self, view: View, encoder: Encoder, threshold: float = 0.45) -> None:
         self.view = view
         self.encoder = encoder
         self.threshold = threshold

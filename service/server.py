@@ -36,7 +36,7 @@ class ServeOptions:
     encoder: str | None = None  # the flow's models.encoder; None = the default all-MiniLM-L6-v2
     backend: str = "torch"  # the flow's models.backend, so queries and articles are embedded alike
     cache_dir: str | None = None  # the flow's models.cache_dir (derived ONNX/static models)
-    threshold: float = 0.4  # the flow's clustering.threshold
+    threshold: float = 0.45  # cosine to a story's centroid at which `match` says the text would join (serve --join-cosine)
     window_hours: float = 72.0
     taxonomy: str = "iptc"
     umap_map: bool = True  # False: the map is PCA only (no worker process)

@@ -18,7 +18,7 @@ def doc(i, vector, hours=0.0, entities=(), title=""):
 
 
 def test_similar_articles_share_a_story_and_different_ones_do_not():
-    c = OnlineStoryClusterer(threshold=0.5, recluster_every=0)
+    c = OnlineStoryClusterer(calibrated=False, weight_lexical=0.0, threshold=0.5, recluster_every=0)
     out = c.partial_fit_predict(
         [doc(1, unit(1, 0, 0)), doc(2, unit(0.9, 0.1, 0)), doc(3, unit(0, 1, 0)), doc(4, unit(0.1, 0.95, 0))]
     )
@@ -28,7 +28,8 @@ def test_similar_articles_share_a_story_and_different_ones_do_not():
 
 
 def test_time_decay_opens_a_new_story_for_the_same_topic_much_later():
-    c = OnlineStoryClusterer(threshold=0.5, time_scale_hours=24, window_hours=1000, retire_after_hours=1000, recluster_every=0)
+    c = OnlineStoryClusterer(calibrated=False, weight_lexical=0.0, threshold=0.5, time_grace_hours=0, time_scale_hours=24, time_floor=0.0,
+                             window_hours=1000, retire_after_hours=1000, recluster_every=0)
     early, later = c.partial_fit_predict([doc(1, unit(1, 0)), doc(2, unit(0.95, 0.05), hours=96)])
     assert later.is_new and later.story_id != early.story_id
 
@@ -36,7 +37,7 @@ def test_time_decay_opens_a_new_story_for_the_same_topic_much_later():
 def test_shared_entities_tell_apart_stories_with_the_same_wording():
     # "Two earthquakes": identical vectors, only the entities differ. Cosine alone (1.0)
     # stays under the threshold; a shared entity adds 0.4 and decides.
-    c = OnlineStoryClusterer(threshold=1.1, weight_entities=0.4, recluster_every=0)
+    c = OnlineStoryClusterer(calibrated=False, weight_lexical=0.0, threshold=1.1, weight_entities=0.4, recluster_every=0)
     v = unit(1, 0.3)
     chile, japan, japan2, chile2 = c.partial_fit_predict(
         [doc(1, v, entities=["Chile"]), doc(2, v, entities=["Japan"]), doc(3, v, entities=["Japan"]), doc(4, v, entities=["Chile"])]
@@ -80,7 +81,7 @@ def test_window_is_bounded_by_count_and_time():
 
 
 def test_merge_keeps_the_oldest_id_and_moves_members():
-    c = OnlineStoryClusterer(threshold=0.95, merge_min_cosine=0.7, recluster_every=0)
+    c = OnlineStoryClusterer(calibrated=False, weight_lexical=0.0, threshold=0.95, merge_min_cosine=0.7, recluster_every=0)
     a, b = c.partial_fit_predict([doc(1, unit(1, 0.2)), doc(2, unit(1, -0.2), hours=1)])
     assert a.story_id != b.story_id
     c.drain_changes()
@@ -93,7 +94,7 @@ def test_merge_keeps_the_oldest_id_and_moves_members():
 
 
 def test_merge_is_refused_when_centroids_disagree():
-    c = OnlineStoryClusterer(threshold=0.95, merge_min_cosine=0.7, recluster_every=0)
+    c = OnlineStoryClusterer(calibrated=False, weight_lexical=0.0, threshold=0.95, merge_min_cosine=0.7, recluster_every=0)
     a, b = c.partial_fit_predict([doc(1, unit(1, 0)), doc(2, unit(0, 1))])
     c.apply_recluster(ReclusterResult(groups=[[a.story_id, b.story_id]], n_clusters=1, n_noise=0))
     assert len(c.stories_) == 2
@@ -113,7 +114,7 @@ def test_periodic_recluster_runs_hdbscan_and_is_deterministic():
     docs = [doc(i, unit(*(centers[i % 3] + 0.05 * rng.normal(size=16))), hours=i / 10) for i in range(120)]
 
     def labels():
-        c = OnlineStoryClusterer(threshold=0.8, recluster_every=40, min_cluster_size=5)
+        c = OnlineStoryClusterer(calibrated=False, weight_lexical=0.0, threshold=0.8, recluster_every=40, min_cluster_size=5)
         return [a.story_id for a in c.partial_fit_predict(docs)], c
 
     first, c = labels()
@@ -140,7 +141,7 @@ def test_background_replay_mode_is_reproducible_and_merges():
 
     def run():
         # A strict threshold splits each topic into several stories; re-clustering merges them back.
-        c = OnlineStoryClusterer(threshold=0.985, recluster_every=60, min_cluster_size=5, merge_min_cosine=0.9, recluster_mode="replay")
+        c = OnlineStoryClusterer(calibrated=False, weight_lexical=0.0, threshold=0.985, recluster_every=60, min_cluster_size=5, merge_min_cosine=0.9, recluster_mode="replay")
         ids = [a.story_id for batch in range(0, len(docs), 20) for a in c.partial_fit_predict(docs[batch : batch + 20])]
         changed, moved = c.drain_changes()
         c._background.close()
@@ -153,7 +154,7 @@ def test_background_replay_mode_is_reproducible_and_merges():
 
 def test_background_live_mode_keeps_assigning_while_hdbscan_runs():
     docs = three_topic_stream()
-    c = OnlineStoryClusterer(threshold=0.985, recluster_every=60, min_cluster_size=5, merge_min_cosine=0.9, recluster_mode="live")
+    c = OnlineStoryClusterer(calibrated=False, weight_lexical=0.0, threshold=0.985, recluster_every=60, min_cluster_size=5, merge_min_cosine=0.9, recluster_mode="live")
     c.partial_fit_predict(docs[:120])
     assert c._background.pending or c.drain_changes()[1]
     deadline = time.monotonic() + 60
@@ -174,3 +175,53 @@ def test_clusterer_with_a_background_worker_pickles_without_it():
     restored = pickle.loads(pickle.dumps(c))
     c._background.close()
     assert list(restored.stories_) == ["default-000001"] and not restored._background.pending
+
+
+def test_words_tell_apart_events_of_one_kind_when_the_vectors_cannot():
+    # Two earthquakes whose embeddings agree: the places and tolls in the text decide.
+    c = OnlineStoryClusterer(calibrated=False, threshold=1.2, weight_entities=0.0, weight_lexical=0.5, recluster_every=0)
+    v = unit(1, 0.2)
+    texts = [
+        "Magnitude 7.1 earthquake strikes Valparaiso, 12 dead as buildings collapse in Valparaiso port",
+        "Magnitude 6.4 earthquake strikes Hokkaido, 3 dead as landslides bury Atsuma homes",
+        "Valparaiso earthquake toll rises to 12 as rescuers search the port",
+        "Hokkaido earthquake: Atsuma landslides leave 3 dead",
+    ]
+    chile, japan, chile2, japan2 = c.partial_fit_predict([StoryDoc(f"q{i}", v, 1e6 + i, text=t) for i, t in enumerate(texts)])
+    assert japan.is_new and japan.story_id != chile.story_id
+    assert chile2.story_id == chile.story_id and japan2.story_id == japan.story_id
+
+
+def test_a_follow_up_within_the_grace_joins_its_story_and_fades_after():
+    def follow_up_joins(gap_hours, grace_hours, floor=0.0, follow_up=unit(0.95, 0.05)):
+        c = OnlineStoryClusterer(calibrated=False, weight_lexical=0.0, threshold=0.5, time_grace_hours=grace_hours, time_scale_hours=24,
+                                 time_floor=floor, window_hours=1e5, retire_after_hours=1e5, recluster_every=0)
+        first, later = c.partial_fit_predict([doc(1, unit(1, 0)), doc(2, follow_up, hours=gap_hours)])
+        return later.story_id == first.story_id
+
+    assert follow_up_joins(30, grace_hours=36) and follow_up_joins(50, grace_hours=36)  # a day-dated follow-up, two days on
+    assert not follow_up_joins(30, grace_hours=0)
+    assert not follow_up_joins(200, grace_hours=36)
+    # With a floor, a close follow-up still finds its story weeks later; a looser one does not.
+    assert follow_up_joins(24 * 60, grace_hours=24, floor=0.8)
+    assert not follow_up_joins(24 * 60, grace_hours=24, floor=0.8, follow_up=unit(0.56, 0.8285))
+    assert follow_up_joins(30, grace_hours=36, floor=0.8, follow_up=unit(0.56, 0.8285))
+
+
+def test_keywords_say_what_sets_a_story_apart_not_what_stories_share():
+    c = OnlineStoryClusterer(calibrated=False, weight_lexical=0.0, threshold=0.9, recluster_every=0)
+    titles = ["Earthquake hits Valparaiso", "Earthquake hits Hokkaido", "Valparaiso earthquake damage", "Hokkaido earthquake damage"]
+    vectors = [unit(1, 0), unit(0, 1), unit(1, 0.01), unit(0.01, 1)]
+    c.partial_fit_predict([doc(i, v, hours=i, title=t) for i, (t, v) in enumerate(zip(titles, vectors))])
+    chile, japan = sorted(c.stories_.values(), key=lambda s: s.story_id)
+    assert chile.keywords()[0] == "valparaiso" and japan.keywords()[0] == "hokkaido"
+    assert "earthquake" in chile.keywords() and "earthquake" in japan.keywords()
+
+
+def test_live_stories_are_capped_the_longest_idle_retiring_first():
+    c = OnlineStoryClusterer(calibrated=False, weight_lexical=0.0, threshold=0.99, max_live_stories=3, retire_after_hours=1e6, window_hours=1e6, recluster_every=0)
+    rng = np.random.default_rng(0)
+    c.partial_fit_predict([doc(i, unit(*rng.normal(size=32)), hours=i) for i in range(5)])
+    assert sorted(c.stories_) == ["default-000003", "default-000004", "default-000005"]
+    retired = [s.story_id for s in c.drain_changes()[0] if s.status == "retired"]
+    assert retired == ["default-000001", "default-000002"]

@@ -46,7 +46,7 @@ def unit(*values):
 
 
 def test_split_moves_the_part_to_a_new_story_and_reports_each_article():
-    c = OnlineStoryClusterer(threshold=-1.0, recluster_every=0, min_split_size=2, split_max_cosine=0.5)
+    c = OnlineStoryClusterer(calibrated=False, weight_lexical=0.0, threshold=-1.0, recluster_every=0, min_split_size=2, split_max_cosine=0.5)
     docs = [StoryDoc(f"d{i}", unit(1, 0.05 * i) if i < 4 else unit(0.05 * i, 1), 1e6 + i * HOUR) for i in range(7)]
     (story_id,) = {a.story_id for a in c.partial_fit_predict(docs)}  # threshold -1: everything joins one story
     c.drain_changes()
@@ -59,7 +59,7 @@ def test_split_moves_the_part_to_a_new_story_and_reports_each_article():
 
 
 def test_split_is_refused_when_the_part_is_close_to_the_rest():
-    c = OnlineStoryClusterer(threshold=-1.0, recluster_every=0, min_split_size=2, split_max_cosine=0.5)
+    c = OnlineStoryClusterer(calibrated=False, weight_lexical=0.0, threshold=-1.0, recluster_every=0, min_split_size=2, split_max_cosine=0.5)
     docs = [StoryDoc(f"d{i}", unit(1, 0.01 * i), 1e6 + i) for i in range(6)]
     c.partial_fit_predict(docs)
     c.drain_changes()

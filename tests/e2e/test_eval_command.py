@@ -45,3 +45,21 @@ def test_two_evals_with_the_same_seed_agree(tmp_path):
             stories[tag["id"]] = tag["story"]["id"]
         runs.append(({k: v for k, v in metrics.items() if k not in TIMING_FIELDS}, stories))
     assert runs[0] == runs[1] and len(runs[0][1]) == 161
+
+
+def test_the_dev_suite_puts_storywire_beside_every_baseline(tmp_path, capsys):
+    """Without the dev data the suite still runs the demo: storywire, the naive grid (best marked) and HDBSCAN."""
+    out = tmp_path / "suite"
+    assert main(["eval", "--suite", "dev", "--data", str(tmp_path / "no-data"), "--out", str(out), "--no-progress"]) == 0
+    result = json.loads((out / "suite.json").read_text())
+    assert list(result) == ["demo"]
+    rows = result["demo"]["rows"]
+    assert rows[0]["method"] == "storywire defaults" and rows[0]["n_docs"] == 161
+    naive = [r for r in rows if r["method"].startswith("naive")]
+    assert len(naive) == 8 and sum(bool(r.get("best_naive")) for r in naive) == 1
+    assert max(naive, key=lambda r: r["bcubed_f1"]).get("best_naive")
+    assert [r["method"] for r in rows if "HDBSCAN" in r["method"]] == ["offline HDBSCAN mcs 2", "offline HDBSCAN mcs 3"]
+    assert rows[0]["bcubed_f1"] >= max(r["bcubed_f1"] for r in rows[1:]) - 0.01, "storywire keeps up with every baseline on the demo"
+    printed = capsys.readouterr().out
+    assert "demo (protocol none)" in printed and "offline HDBSCAN mcs 3" in printed
+    assert any((out / "features").glob("demo-*.npy")), "features are cached for the next run and the tuning benchmark"

@@ -26,7 +26,9 @@ def item(article_id, vector, title="Quake hits Chile", hours=0.0, received_hours
 
 
 def logic(limits=LimitsConfig(), replay=False, **overrides):
-    config = ClusteringConfig(recluster_every=0, **overrides)
+    # raw cosine, as these id rules were written against; calibration is tested in tests/clustering
+    raw = {"calibrated": False, "threshold": 0.4, "weight_entities": 0.4, "weight_lexical": 0.0}
+    config = ClusteringConfig(**{"recluster_every": 0, **raw, **overrides})
     return ShardLogic(None, config, lambda _: "default", lambda: VERSIONS, limits=limits, replay=replay)
 
 

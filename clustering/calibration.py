@@ -32,7 +32,7 @@ class CosineBackground:
     def __init__(
         self,
         *,
-        sample_size: int = 512,
+        sample_size: int = 256,
         half_life: int = 20_000,
         prior_median: float = 0.08,
         prior_scale: float = 0.10,

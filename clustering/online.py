@@ -81,8 +81,10 @@ class OnlineStoryClusterer:
     never, whose centroid is below `split_max_cosine` to the rest) become a new
     story, the old ID staying on the larger part. State is bounded: articles
     leave the window after `window_hours` of event time or beyond `max_window`;
-    stories idle for `retire_after_hours`, or the longest idle beyond
-    `max_live_stories`, are retired and dropped.
+    stories idle for `retire_after_hours` of event time or while
+    `retire_after_articles` other articles arrived (a dense feed moves on in
+    days, a sparse one's follow-ups come weeks later), or the longest idle
+    beyond `max_live_stories`, are retired and dropped.
 
     The defaults are the ones chosen on every labelled dev set at once
     (benchmarks/tune_clustering.py; flows.config.ClusteringConfig mirrors
@@ -108,6 +110,7 @@ class OnlineStoryClusterer:
         window_hours: float = 72.0,
         max_window: int = 50_000,
         retire_after_hours: float = 2160.0,
+        retire_after_articles: int = 1_000,
         max_live_stories: int = 20_000,
         recluster_every: int = 2000,
         min_cluster_size: int = 5,
@@ -131,6 +134,7 @@ class OnlineStoryClusterer:
         self.window_hours = window_hours
         self.max_window = max_window
         self.retire_after_hours = retire_after_hours
+        self.retire_after_articles = retire_after_articles
         self.max_live_stories = max_live_stories
         self.recluster_every = recluster_every
         self.min_cluster_size = min_cluster_size
@@ -208,6 +212,9 @@ class OnlineStoryClusterer:
         if not hasattr(self, "stories_"):
             return [], []
         changed = [self._changed[sid] for sid in sorted(self._changed)]
+        for story in changed:  # once per batch, not per article: the keywords a story record carries
+            if story.status == "active":
+                story.rank_terms(self._title_term_rarity)
         moved = self._moved
         self._changed, self._moved = {}, []
         return changed, moved
@@ -238,7 +245,9 @@ class OnlineStoryClusterer:
         self._cosines = CosineBackground()
         self._words = TermStatistics()
         self._entities = TermStatistics(n_buckets=2**18)
-        self._norms: dict[str, tuple[float, float]] = {}  # live story -> IDF norms of its (words, entities) profiles
+        # live story -> IDF norms of its (words, entities) profiles; dropped when the story changes and
+        # recomputed when it is next scored, so a story that grows by many articles between scorings costs one
+        self._norms: dict[str, tuple[float, float]] = {}
 
     def __setstate__(self, state: dict) -> None:
         """Restore a snapshot; one taken before the stream statistics existed starts them afresh."""
@@ -248,18 +257,22 @@ class OnlineStoryClusterer:
             for story in self.stories_.values():
                 story.__dict__.setdefault("lexical", Counter())
                 story.__dict__.setdefault("distinctive_terms", [])
-                self._norms[story.story_id] = (0.0, self._entities.norm(story.entity_counts))
+                story.__dict__.setdefault("last_article", self.n_docs_seen_)
 
     def _touch(self, story: Story) -> None:
         story.version += 1
         self._changed[story.story_id] = story
+        self._norms.pop(story.story_id, None)
         if story.status == "active":
             self._index.upsert(story)
-            self._norms[story.story_id] = (self._words.norm(story.lexical), self._entities.norm(story.entity_counts))
-            story.rank_terms(self._title_term_rarity)
         else:
             self._index.discard(story.story_id)
-            self._norms.pop(story.story_id, None)
+
+    def _profile_norms(self, story: Story) -> tuple[float, float]:
+        norms = self._norms.get(story.story_id)
+        if norms is None:
+            norms = self._norms[story.story_id] = (self._words.norm(story.lexical), self._entities.norm(story.entity_counts))
+        return norms
 
     def _title_term_rarity(self, terms: list[str]) -> np.ndarray:
         """log(1 + documents / documents with the term): the IDF part of class-based TF-IDF."""
@@ -279,7 +292,7 @@ class OnlineStoryClusterer:
         ):
             if weight and terms.keys:
                 profiles = [s.entity_counts if which else s.lexical for s in candidates]
-                norms = np.array([self._norms[s.story_id][which] for s in candidates])
+                norms = np.array([self._profile_norms(s)[which] for s in candidates])
                 scores = scores + weight * stats.cosines(terms, stats.idf(terms.keys), profiles, norms)
         return scores * self._decay(gap_s)
 
@@ -306,6 +319,7 @@ class OnlineStoryClusterer:
         if is_new:
             best, best_score = self._open_story(doc.published_at, late, len(doc.vector)), 1.0
         best.add(doc)
+        best.last_article = self.n_docs_seen_
         self._touch(best)
         if doc.id in self._window:  # an edit that was not withdrawn first
             self._leave_window(self._window[doc.id])
@@ -370,6 +384,7 @@ class OnlineStoryClusterer:
             old = self.stories_[entry.story_id]
             old.remove(entry.doc)
             new.add(entry.doc)
+            new.last_article = max(new.last_article, old.last_article)
             self._moved.append(Reassignment(entry.doc.id, old.story_id, new.story_id, "split"))
             entry.story_id = new.story_id
             self._touch(old)
@@ -384,6 +399,7 @@ class OnlineStoryClusterer:
             self._moved.append(Reassignment(entry.doc.id, loser.story_id, survivor.story_id, "merged"))
         members.setdefault(survivor.story_id, []).extend(moved)
         survivor.absorb(loser, len(moved))
+        survivor.last_article = max(survivor.last_article, loser.last_article)
         loser.size -= len(moved)
         loser.status, loser.merged_into = "merged", survivor.story_id
         self._touch(survivor)
@@ -398,10 +414,11 @@ class OnlineStoryClusterer:
             if self._window.get(entry.doc.id) is entry:  # not already replaced by an edit
                 self._leave_window(entry)
         idle_since = self.watermark_ - self.retire_after_hours * HOUR
-        retiring = [s for s in self.stories_.values() if s.last_seen < idle_since]
+        quiet_since = self.n_docs_seen_ - self.retire_after_articles
+        retiring = [s for s in self.stories_.values() if s.last_seen < idle_since or s.last_article < quiet_since]
         excess = len(self.stories_) - len(retiring) - self.max_live_stories
         if excess > 0:  # over the cap: the longest idle go first
-            keep = [s for s in self.stories_.values() if s.last_seen >= idle_since]
+            keep = [s for s in self.stories_.values() if s.last_seen >= idle_since and s.last_article >= quiet_since]
             retiring += heapq.nsmallest(excess, keep, key=lambda s: (s.last_seen, s.story_id))
         for story in retiring:
             story.status = "retired"

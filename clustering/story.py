@@ -44,6 +44,7 @@ class Story:
     status: str = "active"  # active | merged | retired
     merged_into: str | None = None
     late: bool = False
+    last_article: int = 0  # the stream's article count when the story last gained a member
     representative_title: str = ""
     representative_score: float = -1.0
     entity_counts: Counter = field(default_factory=Counter)

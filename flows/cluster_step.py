@@ -147,6 +147,7 @@ def new_shard_state(config: ClusteringConfig, shard: str, replay: bool = True, l
         window_hours=config.window_hours,
         max_window=config.max_window,
         retire_after_hours=config.retire_after_hours,
+        retire_after_articles=config.retire_after_articles,
         max_live_stories=config.max_live_stories,
         recluster_every=config.recluster_every,
         min_cluster_size=config.min_cluster_size,

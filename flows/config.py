@@ -208,6 +208,9 @@ class ClusteringConfig:
     window_hours: float = 72.0
     max_window: int = 50_000
     retire_after_hours: float = 2160.0  # 90 days idle: follow-ups of long-running events still find their story
+    # ... or while this many other articles of its shard arrived: a dense feed moves on in hours (per-day stories),
+    # a sparse one's follow-ups come weeks later; raise it for a shard far denser than ~4k articles a day
+    retire_after_articles: int = 1_000
     max_live_stories: int = 20_000  # beyond this the longest idle stories retire (bounded state, bounded candidate search)
     # HDBSCAN is the largest CPU cost per article: every 2000 articles over 16 PCA dimensions
     # scores 0.695 on the 14 UCI days, every 500 over 32 dimensions 0.696 at ~7x the CPU (README)
@@ -293,6 +296,7 @@ class RunConfig:
             ),
             (0.0 <= self.clustering.time_floor <= 1.0, "clustering.time_floor must be between 0 and 1"),
             (self.clustering.max_live_stories >= 1, "clustering.max_live_stories must be at least 1"),
+            (self.clustering.retire_after_articles >= 1, "clustering.retire_after_articles must be at least 1"),
             (self.clustering.window_hours > 0, "clustering.window_hours must be positive"),
             (self.clustering.min_cluster_size >= 2, "clustering.min_cluster_size must be at least 2"),
             (

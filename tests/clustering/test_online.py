@@ -213,7 +213,7 @@ def test_keywords_say_what_sets_a_story_apart_not_what_stories_share():
     titles = ["Earthquake hits Valparaiso", "Earthquake hits Hokkaido", "Valparaiso earthquake damage", "Hokkaido earthquake damage"]
     vectors = [unit(1, 0), unit(0, 1), unit(1, 0.01), unit(0.01, 1)]
     c.partial_fit_predict([doc(i, v, hours=i, title=t) for i, (t, v) in enumerate(zip(titles, vectors))])
-    chile, japan = sorted(c.stories_.values(), key=lambda s: s.story_id)
+    chile, japan = sorted(c.drain_changes()[0], key=lambda s: s.story_id)  # what the story records carry
     assert chile.keywords()[0] == "valparaiso" and japan.keywords()[0] == "hokkaido"
     assert "earthquake" in chile.keywords() and "earthquake" in japan.keywords()
 
@@ -225,3 +225,14 @@ def test_live_stories_are_capped_the_longest_idle_retiring_first():
     assert sorted(c.stories_) == ["default-000003", "default-000004", "default-000005"]
     retired = [s.story_id for s in c.drain_changes()[0] if s.status == "retired"]
     assert retired == ["default-000001", "default-000002"]
+
+
+def test_a_story_quiet_while_the_feed_moved_on_retires_however_little_time_passed():
+    c = OnlineStoryClusterer(calibrated=False, weight_lexical=0.0, threshold=0.99, retire_after_articles=3, retire_after_hours=1e6,
+                             window_hours=1e6, recluster_every=0)
+    rng = np.random.default_rng(1)
+    first = c.partial_fit_predict([doc(0, unit(1, *np.zeros(31)))])[0]
+    c.partial_fit_predict([doc(i, unit(*rng.normal(size=32)), hours=i / 100) for i in range(1, 3)])
+    assert first.story_id in c.stories_, "two other articles: still live"
+    c.partial_fit_predict([doc(i, unit(*rng.normal(size=32)), hours=i / 100) for i in range(3, 6)])
+    assert first.story_id not in c.stories_ and len(c.stories_) == 3

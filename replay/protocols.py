@@ -92,7 +92,8 @@ def apply_slot(record: ArchiveRecord, slot: Slot) -> ArchiveRecord:
     if slot.published_at is None:
         return record
     doc = {**record.parsed, "published_at": slot.published_at}
-    return replace(record, payload=json.dumps(doc, ensure_ascii=False).encode("utf-8"), parsed=doc)
+    # surrogatepass: a lone surrogate escape in the archive reaches the flow (and its dead letters) instead of stopping the replay
+    return replace(record, payload=json.dumps(doc, ensure_ascii=False).encode("utf-8", "surrogatepass"), parsed=doc)
 
 
 def apply_protocol(

@@ -107,3 +107,12 @@ def test_shuffle_streams_the_order_random_shuffle_gives_the_file_and_keeps_times
     assert replayed == expected
     assert [r.parsed["id"] for r in apply_protocol(read_jsonl(path), "shuffle", seed=2)] != expected
     assert all("published_at" not in r.parsed for r in apply_protocol(read_jsonl(path), "shuffle", seed=1))
+
+
+def test_jitter_passes_a_lone_surrogate_on_to_the_flow_instead_of_stopping(tmp_path):
+    path = tmp_path / "bad.jsonl"
+    path.write_text('{"id": "1", "title": "bad \\ud800 title", "published_at": 1394500000000}\n{"id": "2", "title": "ok", "published_at": 1394500001000}\n')
+    replayed = apply_protocol(read_jsonl(path), "jitter", seed=1)
+    assert sorted(r.parsed["id"] for r in replayed) == ["1", "2"]
+    bad = next(r for r in replayed if r.parsed["id"] == "1")
+    assert bad.payload.decode("utf-8", "replace") != bad.payload.decode("utf-8", "surrogatepass")  # not valid UTF-8: the flow dead-letters it

@@ -415,10 +415,11 @@ class OnlineStoryClusterer:
                 self._leave_window(entry)
         idle_since = self.watermark_ - self.retire_after_hours * HOUR
         quiet_since = self.n_docs_seen_ - self.retire_after_articles
-        retiring = [s for s in self.stories_.values() if s.last_seen < idle_since or s.last_article < quiet_since]
-        excess = len(self.stories_) - len(retiring) - self.max_live_stories
+        retiring, keep = [], []
+        for story in self.stories_.values():
+            (retiring if story.last_seen < idle_since or story.last_article < quiet_since else keep).append(story)
+        excess = len(keep) - self.max_live_stories
         if excess > 0:  # over the cap: the longest idle go first
-            keep = [s for s in self.stories_.values() if s.last_seen >= idle_since and s.last_article >= quiet_since]
             retiring += heapq.nsmallest(excess, keep, key=lambda s: (s.last_seen, s.story_id))
         for story in retiring:
             story.status = "retired"

@@ -19,7 +19,7 @@ from flows import metrics
 from flows.config import RunConfig
 from flows.enrich import enricher_for
 from flows.runner import Archive, run
-from flows.schema import InvalidArticle, RawRecord, decode_article
+from flows.schema import Article, InvalidArticle, RawRecord, decode_article
 from flows.summary import read_jsonl
 from replay import score_clustering
 from replay.evaluation import epoch_seconds, plot_stream, stability, weekly_f1
@@ -142,14 +142,20 @@ def evaluate(config: RunConfig, out_dir: Path, baseline: bool = False) -> dict:
     return result
 
 
-def score_baseline(config: RunConfig, archive: Archive, labels: dict[str, str]) -> dict:
-    """The naive online method on the same slice and embeddings: what the system adds over it."""
+def valid_articles(config: RunConfig, archive: Archive) -> list[Article]:
+    """The archive's records that decode, in replay order (what the baselines and the suite's features read)."""
     articles = []
     for record in archive.records():
         try:
             articles.append(decode_article(RawRecord(record.payload, "eval", record.line, 0.0), 2**31, config.limits.max_body_chars))
         except InvalidArticle:
             continue
+    return articles
+
+
+def score_baseline(config: RunConfig, archive: Archive, labels: dict[str, str]) -> dict:
+    """The naive online method on the same slice and embeddings: what the system adds over it."""
+    articles = valid_articles(config, archive)
     encoder = enricher_for(config.models, config.topics).encoder
     clusterer = naive_centroid(BASELINE["threshold"], BASELINE["idle_hours"])
     predicted = {}

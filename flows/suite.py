@@ -22,9 +22,8 @@ import numpy as np
 from clustering import OnlineStoryClusterer, StoryDoc
 from flows.config import RunConfig
 from flows.enrich import enricher_for
-from flows.evaluate import evaluate, naive_centroid
+from flows.evaluate import evaluate, naive_centroid, valid_articles
 from flows.runner import Archive
-from flows.schema import InvalidArticle, RawRecord, decode_article
 from replay import score_clustering
 
 BASELINE_THRESHOLDS = (0.45, 0.55, 0.65, 0.75)
@@ -104,14 +103,7 @@ def set_features(dev_set: DevSet, config: RunConfig, features_dir: Path | None) 
         return SetFeatures.load(cached)
     archive = Archive.load(config)
     labels = archive.labels()
-    articles = []
-    for record in archive.records():
-        try:
-            article = decode_article(RawRecord(record.payload, "suite", record.line, 0.0), 2**31, config.limits.max_body_chars)
-        except InvalidArticle:
-            continue
-        if article.id in labels:
-            articles.append(article)
+    articles = [a for a in valid_articles(config, archive) if a.id in labels]
     enriched = []
     for start in range(0, len(articles), config.batch.max_size):
         enriched.extend(enricher.enrich(articles[start : start + config.batch.max_size]))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import heapq
 import math
+import sys
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, replace
@@ -48,6 +49,19 @@ class _WindowEntry:
     doc: StoryDoc
     story_id: str
     row: int  # of the doc's vector in the window matrix
+    nbytes: int  # what the entry holds in memory (window_bytes)
+
+
+def window_bytes(doc: StoryDoc) -> int:
+    """What a window entry costs in memory, roughly: its vector row, its strings and terms, and object overhead.
+
+    Titles are capped upstream but ids, entities and terms vary per article, so a
+    count alone does not bound the window's bytes (a feed of long URLs as ids).
+    """
+    strings = sys.getsizeof(doc.id) + sys.getsizeof(doc.title) + sum(sys.getsizeof(e) for e in doc.entities)
+    strings += sum(sys.getsizeof(t) for t in doc.topics)
+    terms = sum(sys.getsizeof(k) for k in doc.terms.keys) + 32 * len(doc.terms.weights) + 8 * len(doc.terms.keys)
+    return doc.vector.nbytes + strings + terms + 400  # the entry, the doc and their dict/deque slots
 
 
 class OnlineStoryClusterer:
@@ -90,7 +104,7 @@ class OnlineStoryClusterer:
     (benchmarks/tune_clustering.py; flows.config.ClusteringConfig mirrors
     them; see the README, "Story quality").
 
-    Learned attributes: `stories_` (live stories by ID), `n_docs_seen_`,
+    Learned attributes: `stories_` (live stories by ID), `n_docs_seen_`, `window_bytes_`,
     `watermark_` (latest published_at seen), `recluster_seconds_`, `last_recluster_window_`
     (articles in the latest window handed to HDBSCAN).
     """
@@ -109,6 +123,7 @@ class OnlineStoryClusterer:
         time_floor: float = 0.8,
         window_hours: float = 72.0,
         max_window: int = 50_000,
+        max_window_bytes: int = 256 * 2**20,
         retire_after_hours: float = 2160.0,
         retire_after_articles: int = 1_000,
         max_live_stories: int = 20_000,
@@ -133,6 +148,7 @@ class OnlineStoryClusterer:
         self.time_floor = time_floor
         self.window_hours = window_hours
         self.max_window = max_window
+        self.max_window_bytes = max_window_bytes
         self.retire_after_hours = retire_after_hours
         self.retire_after_articles = retire_after_articles
         self.max_live_stories = max_live_stories
@@ -234,6 +250,7 @@ class OnlineStoryClusterer:
             self._background.start()
         self.watermark_ = -math.inf
         self._window: dict[str, _WindowEntry] = {}  # in arrival order
+        self.window_bytes_ = 0
         self._vectors = WindowVectors()
         self._order: deque[_WindowEntry] = deque()  # window entries in arrival order
         self._changed: dict[str, Story] = {}
@@ -252,6 +269,11 @@ class OnlineStoryClusterer:
     def __setstate__(self, state: dict) -> None:
         """Restore a snapshot; one taken before the stream statistics existed starts them afresh."""
         self.__dict__.update(state)
+        self.__dict__.setdefault("max_window_bytes", 256 * 2**20)
+        if hasattr(self, "_window") and not hasattr(self, "window_bytes_"):
+            for entry in self._window.values():
+                entry.nbytes = window_bytes(entry.doc)
+            self.window_bytes_ = sum(e.nbytes for e in self._window.values())
         if hasattr(self, "stories_") and not hasattr(self, "_cosines"):
             self._start_stream_statistics()
             for story in self.stories_.values():
@@ -323,8 +345,9 @@ class OnlineStoryClusterer:
         self._touch(best)
         if doc.id in self._window:  # an edit that was not withdrawn first
             self._leave_window(self._window[doc.id])
-        entry = _WindowEntry(doc, best.story_id, self._vectors.add(doc.vector))
+        entry = _WindowEntry(doc, best.story_id, self._vectors.add(doc.vector), window_bytes(doc))
         self._window[doc.id] = entry
+        self.window_bytes_ += entry.nbytes
         self._order.append(entry)
         return Assignment(doc.id, best.story_id, round(best_score, 4), is_new, late)
 
@@ -345,6 +368,7 @@ class OnlineStoryClusterer:
     def _leave_window(self, entry: _WindowEntry) -> None:
         del self._window[entry.doc.id]
         self._vectors.release(entry.row)
+        self.window_bytes_ -= entry.nbytes
 
     def apply_recluster(self, result: ReclusterResult) -> None:
         """Merge the stories re-clustering grouped if their centroids agree; split off parts that differ."""
@@ -409,7 +433,11 @@ class OnlineStoryClusterer:
     def _expire(self) -> None:
         """Drop articles past the window and retire idle stories."""
         horizon = self.watermark_ - self.window_hours * HOUR
-        while self._order and (self._order[0].doc.published_at < horizon or len(self._window) > self.max_window):
+        while self._order and (
+            self._order[0].doc.published_at < horizon
+            or len(self._window) > self.max_window
+            or self.window_bytes_ > self.max_window_bytes
+        ):
             entry = self._order.popleft()
             if self._window.get(entry.doc.id) is entry:  # not already replaced by an edit
                 self._leave_window(entry)

@@ -57,9 +57,15 @@ class VersionTable:
     values cost about three times as much.
     """
 
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
+    ENTRY_BYTES = 181  # measured with tracemalloc: two ints and an OrderedDict node
+
+    def __init__(self, limit: int, max_bytes: int | None = None) -> None:
+        self.limit = limit if max_bytes is None else max(1, min(limit, max_bytes // self.ENTRY_BYTES))
         self._entries: OrderedDict[int, int] = OrderedDict()
+
+    @property
+    def bytes(self) -> int:
+        return len(self._entries) * self.ENTRY_BYTES
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -146,6 +152,7 @@ def new_shard_state(config: ClusteringConfig, shard: str, replay: bool = True, l
         n_candidates=config.n_candidates,
         window_hours=config.window_hours,
         max_window=config.max_window,
+        max_window_bytes=int(limits.max_window_mb * 2**20),
         retire_after_hours=config.retire_after_hours,
         retire_after_articles=config.retire_after_articles,
         max_live_stories=config.max_live_stories,
@@ -159,7 +166,8 @@ def new_shard_state(config: ClusteringConfig, shard: str, replay: bool = True, l
         shard=shard,
     )
     tags = TagStore(config.max_window, int(limits.max_stored_tags_mb * 2**20))
-    return ShardState(clusterer, VersionTable(config.max_tracked_articles), tags, EventClock.of(limits, live=not replay))
+    versions = VersionTable(config.max_tracked_articles, int(limits.max_tracked_ids_mb * 2**20))
+    return ShardState(clusterer, versions, tags, EventClock.of(limits, live=not replay))
 
 
 def _migrated(state: ShardState, config: ClusteringConfig, limits: LimitsConfig, replay: bool) -> ShardState:
@@ -376,6 +384,8 @@ class ShardLogic(StatefulBatchLogic[EnrichedArticle, OutputRecord, ShardState]):
         metrics.ACTIVE_STORIES.labels(clusterer.shard).set(len(getattr(clusterer, "stories_", {})))
         metrics.STORED_TAGS_BYTES.labels(clusterer.shard).set(state.last_tags.bytes)
         metrics.TRACKED_IDS.labels(clusterer.shard).set(len(state.versions))
+        metrics.TRACKED_IDS_BYTES.labels(clusterer.shard).set(state.versions.bytes)
+        metrics.WINDOW_BYTES.labels(clusterer.shard).set(getattr(clusterer, "window_bytes_", 0))
         durations = getattr(clusterer, "recluster_seconds_", [])
         for seconds in durations:
             metrics.RECLUSTER_SECONDS.observe(seconds)

@@ -185,6 +185,8 @@ class LimitsConfig:
     dead_letter_raw_bytes: int = 64 * 1024  # raw input carried by a dead letter
     max_output_bytes: int = 1_000_000  # every published record (key + value) fits this: librdkafka's message.max.bytes
     max_stored_tags_mb: float = 256.0  # per shard: latest tag records kept for edits and re-publication, oldest dropped
+    max_window_mb: float = 256.0  # per shard: clustering window (vectors, titles, entities, terms), oldest leave first
+    max_tracked_ids_mb: float = 64.0  # per shard: duplicate/edit table (181 bytes an id), oldest forgotten first
     # event time: published_at more than this ahead of the reference (receive time live, the stream's
     # recent event time in replays) is clamped to it (flag published-at-clamped) ...
     max_future_skew: float = 24.0  # hours
@@ -288,6 +290,10 @@ class RunConfig:
             (
                 self.limits.max_output_bytes >= 4 * (self.limits.dead_letter_raw_bytes + self.limits.max_id_chars) // 3 + 16384,
                 "limits.max_output_bytes must hold a dead letter: at least 4/3 of dead_letter_raw_bytes + max_id_chars, plus 16 KiB",
+            ),
+            (
+                min(self.limits.max_window_mb, self.limits.max_tracked_ids_mb, self.limits.max_stored_tags_mb) > 0,
+                "limits.max_window_mb, max_tracked_ids_mb and max_stored_tags_mb must be positive",
             ),
             (self.limits.max_future_skew > 0 and self.limits.max_age > 0, "limits.max_future_skew and limits.max_age must be positive hours"),
             (

@@ -32,6 +32,8 @@ LATENCY = Histogram(
 ACTIVE_STORIES = Gauge("storywire_active_stories", "Live stories", ["shard"])
 STORED_TAGS_BYTES = Gauge("storywire_stored_tag_records_bytes", "Latest tag records kept (limits.max_stored_tags_mb)", ["shard"])
 TRACKED_IDS = Gauge("storywire_tracked_article_ids", "Ids remembered for duplicate and edit detection", ["shard"])
+TRACKED_IDS_BYTES = Gauge("storywire_tracked_article_ids_bytes", "Memory of the duplicate table (limits.max_tracked_ids_mb)", ["shard"])
+WINDOW_BYTES = Gauge("storywire_window_bytes", "Memory of the clustering window's articles (limits.max_window_mb)", ["shard"])
 RECLUSTER_SECONDS = Histogram("storywire_recluster_stall_seconds", "Time re-clustering held the stream (submit or apply)")
 RECLUSTER_WINDOW = Gauge("storywire_recluster_window_articles", "Articles in the latest window sent to HDBSCAN", ["shard"])
 

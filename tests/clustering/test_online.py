@@ -1,9 +1,11 @@
 import time
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
 from clustering import OnlineStoryClusterer, ReclusterResult, StoryDoc
+from clustering.online import window_bytes
 
 HOUR = 3600.0
 
@@ -236,3 +238,16 @@ def test_a_story_quiet_while_the_feed_moved_on_retires_however_little_time_passe
     assert first.story_id in c.stories_, "two other articles: still live"
     c.partial_fit_predict([doc(i, unit(*rng.normal(size=32)), hours=i / 100) for i in range(3, 6)])
     assert first.story_id not in c.stories_ and len(c.stories_) == 3
+
+
+def test_window_is_bounded_in_bytes_whatever_the_ids_cost():
+    budget = 64 * 1024
+    c = OnlineStoryClusterer(max_window_bytes=budget, window_hours=1e6, retire_after_hours=1e6, recluster_every=0)
+    rng = np.random.default_rng(0)
+    for i in range(40):
+        batch = [doc(i * 10 + j, unit(*rng.normal(size=8)), hours=i) for j in range(10)]
+        c.partial_fit_predict([replace(d, id=d.id + "x" * 2000) for d in batch])  # long URL-like ids
+    held = sum(window_bytes(e.doc) for e in c._window.values())
+    assert c.window_bytes_ == held
+    assert 0 < held <= budget
+    assert len(c._window) < 40  # the count bound (50k) alone would have kept all 400

@@ -179,6 +179,14 @@ def test_version_table_remembers_the_latest_ids_only():
     assert len(table) == 2
 
 
+def test_version_table_budget_in_bytes_caps_the_ids_it_remembers():
+    table = VersionTable(limit=1000, max_bytes=10 * VersionTable.ENTRY_BYTES)
+    for i in range(50):
+        table.put(f"id-{i}", "00000000000000ff", 1)
+    assert len(table) == 10 and table.bytes <= 10 * VersionTable.ENTRY_BYTES
+    assert table.get("id-49") is not None and table.get("id-39") is None
+
+
 def test_stored_tag_records_are_bounded_in_count_and_bytes():
     from flows.cluster_step import TagStore
 

@@ -130,10 +130,22 @@ class Outcome:
     records_in: int  # sent into the flow: Kafka takes no line over its message size
 
 
-def through_file(archive: Path, out: Path, n_lines: int, backend: str) -> Outcome:
+def state_budgets(state_mb: float | None) -> dict[str, float]:
+    """limits.* byte budgets of the shard state (window, duplicate table, tag records), all set to `state_mb`:
+    small budgets fill within the first half, so RSS of the second half shows whether anything else grows."""
+    names = ("max_window_mb", "max_tracked_ids_mb", "max_stored_tags_mb")
+    return {} if state_mb is None else {name: state_mb for name in names}
+
+
+def through_file(archive: Path, out: Path, n_lines: int, backend: str, state_mb: float | None) -> Outcome:
     """`storywire replay` in this process (flows.runner.run): counters read from its registry."""
     config = RunConfig.load().with_values(
-        {"source": {"path": str(archive), "progress": False}, "output": {"directory": str(out)}, "models": {"backend": backend}}
+        {
+            "source": {"path": str(archive), "progress": False},
+            "output": {"directory": str(out)},
+            "models": {"backend": backend},
+            "limits": state_budgets(state_mb),
+        }
     )
     before = {name: counter(f"storywire_{name}_total") for name in COUNTERS}
     rss = RssByHalf(os.getpid(), n_lines, lambda: counter("storywire_articles_in_total"))
@@ -155,7 +167,7 @@ def through_file(archive: Path, out: Path, n_lines: int, backend: str) -> Outcom
     )
 
 
-def through_kafka(archive: Path, bootstrap: str, backend: str, metrics_port: int) -> Outcome:
+def through_kafka(archive: Path, bootstrap: str, backend: str, metrics_port: int, state_mb: float | None) -> Outcome:
     """`storywire run` against a broker on fresh topics: records produced first, the service stopped with
     SIGTERM once its counters account for all of them, outputs read back from the topics."""
     prefix = f"fuzz-{os.getpid()}-{int(time.time())}"
@@ -170,6 +182,7 @@ def through_kafka(archive: Path, bootstrap: str, backend: str, metrics_port: int
         "STORYWIRE_KAFKA__DLQ_TOPIC": f"{prefix}.dlq",
         "STORYWIRE_METRICS__PORT": str(metrics_port),
         "STORYWIRE_MODELS__BACKEND": backend,
+        **{f"STORYWIRE_LIMITS__{name.upper()}": str(mb) for name, mb in state_budgets(state_mb).items()},
     }
     config = RunConfig.load(env=env)
     init_topics(config.kafka, 2)
@@ -250,6 +263,7 @@ def main() -> int:
     parser.add_argument("--out", type=Path, help="output folder of a file replay (default: a temporary one)")
     parser.add_argument("--kafka", metavar="BOOTSTRAP", help="through a running broker instead (deploy/kafka/broker.sh start)")
     parser.add_argument("--metrics-port", type=int, default=9477, help="with --kafka: the service's metrics port")
+    parser.add_argument("--state-mb", type=float, help="set the window, duplicate-table and tag-record budgets (limits.*_mb) to this")
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="storywire-fuzz-"))
@@ -258,9 +272,9 @@ def main() -> int:
     made = write_archive(archive, good, args.hostile, args.seed)
     n_lines = sum(1 for _ in archive.open("rb"))
     if args.kafka:
-        outcome = through_kafka(archive, args.kafka, args.backend, args.metrics_port)
+        outcome = through_kafka(archive, args.kafka, args.backend, args.metrics_port, args.state_mb)
     else:
-        outcome = through_file(archive, args.out or work / "out", n_lines, args.backend)
+        outcome = through_file(archive, args.out or work / "out", n_lines, args.backend, args.state_mb)
 
     counts = outcome.counts
     n_in = outcome.records_in
@@ -296,6 +310,7 @@ def main() -> int:
             "wall_s": round(outcome.wall_s, 1),
             "records_per_s": round(n_in / outcome.wall_s, 1),
             "backend": args.backend,
+            "state_budgets_mb": state_budgets(args.state_mb) or "defaults",
             "dead_letter_reasons": dict(reasons.most_common(25)),
         }
     )

@@ -1,5 +1,11 @@
 """Article taggers: spaCy entities, sentence embeddings and taxonomy topics (no Bytewax, no Kafka)."""
 
+import sys
+
+# torch imports triton (a GPU kernel compiler) only to ask whether it is there; storywire never compiles
+# kernels, and triton's bindings print ~600 "nanobind: leaked ..." lines at every interpreter exit
+sys.modules.setdefault("triton", None)
+
 from taggers.cache import CachedEncoder
 from taggers.encoder import SentenceEncoder, default_model_path
 from taggers.entities import DEFAULT_LABELS, DEFAULT_SPACY_MODEL, Entity, EntityTagger

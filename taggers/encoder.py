@@ -47,7 +47,12 @@ class SentenceEncoder:
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
             os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
             from sentence_transformers import SentenceTransformer
+            from transformers.utils import logging as hf_logging
 
+            # the packaged checkpoint carries a stale `position_ids` buffer: transformers prints a load report
+            # table and a progress bar for it on every start, which reads like an error to a newcomer
+            hf_logging.set_verbosity_error()
+            hf_logging.disable_progress_bar()
             try:
                 self._model = SentenceTransformer(self.model_path, device=self.device)
             except OSError as exc:

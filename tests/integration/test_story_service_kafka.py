@@ -9,6 +9,7 @@ import threading
 import time
 
 import numpy as np
+import pytest
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
@@ -16,6 +17,8 @@ from service.ingest import KafkaSource
 from service.queries import story_detail
 from service.store import Store
 from service.view import View
+
+pytestmark = pytest.mark.slow  # starts a broker
 
 
 class CountingView(View):

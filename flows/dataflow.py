@@ -115,7 +115,7 @@ def enrich_batch(config: RunConfig, keyed_batch: tuple[str, list[Article]]) -> l
     return results
 
 
-def shard_of(config: RunConfig, item: EnrichedArticle) -> str:
+def shard_of(item: EnrichedArticle) -> str:
     """One shard for the languages the models cover, one for all others: a producer's `lang`
     values cannot open shards, re-clustering processes or metric labels without bound."""
     return DEFAULT_SHARD if item.lang_covered else OTHER_LANGUAGES_SHARD
@@ -140,16 +140,15 @@ def build_flow(config: RunConfig, source: Source[RawRecord], sinks: Sinks, repla
     if sinks.vectors is not None:
         op.output("vectors", op.map("vectors_json", enrich_ok.trues, vector_line), sinks.vectors)
 
-    shard = functools.partial(shard_of, config)
     versions = functools.partial(model_versions, config)
-    sharded = op.key_on("shard", enrich_ok.trues, shard)
+    sharded = op.key_on("shard", enrich_ok.trues, shard_of)
     clustered = op.stateful_batch(
         "cluster",
         sharded,
         lambda state: ShardLogic(
             state,
             config.clustering,
-            shard,
+            shard_of,
             versions,
             config.output.tombstone_after_hours,
             config.limits,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -41,7 +41,6 @@ class RunSummary:
     stories: dict[str, dict[str, Any]]  # cluster id -> latest story record
     dead_letters: list[dict[str, Any]]
     scores: ClusteringScores | None = None
-    final_story: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_outputs(cls, directory: str | Path, n_input: int, labels: dict[str, str] | None = None) -> "RunSummary":
@@ -49,10 +48,9 @@ class RunSummary:
         tags = latest_by(read_jsonl(directory / "tags.jsonl"), "id")
         stories = latest_by(read_jsonl(directory / "stories.jsonl"), "cluster_id")
         dead = list(read_jsonl(directory / "dead-letters.jsonl"))
-        final = {aid: resolve(t["story"]["id"], stories) for aid, t in tags.items()}
-        summary = cls(n_input, tags, stories, dead, final_story=final)
+        summary = cls(n_input, tags, stories, dead)
         if labels:
-            summary.scores = score_clustering(final, labels)
+            summary.scores = score_clustering({aid: resolve(t["story"]["id"], stories) for aid, t in tags.items()}, labels)
         return summary
 
     @property

@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo serve-demo test test-fast clean
+.PHONY: setup demo serve-demo test test-fast lint clean
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; assert (3, 11) <= sys.version_info[:2] <= (3, 12), "storywire needs Python 3.11 or 3.12 (bytewax 0.21.1 has no wheels for newer)"'
@@ -25,6 +25,10 @@ serve-demo: setup
 
 test: setup
 	$(BIN)/python -m pytest
+
+# ruff's pyflakes, pycodestyle and import-order rules ([tool.ruff] in pyproject.toml)
+lint: setup
+	$(BIN)/ruff check .
 
 # everything not marked slow (no broker, no full model loads in the flow): for the edit-test loop
 test-fast: setup

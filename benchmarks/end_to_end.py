@@ -69,7 +69,7 @@ def main() -> None:
             "all_runs": rows,
         }
     if "torch" in runs:
-        for backend, entry in result["backends"].items():
+        for entry in result["backends"].values():
             entry["bcubed_f1_minus_torch"] = round(entry["bcubed_f1"] - result["backends"]["torch"]["bcubed_f1"], 4)
     emit(result)
 

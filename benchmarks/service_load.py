@@ -26,7 +26,6 @@ from pathlib import Path
 
 import httpx
 import numpy as np
-
 from common import emit
 
 BIN = Path(sys.executable).parent

@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.common import UCI, emit, require_dev_data  # noqa: E402
 from clustering.story import Story, StoryDoc, title_terms  # noqa: E402
 from replay.metrics import bcubed  # noqa: E402
-from replay.protocols import utc_day, plan_replay  # noqa: E402
+from replay.protocols import plan_replay, utc_day  # noqa: E402
 from replay.readers import read_uci  # noqa: E402
 
 HOUR = 3600.0

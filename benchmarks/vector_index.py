@@ -24,9 +24,8 @@ import time
 from pathlib import Path
 
 import numpy as np
-from usearch.index import Index
-
 from common import UCI, emit, require_dev_data
+from usearch.index import Index
 
 SETTINGS = [  # (name, dtype, connectivity, expansion_add, expansion_search)
     ("usearch-hnsw-f16-m16-ef64", "f16", 16, 128, 64),

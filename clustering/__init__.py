@@ -5,7 +5,7 @@ nothing of taggers, Bytewax or Kafka.
 """
 
 from clustering.online import Assignment, OnlineStoryClusterer, Reassignment
-from clustering.recluster import ReclusterResult, reconcile, recluster
+from clustering.recluster import ReclusterResult, recluster, reconcile
 from clustering.story import Story, StoryDoc
 
 __all__ = ["Assignment", "OnlineStoryClusterer", "Reassignment", "ReclusterResult", "Story", "StoryDoc", "reconcile", "recluster"]

@@ -14,7 +14,7 @@ import numpy as np
 from clustering.background import BackgroundReclusterer
 from clustering.calibration import CosineBackground
 from clustering.index import CentroidIndex
-from clustering.lexical import TermStatistics, Terms
+from clustering.lexical import Terms, TermStatistics
 from clustering.recluster import ReclusterResult, recluster
 from clustering.story import Story, StoryDoc
 from clustering.window import WindowVectors

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import sys
-from pathlib import Path
-
 import json
 import signal
+import sys
 from contextlib import contextmanager
+from pathlib import Path
 
 from tqdm import tqdm
 

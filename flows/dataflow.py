@@ -27,9 +27,9 @@ from flows.batching import micro_batch
 from flows.cluster_step import DEAD, STORIES, TAGS, OutputRecord, ShardLogic
 from flows.config import RunConfig
 from flows.connectors import jsonl_sink, to_line
+from flows.enrich import EnrichedArticle, enricher_for
 from flows.kafka import KafkaRecordSink
 from flows.outputs import fit_line
-from flows.enrich import EnrichedArticle, enricher_for
 from flows.schema import Article, DeadLetter, InvalidArticle, RawRecord, decode_record
 from flows.vectors import vector_line
 

@@ -23,9 +23,8 @@ from typing import Iterable
 from bytewax.connectors.kafka import KafkaError, KafkaSource, KafkaSourceMessage
 from bytewax.inputs import StatefulSourcePartition
 from bytewax.outputs import DynamicSink, StatelessSinkPartition
-from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Producer
+from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, KafkaException, Producer
 from confluent_kafka import KafkaError as ConfluentError
-from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
 
 from flows.config import KafkaConfig

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 
-from flows.enrich import encoder_for
 from replay.readers import read_jsonl
 from taggers.topic_head import TopicHead
 from taggers.topics import ZeroShotTopicClassifier

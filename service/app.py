@@ -20,10 +20,15 @@ from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
-from service.queries import (
-    NotFound, StoryFilter, article_detail, list_stories, story_detail, trending,
-)
 from service.projection import Projector
+from service.queries import (
+    NotFound,
+    StoryFilter,
+    article_detail,
+    list_stories,
+    story_detail,
+    trending,
+)
 from service.search import Searcher
 from service.view import View
 from taxonomy import Taxonomy

@@ -143,7 +143,9 @@ def test_background_replay_mode_is_reproducible_and_merges():
 
     def run():
         # A strict threshold splits each topic into several stories; re-clustering merges them back.
-        c = OnlineStoryClusterer(calibrated=False, weight_lexical=0.0, threshold=0.985, recluster_every=60, min_cluster_size=5, merge_min_cosine=0.9, recluster_mode="replay")
+        c = OnlineStoryClusterer(
+            calibrated=False, weight_lexical=0.0, threshold=0.985, recluster_every=60, min_cluster_size=5, merge_min_cosine=0.9, recluster_mode="replay"
+        )
         ids = [a.story_id for batch in range(0, len(docs), 20) for a in c.partial_fit_predict(docs[batch : batch + 20])]
         changed, moved = c.drain_changes()
         c._background.close()
@@ -156,7 +158,9 @@ def test_background_replay_mode_is_reproducible_and_merges():
 
 def test_background_live_mode_keeps_assigning_while_hdbscan_runs():
     docs = three_topic_stream()
-    c = OnlineStoryClusterer(calibrated=False, weight_lexical=0.0, threshold=0.985, recluster_every=60, min_cluster_size=5, merge_min_cosine=0.9, recluster_mode="live")
+    c = OnlineStoryClusterer(
+        calibrated=False, weight_lexical=0.0, threshold=0.985, recluster_every=60, min_cluster_size=5, merge_min_cosine=0.9, recluster_mode="live"
+    )
     c.partial_fit_predict(docs[:120])
     assert c._background.pending or c.drain_changes()[1]
     deadline = time.monotonic() + 60
@@ -221,7 +225,9 @@ def test_keywords_say_what_sets_a_story_apart_not_what_stories_share():
 
 
 def test_live_stories_are_capped_the_longest_idle_retiring_first():
-    c = OnlineStoryClusterer(calibrated=False, weight_lexical=0.0, threshold=0.99, max_live_stories=3, retire_after_hours=1e6, window_hours=1e6, recluster_every=0)
+    c = OnlineStoryClusterer(
+        calibrated=False, weight_lexical=0.0, threshold=0.99, max_live_stories=3, retire_after_hours=1e6, window_hours=1e6, recluster_every=0
+    )
     rng = np.random.default_rng(0)
     c.partial_fit_predict([doc(i, unit(*rng.normal(size=32)), hours=i) for i in range(5)])
     assert sorted(c.stories_) == ["default-000003", "default-000004", "default-000005"]

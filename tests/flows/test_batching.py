@@ -1,8 +1,8 @@
 import time
 from datetime import datetime, timedelta, timezone
 
-from bytewax.dataflow import Dataflow
 import bytewax.operators as op
+from bytewax.dataflow import Dataflow
 from bytewax.inputs import DynamicSource, StatelessSourcePartition
 from bytewax.testing import TestingSink, run_main
 

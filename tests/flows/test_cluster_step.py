@@ -1,12 +1,11 @@
 """The clustering step's id rules: duplicates, edits and re-publishing after merges."""
 
-import numpy as np
-
-from clustering import ReclusterResult
 import base64
 
+import numpy as np
 import pytest
 
+from clustering import ReclusterResult
 from flows.cluster_step import DEAD, STORIES, TAGS, ShardLogic, VersionTable
 from flows.config import ClusteringConfig, LimitsConfig
 from flows.enrich import EnrichedArticle

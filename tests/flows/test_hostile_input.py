@@ -54,7 +54,7 @@ def test_decode_is_total_and_dead_letters_carry_the_original_bytes(payload):
         assert (result.origin, result.partition, result.position, result.raw_length) == ("kafka:articles", 2, 12, len(payload))
     else:
         assert isinstance(result, Article) and result.record.payload == payload
-        result.content_hash  # the text encodes as UTF-8
+        assert result.content_hash  # the text encodes as UTF-8
         assert result.title.encode("utf-8") and len(result.title) <= CONFIG.limits.max_title_chars
 
 

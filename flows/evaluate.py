@@ -194,6 +194,7 @@ def render(result: dict) -> str:
     base = result.get("baseline", {})
     lines = [f"{'metric':<18}{'storywire':>12}" + (f"{'baseline':>12}" if base else "")]
     for label, key in rows:
-        lines.append(f"{label:<18}{result[key]!s:>12}" + (f"{base.get(key, '')!s:>12}" if base else ""))
+        value = "-" if result[key] is None else result[key]  # None: measured in another process
+        lines.append(f"{label:<18}{value!s:>12}" + (f"{base.get(key, '')!s:>12}" if base else ""))
     lines.append("per-week BCubed F1: " + ", ".join(f"{w} {f:.3f}" for w, f in result["weekly_bcubed_f1"].items()))
     return "\n".join(lines)

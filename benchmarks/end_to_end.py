@@ -1,12 +1,17 @@
-"""End-to-end embedded mode per encoder backend: docs/s, per-article latency p50/p99, BCubed F1, peak RSS.
+"""End-to-end embedded mode per encoder backend and layout: docs/s, per-article latency p50/p99, BCubed F1,
+clustering cost per article, peak RSS.
 
-    .venv/bin/python benchmarks/end_to_end.py [--days 7] [--runs 3] [--backends torch,onnx-int8,static]
+    .venv/bin/python benchmarks/end_to_end.py [--days 7] [--runs 3] [--backends torch,onnx-int8,static] [--layouts 1x1,2x1]
 
-Each (round, backend) is one `storywire eval` process over the first N days of
-the UCI dev split (jitter protocol, seed 1) with the embedding cache off;
-backends alternate within each round so machine load hits them alike. Latency
-is processed_at - received_at of each tagged article. Reported: medians over
-the rounds, and every run.
+A layout is PROCESSES x WORKERS_PER_PROCESS on this machine (`storywire eval -i/-a/-w`). Each
+(round, backend, layout) is one `storywire eval` cluster over the first N days of the UCI dev split
+(jitter protocol, seed 1) with the embedding cache off; backends and layouts alternate within each
+round so machine load hits them alike, and each round's ratio to the round's 1x1 run of the same
+backend is a side-by-side ratio. In a multi-process layout the other processes start first and load
+their models; process 0 (which reads the archive, writes and scores the outputs, and times the run
+from its first record) starts once they are ready, and its models load before its clock starts.
+Latency is processed_at - received_at of each tagged article. Each run records `uptime`'s 1-minute
+load when it starts. Reported: medians over the rounds, and every run.
 """
 
 from __future__ import annotations
@@ -14,10 +19,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -27,12 +35,50 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.common import UCI, emit, require_dev_data  # noqa: E402
 from replay.evaluation import epoch_seconds  # noqa: E402
 
+READY = "models loaded, starting the dataflow"  # flows/runner.py logs this just before the dataflow starts
 
-def one_run(backend: str, days: int, out: Path) -> dict:
-    env = dict(os.environ, STORYWIRE_MODELS__BACKEND=backend)
+
+def free_ports(n: int) -> list[int]:
+    sockets = [socket.socket() for _ in range(n)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+def load_1min() -> float:
+    return float(Path("/proc/loadavg").read_text().split()[0])
+
+
+def one_run(backend: str, layout: tuple[int, int], days: int, out: Path, device: str) -> dict:
+    processes, workers = layout
+    env = dict(os.environ, STORYWIRE_MODELS__BACKEND=backend, STORYWIRE_MODELS__DEVICE=device)
+    if processes > 1:
+        env["STORYWIRE_MODELS__TORCH_THREADS"] = "1"  # one core per process
     command = [sys.executable, "-m", "flows.cli", "eval", "--input", str(UCI), "--format", "uci", "--label-field", "story",
-               "--protocol", "jitter", "--seed", "1", "--days", str(days), "--out", str(out), "--no-progress"]
-    subprocess.run(command, env=env, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+               "--protocol", "jitter", "--seed", "1", "--days", str(days), "--out", str(out), "--no-progress", "-w", str(workers)]
+    cluster = []
+    if processes > 1:
+        cluster = ["-a", ";".join(f"127.0.0.1:{p}" for p in free_ports(processes))]
+    load = load_1min()
+    others = []
+    for i in range(1, processes):
+        log = out.parent / f"{out.name}-p{i}.log"
+        with log.open("w") as err:
+            others.append((subprocess.Popen([sys.executable, "-m", "flows.cli", "--log-level", "INFO", *command[3:], "-i", str(i), *cluster],
+                                            env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=err, text=True), log))
+    for proc, log in others:
+        while READY not in log.read_text():
+            if proc.poll() is not None:
+                raise RuntimeError(f"process failed: {log.read_text()[-2000:]}")
+            time.sleep(0.2)
+    subprocess.run(command + (["-i", "0", *cluster] if cluster else []), env=env, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+    cluster_ms = []
+    for proc, _ in others:
+        printed, _ = proc.communicate(timeout=120)
+        cluster_ms += [float(m) for m in re.findall(r"clustering: ([\d.]+) ms per article", printed)]
     metrics = json.loads((out / "metrics.json").read_text())
     latencies = []
     with (out / "tags.jsonl").open() as f:
@@ -44,9 +90,23 @@ def one_run(backend: str, days: int, out: Path) -> dict:
         "latency_p50_ms": round(float(np.percentile(latencies, 50)) * 1000, 1),
         "latency_p99_ms": round(float(np.percentile(latencies, 99)) * 1000, 1),
         "bcubed_f1": metrics["bcubed_f1"],
-        "peak_rss_mb": metrics["peak_rss_mb"],
+        "cluster_ms_per_article": metrics["cluster_ms_per_article"] or (cluster_ms[0] if cluster_ms else None),
+        "peak_rss_mb_process0": metrics["peak_rss_mb"],
+        "load_1min_at_start": load,
         "n_docs": metrics["n_docs"],
     }
+
+
+def parse_layout(text: str) -> tuple[int, int]:
+    processes, _, workers = text.partition("x")
+    return int(processes), int(workers or 1)
+
+
+def encoder_device(device: str) -> str:
+    """Where the torch encoder runs for models.device (the other backends run on the CPU)."""
+    from taggers.encoder import resolve_device
+
+    return resolve_device(device)
 
 
 def main() -> None:
@@ -54,23 +114,30 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=7)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--backends", default="torch,onnx,onnx-int8,static")
+    parser.add_argument("--layouts", default="1x1", help="PROCESSESxWORKERS, comma-separated (default: 1x1)")
+    parser.add_argument("--device", default="auto", help="models.device: auto | cpu | cuda (default: auto)")
     args = parser.parse_args()
     require_dev_data()
-    runs: dict[str, list[dict]] = {b: [] for b in args.backends.split(",")}
+    layouts = [parse_layout(x) for x in args.layouts.split(",")]
+    configs = [(b, layout) for b in args.backends.split(",") for layout in layouts]
+    name = {c: f"{c[0]}@{c[1][0]}x{c[1][1]}" for c in configs}
+    runs: dict[tuple, list[dict]] = {c: [] for c in configs}
     with tempfile.TemporaryDirectory() as tmp:
         for round_ in range(args.runs):
-            for backend in runs:
-                runs[backend].append(one_run(backend, args.days, Path(tmp) / f"{backend}-{round_}"))
-    result = {"benchmark": "end_to_end", "days": args.days, "runs": args.runs, "cpus": os.cpu_count(), "backends": {}}
-    for backend, rows in runs.items():
-        result["backends"][backend] = {
-            **{key: statistics.median(r[key] for r in rows) for key in rows[0] if key != "n_docs"},
-            "n_docs": rows[0]["n_docs"],
-            "all_runs": rows,
-        }
-    if "torch" in runs:
-        for entry in result["backends"].values():
-            entry["bcubed_f1_minus_torch"] = round(entry["bcubed_f1"] - result["backends"]["torch"]["bcubed_f1"], 4)
+            for config in configs:
+                runs[config].append(one_run(*config, args.days, Path(tmp) / f"{name[config]}-{round_}", args.device))
+    result = {"benchmark": "end_to_end", "days": args.days, "runs": args.runs, "cpus": os.cpu_count(),
+              "device": encoder_device(args.device), "configs": {}}
+    for config, rows in runs.items():
+        entry = {key: statistics.median(r[key] for r in rows) for key in rows[0] if key != "n_docs" and rows[0][key] is not None}
+        single = runs.get((config[0], (1, 1)))
+        if single is not None and config[1] != (1, 1):
+            entry["docs_per_s_ratio_to_1x1"] = round(statistics.median(r["docs_per_s"] / s["docs_per_s"] for r, s in zip(rows, single)), 3)
+        result["configs"][name[config]] = {**entry, "n_docs": rows[0]["n_docs"], "all_runs": rows}
+    torch_single = result["configs"].get("torch@1x1")
+    if torch_single:
+        for entry in result["configs"].values():
+            entry["bcubed_f1_minus_torch_1x1"] = round(entry["bcubed_f1"] - torch_single["bcubed_f1"], 4)
     emit(result)
 
 

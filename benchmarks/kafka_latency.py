@@ -1,8 +1,9 @@
 """Kafka mode: produce-to-tag latency p50/p99 at fixed offered rates, and the maximum sustainable rate.
 
-    .venv/bin/python benchmarks/kafka_latency.py [--rates 25,50,100] [--seconds 60] [--backend torch]
+    .venv/bin/python benchmarks/kafka_latency.py [--rates 25,50,100] [--seconds 60] [--backend torch] [--partitions 1] [--processes 1]
 
-Starts a local KRaft broker (deploy/kafka/broker.sh) and `storywire run`,
+Starts a local KRaft broker (deploy/kafka/broker.sh) and `storywire run` (with --processes N: N
+processes on this machine, `-i/-a`, one torch thread each, over a topic of --partitions partitions),
 then for each offered rate produces UCI headlines for --seconds at that rate
 (after a warm-up) and consumes `article-tags`. Latency is the time the tag is
 read minus the time its article was produced. The maximum sustainable rate is
@@ -67,6 +68,8 @@ def main() -> None:
     parser.add_argument("--rates", default="25,50,100")
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--backend", default="torch")
+    parser.add_argument("--partitions", type=int, default=1)
+    parser.add_argument("--processes", type=int, default=1)
     args = parser.parse_args()
     require_dev_data()
     from confluent_kafka import Consumer, Producer
@@ -79,12 +82,18 @@ def main() -> None:
     bootstrap = f"localhost:{port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("STORYWIRE_")}
     env.update(STORYWIRE_KAFKA__BOOTSTRAP_SERVERS=bootstrap, STORYWIRE_SOURCE__KIND="kafka", STORYWIRE_OUTPUT__KIND="kafka",
-               STORYWIRE_MODELS__BACKEND=args.backend, STORYWIRE_BATCH__TIMEOUT_MS="50", STORYWIRE_KAFKA__PARTITIONS="1")
-    service = None
+               STORYWIRE_MODELS__BACKEND=args.backend, STORYWIRE_BATCH__TIMEOUT_MS="50",
+               STORYWIRE_KAFKA__PARTITIONS=str(args.partitions))
+    cluster: list[str] = []
+    if args.processes > 1:
+        env["STORYWIRE_MODELS__TORCH_THREADS"] = "1"
+        cluster = ["-a", ";".join(f"127.0.0.1:{free_port()}" for _ in range(args.processes))]
+    services: list[subprocess.Popen] = []
     try:
         subprocess.run([sys.executable, "-m", "flows.cli", "kafka", "init-topics"], env=env, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
-        service = subprocess.Popen([sys.executable, "-m", "flows.cli", "run"], env=env, cwd=ROOT,
-                                   stdout=open(workdir / "storywire.log", "wb"), stderr=subprocess.STDOUT)
+        for i in range(args.processes):
+            services.append(subprocess.Popen([sys.executable, "-m", "flows.cli", "run", *(["-i", str(i), *cluster] if cluster else [])],
+                                             env=env, cwd=ROOT, stdout=open(workdir / f"storywire-{i}.log", "wb"), stderr=subprocess.STDOUT))
         producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 0})
         consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"bench-{port}", "auto.offset.reset": "latest"})
         consumer.subscribe(["article-tags"])
@@ -125,12 +134,14 @@ def main() -> None:
         reader.join()
         consumer.close()
         sustained = [r["offered_per_s"] for r in results if r["sustained"]]
-        emit({"benchmark": "kafka_latency", "backend": args.backend, "cpus": os.cpu_count(), "rates": results,
+        emit({"benchmark": "kafka_latency", "backend": args.backend, "cpus": os.cpu_count(), "partitions": args.partitions,
+              "processes": args.processes, "load_1min_at_end": float(Path("/proc/loadavg").read_text().split()[0]), "rates": results,
               "max_sustainable_rate_per_s": max(sustained) if sustained else None,
               "note": "highest offered rate (of those tried) with every article tagged and p99 < 1 s"})
     finally:
-        if service is not None:
+        for service in services:  # SIGTERM every process of the cluster
             service.terminate()
+        for service in services:
             service.wait(60)
         subprocess.run([str(ROOT / "deploy/kafka/broker.sh"), "stop"], env=broker_env, check=False, stdout=subprocess.DEVNULL)
 

@@ -103,6 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate_cmd.add_argument("--embedding-cache", help="SQLite file caching embeddings across evaluations")
     evaluate_cmd.add_argument("--config", type=Path, help="TOML config for everything else")
     evaluate_cmd.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    _add_scale_options(evaluate_cmd, recovery=False)
     evaluate_cmd.set_defaults(handler=cmd_eval)
 
     kafka = commands.add_parser("kafka", help="Kafka administration", description="Kafka administration.")
@@ -309,21 +310,33 @@ def _source_values(args: argparse.Namespace, path: str, *extra: str) -> dict:
     return source
 
 
-def _add_scale_options(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("Bytewax scaling and recovery (passed through)")
+def _add_scale_options(parser: argparse.ArgumentParser, recovery: bool = True) -> None:
+    group = parser.add_argument_group("Bytewax scaling" + (" and recovery" if recovery else "") + " (passed through)")
     group.add_argument("-w", "--workers-per-process", type=int, default=1, help="worker threads per process")
-    group.add_argument("-i", "--process-id", type=int, help="this process's id, with -a")
+    group.add_argument("-i", "--process-id", type=int, help="this process's id, with -a (process 0 reads a replayed "
+                       "archive and writes the output files)")
     group.add_argument("-a", "--addresses", help='all processes, separated by ";": "host1:2101;host2:2101"')
+    if not recovery:
+        parser.set_defaults(recovery_directory=None, snapshot_interval=None, backup_interval=None)
+        return
     group.add_argument("-r", "--recovery-directory", type=Path, help="recovery store (created if missing)")
     group.add_argument("-s", "--snapshot-interval", type=float, help="seconds between state snapshots")
     group.add_argument("-b", "--backup-interval", type=float, help="seconds to keep old snapshots")
 
 
 def _scale(args: argparse.Namespace) -> ScaleOptions:
+    addresses = [a.strip() for a in args.addresses.split(";") if a.strip()] if args.addresses else None
+    if (args.process_id is None) != (addresses is None):
+        raise ConfigError("-i/--process-id and -a/--addresses go together: -i 0 -a \"host1:2101;host2:2101\" on the "
+                          "first machine, -i 1 with the same -a on the second")
+    if addresses is not None and not 0 <= args.process_id < len(addresses):
+        raise ConfigError(f"-i {args.process_id}: -a lists {len(addresses)} processes, so use 0 to {len(addresses) - 1}")
+    if args.workers_per_process < 1:
+        raise ConfigError(f"-w {args.workers_per_process}: use 1 or more workers per process")
     return ScaleOptions(
         workers_per_process=args.workers_per_process,
         process_id=args.process_id,
-        addresses=args.addresses.split(";") if args.addresses else None,
+        addresses=addresses,
         recovery_directory=args.recovery_directory,
         snapshot_interval_s=args.snapshot_interval,
         backup_interval_s=args.backup_interval,
@@ -333,11 +346,28 @@ def _scale(args: argparse.Namespace) -> ScaleOptions:
 def _run_and_summarize(config: RunConfig, scale: ScaleOptions = ScaleOptions()) -> RunSummary | None:
     archive = run(config, scale)
     if archive is None or config.output.kind != "file":
+        _print_other_process(scale)
         return None
     summary = RunSummary.from_outputs(config.output.directory, len(archive), archive.labels())
     print(summary.render())
+    _print_clustering_cost()
     print(f"\noutputs in {config.output.directory}/: tags.jsonl, stories.jsonl, dead-letters.jsonl")
     return summary
+
+
+def _print_clustering_cost() -> None:
+    """What clustering cost per article in this process: the ceiling of a shard, which lives on one worker."""
+    from flows import metrics
+
+    ms = metrics.cluster_ms_per_article()
+    if ms is not None:
+        print(f"clustering: {ms:.2f} ms per article on one worker (the shard's ceiling: ~{1000 / max(ms, 1e-6):,.0f} articles/s)")
+
+
+def _print_other_process(scale: ScaleOptions) -> None:
+    if not scale.primary:
+        print(f"{scale.label()}: done; process 0 read the input and wrote the outputs")
+        _print_clustering_cost()
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -379,14 +409,20 @@ def _replay_to_kafka(config: RunConfig, args: argparse.Namespace) -> int:
 def cmd_eval(args: argparse.Namespace) -> int:
     from flows.evaluate import evaluate, render
 
+    scale = _scale(args)
     if args.suite:
+        if scale.addresses or scale.workers_per_process > 1:
+            raise ConfigError("eval --suite runs one process with one worker: drop -w/-i/-a (or eval one set with --input)")
         return _eval_suite(args)
     if not args.input or not args.label_field:
         raise SystemExit("storywire eval: give --input and --label-field, or --suite dev")
     values = {"source": _source_values(args, args.input, "label_field")}
     if args.embedding_cache:
         values["models"] = {"embedding_cache": args.embedding_cache}
-    result = evaluate(RunConfig.load(args.config).with_values(values), args.out, args.baseline)
+    result = evaluate(RunConfig.load(args.config).with_values(values), args.out, args.baseline, scale)
+    if result is None:
+        _print_other_process(scale)
+        return 0
     print(render(result))
     print(f"\nwrote {args.out}/metrics.json and {args.out}/stream.png")
     return 0

@@ -18,6 +18,7 @@ the wrong type stop the run at start-up with a message that says what to fix.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 import typing
 from dataclasses import dataclass, field, fields, is_dataclass, replace
@@ -27,6 +28,7 @@ from typing import Any, Mapping
 from replay import FORMATS, PROTOCOLS
 from taggers import DEFAULT_SPACY_MODEL
 from taggers.backends import BACKENDS
+from taggers.encoder import DEVICES
 
 ENV_PREFIX = "STORYWIRE_"
 
@@ -148,7 +150,7 @@ class ModelsConfig:
     cache_dir: str | None = None  # derived models (ONNX export, int8, static); None: ~/.cache/storywire
     embedding_cache: str | None = None  # SQLite file caching embeddings by model and text (evaluations)
     memo_size: int = 20_000  # texts whose embedding and entities are kept in memory (syndicated copies); 0 = off
-    device: str = "cpu"
+    device: str = "auto"  # auto | cpu | cuda | cuda:N: where the torch encoder runs (auto: a GPU when torch sees one)
     languages: tuple[str, ...] = ("en",)  # what the models cover; other languages get their own shard
     ner_max_chars: int = 2000
     embed_max_chars: int = 1000
@@ -315,6 +317,10 @@ class RunConfig:
                 f"models.backend = {self.models.backend!r}: use one of {', '.join(BACKENDS)}",
             ),
             (self.models.memo_size >= 0, "models.memo_size must be 0 (off) or positive"),
+            (
+                self.models.device in DEVICES or re.fullmatch(r"cuda:\d+", self.models.device) is not None,
+                f"models.device = {self.models.device!r}: use auto, cpu, cuda or cuda:N",
+            ),
         ]
         for ok, message in checks:
             if not ok:

@@ -56,7 +56,8 @@ class ArchiveSource(FixedPartitionedSource[RawRecord, int]):
     """Replays an archive as one partition, in batches of `batch_size` records.
 
     `open_records` returns a fresh iterator over the (sliced, ordered) archive, so
-    a resumed run can skip to where the last snapshot left off.
+    a resumed run can skip to where the last snapshot left off. `local=False`: this
+    process lists no partition (another process of the cluster reads the archive).
     """
 
     def __init__(
@@ -66,25 +67,42 @@ class ArchiveSource(FixedPartitionedSource[RawRecord, int]):
         batch_size: int = 64,
         total: int | None = None,
         progress: bool = True,
+        local: bool = True,
     ) -> None:
         self.open_records = open_records
+        self.local = local
         self.origin = origin
         self.batch_size = batch_size
         self.total = total
         self.progress = progress
 
     def list_parts(self) -> list[str]:
-        return [self.origin]
+        return [self.origin] if self.local else []
 
     def build_part(self, step_id: str, for_part: str, resume_state: int | None) -> _ArchivePartition:
         bar = tqdm(total=self.total, desc="replay", unit="article", disable=not self.progress) if self.progress else None
         return _ArchivePartition(iter(self.open_records()), self.origin, self.batch_size, resume_state or 0, bar)
 
 
-def jsonl_sink(path: Path) -> FileSink:
-    """One JSON object per line; Bytewax's FileSink truncates to the last snapshot on resume."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return FileSink(path)
+class _LocalFileSink(FileSink):
+    """Bytewax's FileSink, listed only where `local`: one process of a cluster owns each file."""
+
+    def __init__(self, path: Path, local: bool) -> None:
+        super().__init__(path)
+        self.local = local
+
+    def list_parts(self) -> list[str]:
+        return super().list_parts() if self.local else []
+
+
+def jsonl_sink(path: Path, local: bool = True) -> FileSink:
+    """One JSON object per line; Bytewax's FileSink truncates to the last snapshot on resume.
+
+    `local=False` in the other processes of a cluster: the records reach the file through process 0.
+    """
+    if local:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    return _LocalFileSink(path, local)
 
 
 def to_line(record: dict) -> str:

@@ -4,8 +4,11 @@
                    | bad input                    | model failure
                    +--------------> dead letters <+
 
-Decoding is per record, enrichment per micro-batch on any worker, clustering
-stateful per shard key. Nothing raises out of user code: failures become dead
+Decoding is per record on the worker that reads it; micro-batches form per
+source partition and are then dealt to every worker (`op.redistribute`), so
+enrichment runs on all workers and processes even when the source has one
+partition (a replay) or fewer partitions than workers; clustering is stateful
+per shard key, so story IDs are minted in one place. Nothing raises out of user code: failures become dead
 letters with a reason.
 """
 
@@ -51,14 +54,15 @@ class Sinks:
     vectors: Sink | None = None  # article embeddings (output.vectors), see flows/vectors.py
 
     @classmethod
-    def files(cls, directory: str | Path, vectors: bool = False) -> "Sinks":
+    def files(cls, directory: str | Path, vectors: bool = False, local: bool = True) -> "Sinks":
+        """JSON-lines files; `local=False` in the other processes of a cluster: process 0 writes them."""
         directory = Path(directory)
         return cls(
-            tags=jsonl_sink(directory / "tags.jsonl"),
-            stories=jsonl_sink(directory / "stories.jsonl"),
-            dead_letters=jsonl_sink(directory / "dead-letters.jsonl"),
+            tags=jsonl_sink(directory / "tags.jsonl", local),
+            stories=jsonl_sink(directory / "stories.jsonl", local),
+            dead_letters=jsonl_sink(directory / "dead-letters.jsonl", local),
             null_tombstones=False,
-            vectors=jsonl_sink(directory / "article-vectors.jsonl") if vectors else None,
+            vectors=jsonl_sink(directory / "article-vectors.jsonl", local) if vectors else None,
         )
 
     @classmethod
@@ -73,8 +77,10 @@ class Sinks:
         )
 
     @classmethod
-    def for_config(cls, config: RunConfig) -> "Sinks":
-        return cls.kafka(config) if config.output.kind == "kafka" else cls.files(config.output.directory, config.output.vectors)
+    def for_config(cls, config: RunConfig, local: bool = True) -> "Sinks":
+        if config.output.kind == "kafka":
+            return cls.kafka(config)
+        return cls.files(config.output.directory, config.output.vectors, local)
 
     def line(self, max_bytes: int, record: OutputRecord) -> tuple[str, str | None]:
         """(key, JSON line, or None for a tombstone), fitted to the sink's maximum message size."""
@@ -104,8 +110,9 @@ def decode(config: RunConfig, record: RawRecord, skip: frozenset[tuple[int, int]
 
 
 def batch_key(article: Article) -> str:
-    """Micro-batches are keyed by source partition, so batches spread over workers."""
-    return article.origin
+    """Micro-batches form per source partition (an archive is one): a batch never mixes partitions,
+    and several partitions batch on several workers. Where a batch is enriched is decided after."""
+    return article.origin if article.partition is None else f"{article.origin}/{article.partition}"
 
 
 def enrich_batch(config: RunConfig, keyed_batch: tuple[str, list[Article]]) -> list[EnrichedArticle | DeadLetter]:
@@ -135,7 +142,10 @@ def build_flow(config: RunConfig, source: Source[RawRecord], sinks: Sinks, repla
 
     timeout = REPLAY_BATCH_TIMEOUT if replay else timedelta(milliseconds=config.batch.timeout_ms)
     batches = micro_batch("micro_batch", op.key_on("batch_key", valid.trues, batch_key), timeout, config.batch.max_size)
-    enriched = op.flat_map("enrich", batches, functools.partial(enrich_batch, config))
+    # Keys route by hash, so a few partition keys can land on one worker (8 round-robin lanes hashed 6:2 onto
+    # 2 workers): each batch goes to a random worker instead, which spreads any number of partitions evenly.
+    spread = op.redistribute("spread", batches)
+    enriched = op.flat_map("enrich", spread, functools.partial(enrich_batch, config))
     enrich_ok = op.branch("enriched", enriched, lambda x: isinstance(x, EnrichedArticle))
     if sinks.vectors is not None:
         op.output("vectors", op.map("vectors_json", enrich_ok.trues, vector_line), sinks.vectors)

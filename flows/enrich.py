@@ -1,7 +1,9 @@
 """The enrichment step: NER, one embedding per article and zero-shot topics, in batches.
 
-Models load lazily, once per process (`enricher_for`), never per item. A batch
-that fails is retried article by article so one bad article becomes one dead
+Models load lazily, once per process (`enricher_for`), never per item. Worker
+threads of one process (`-w`) share them and take turns (spaCy pipelines and the
+memo are not thread-safe: two threads in one pipeline crashed spaCy's NER);
+processes are what scale. A batch that fails is retried article by article so one bad article becomes one dead
 letter instead of taking its batch (or the dataflow) down.
 """
 
@@ -10,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import threading
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -54,6 +57,7 @@ class Enricher:
         self.topic_encoder = None  # a head fine-tuned with its own encoder embeds the texts again (see _topic_classifier)
         self._memo: OrderedDict[str, tuple[np.ndarray, tuple[Entity, ...]]] = OrderedDict()
         self._encode_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="encode")
+        self._lock = threading.Lock()  # one batch at a time per process, whichever worker thread brings it
         taxonomy = load_taxonomy(topics.taxonomy)
         self.topic_classifier = self._topic_classifier(taxonomy, topics)
         self.rule_tagger = RuleTopicTagger(taxonomy, levels=topics.levels, max_chars=models.ner_max_chars).fit() if topics.rules else None
@@ -132,6 +136,10 @@ class Enricher:
 
     def enrich_or_dead_letter(self, articles: list[Article], raw_cap: int) -> list[EnrichedArticle | DeadLetter]:
         """Enrich a batch; if it fails, retry one by one and dead-letter the articles that still fail."""
+        with self._lock:
+            return self._enrich_or_dead_letter(articles, raw_cap)
+
+    def _enrich_or_dead_letter(self, articles: list[Article], raw_cap: int) -> list[EnrichedArticle | DeadLetter]:
         try:
             return list(self.enrich(articles))
         except Exception:  # noqa: BLE001 - any model failure is isolated below

@@ -36,10 +36,33 @@ TRACKED_IDS_BYTES = Gauge("storywire_tracked_article_ids_bytes", "Memory of the 
 WINDOW_BYTES = Gauge("storywire_window_bytes", "Memory of the clustering window's articles (limits.max_window_mb)", ["shard"])
 RECLUSTER_SECONDS = Histogram("storywire_recluster_stall_seconds", "Time re-clustering held the stream (submit or apply)")
 RECLUSTER_WINDOW = Gauge("storywire_recluster_window_articles", "Articles in the latest window sent to HDBSCAN", ["shard"])
+CLUSTER_SECONDS = Counter(
+    "storywire_cluster_seconds_total",
+    "Time the clustering step spent, re-clustering stalls included (one worker per shard: "
+    "articles_total / seconds_total is the shard's ceiling in articles/s)",
+    ["shard"],
+)
+CLUSTER_ARTICLES = Counter("storywire_cluster_articles_total", "Articles the clustering step took", ["shard"])
 
 _state = {"started_at": time.time(), "last_batch_at": None, "status": "starting", "ready": False}
 WINDOW_S = 60
 _peaks = {"stall_s": 0.0, "window": 0}  # longest time re-clustering added to one batch; largest window re-clustered
+_clustering = {"seconds": 0.0, "articles": 0}  # this process's clustering cost, for summaries
+
+
+def clustered(shard: str, articles: int, seconds: float) -> None:
+    """One call of the clustering step: its cost, the ceiling of a shard that lives on one worker."""
+    CLUSTER_SECONDS.labels(shard).inc(seconds)
+    CLUSTER_ARTICLES.labels(shard).inc(articles)
+    _clustering["seconds"] += seconds
+    _clustering["articles"] += articles
+
+
+def cluster_ms_per_article() -> float | None:
+    """Milliseconds of clustering per article in this process; None if no shard ran here."""
+    if not _clustering["articles"]:
+        return None
+    return round(_clustering["seconds"] * 1000 / _clustering["articles"], 3)
 
 
 def record_recluster(stall_seconds: float, window: int) -> None:
@@ -57,6 +80,7 @@ def max_recluster_window() -> int:
 
 def reset_peaks() -> None:
     _peaks.update(stall_s=0.0, window=0)
+    _clustering.update(seconds=0.0, articles=0)
 
 
 def mark(status: str) -> None:

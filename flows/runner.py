@@ -38,6 +38,15 @@ class ScaleOptions:
     backup_interval_s: float | None = None
     recovery_partitions: int = 1
 
+    @property
+    def primary(self) -> bool:
+        """Process 0 (or the only process): it reads a replayed archive and writes the output files."""
+        return not self.process_id
+
+    def label(self) -> str:
+        """This process in messages ("process I of N"); empty for a single process."""
+        return f"process {self.process_id} of {len(self.addresses)}" if self.addresses else ""
+
 
 @dataclass
 class Archive:
@@ -85,12 +94,14 @@ class Archive:
 def run(config: RunConfig, scale: ScaleOptions = ScaleOptions(), archive: Archive | None = None) -> Archive | None:
     """Run the flow as configured until its source ends (an archive) or SIGTERM (Kafka).
 
-    Returns the replayed archive (for summaries), or None for a Kafka source.
+    Returns the replayed archive (for summaries), or None for a Kafka source and in the
+    other processes of a replay: process 0 alone reads the archive and writes the output files,
+    the others enrich and cluster what it deals them.
     """
     _check_kafka(config)
     if config.source.kind == "kafka":
         source, archive = ArticlesSource(config.kafka, config.source.starting_offset, config.partition_offsets()), None
-    else:
+    elif scale.primary:
         archive = archive or Archive.load(config)
         source = ArchiveSource(
             archive.records,
@@ -100,6 +111,8 @@ def run(config: RunConfig, scale: ScaleOptions = ScaleOptions(), archive: Archiv
             progress=config.source.progress,
         )
         log.info("replaying %d records from %s", len(archive), archive.path)
+    else:
+        source, archive = ArchiveSource(lambda: (), origin="file:elsewhere", local=False), None
     if config.models.torch_threads:
         os.environ.setdefault("OMP_NUM_THREADS", str(config.models.torch_threads))
     if config.metrics.bytewax_api_port:
@@ -115,13 +128,15 @@ def run(config: RunConfig, scale: ScaleOptions = ScaleOptions(), archive: Archiv
     gc.collect()
     gc.freeze()
     flow = build_flow(
-        config, source, Sinks.for_config(config), replay=config.source.kind == "file", snapshots=scale.recovery_directory is not None
+        config, source, Sinks.for_config(config, local=scale.primary), replay=config.source.kind == "file",
+        snapshots=scale.recovery_directory is not None,
     )
     server = metrics.serve(config.metrics.host, config.metrics.port + (scale.process_id or 0)) if config.metrics.port else None
     previous = signal.signal(signal.SIGTERM, _request_shutdown)
     SHUTDOWN.clear()
     try:
         metrics.mark("running")
+        log.info("%s models loaded, starting the dataflow", scale.label() or "single process:")
         cli_main(flow, **_bytewax_options(scale))
         metrics.mark("stopped")
     except BaseException:

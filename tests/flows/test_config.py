@@ -21,6 +21,7 @@ def test_toml_then_environment_override(tmp_path):
         ({"STORYWIRE_BATCH__MAX_SIZE": "0"}, "batch.max_size must be at least 1"),
         ({"STORYWIRE_SOURCE__FORMAT": "csv"}, "source.format = 'csv': use one of jsonl, uci"),
         ({"STORYWIRE_SOURCE__PATH": "/no/such/file.jsonl"}, "does not exist"),
+        ({"STORYWIRE_MODELS__DEVICE": "gpu"}, "models.device = 'gpu': use auto, cpu, cuda or cuda:N"),
     ],
 )
 def test_bad_configuration_stops_with_a_fix(env, message):
@@ -65,3 +66,19 @@ def test_the_kafka_password_is_a_secret_from_the_environment_or_a_file(tmp_path)
     assert "p4ss" not in str(error.value)
     with pytest.raises(ConfigError, match="kafka.password_file .*: No such file"):
         RunConfig().with_values({"kafka": {"password_file": str(tmp_path / "missing")}})
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["-i", "0"], "-i/--process-id and -a/--addresses go together"),
+        (["-a", "localhost:2101;localhost:2102"], "-i/--process-id and -a/--addresses go together"),
+        (["-i", "2", "-a", "localhost:2101;localhost:2102"], "-a lists 2 processes, so use 0 to 1"),
+        (["-w", "0"], "use 1 or more workers"),
+    ],
+)
+def test_bad_scale_options_stop_with_a_fix(argv, message, capsys):
+    from flows.cli import main
+
+    assert main(["replay", "demo", "--out", "/nonexistent/never-written", *argv]) == 2
+    assert message in capsys.readouterr().err

@@ -73,3 +73,32 @@ def test_identical_texts_are_embedded_and_tagged_once():
     assert seen == [TEXTS[0], TEXTS[1]]
     assert np.array_equal(first[0].vector, first[1].vector) and np.array_equal(first[2].vector, again[0].vector)
     assert first[0].entities == first[1].entities and first[0].entities
+
+
+def _gpu() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+@pytest.mark.skipif(not _gpu(), reason="needs a GPU that torch sees")
+def test_on_a_gpu_the_encoder_runs_there_and_keeps_the_cpu_vectors(reference):
+    from taggers.encoder import FP16_MIN_COSINE, SentenceEncoder
+
+    encoder = SentenceEncoder(device="auto")
+    vectors = encoder.encode(TEXTS)
+    assert encoder.device.startswith("cuda") and encoder.precision in ("fp16", "fp32")
+    assert vectors.dtype == np.float32 and (vectors * reference).sum(axis=1).min() >= FP16_MIN_COSINE
+
+
+def test_device_auto_is_the_cpu_without_a_gpu_and_a_missing_gpu_is_refused():
+    from taggers.encoder import SentenceEncoder, resolve_device
+
+    if _gpu():
+        assert resolve_device("auto") == "cuda"
+        return
+    assert SentenceEncoder(device="auto").device == "cpu"
+    with pytest.raises(ValueError, match="torch sees no GPU"):
+        SentenceEncoder(device="cuda")
+    with pytest.raises(ValueError, match="use auto, cpu, cuda"):
+        resolve_device("tpu")

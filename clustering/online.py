@@ -15,7 +15,7 @@ from clustering.calibration import CosineBackground
 from clustering.index import CentroidIndex
 from clustering.lexical import TermStatistics, Terms
 from clustering.recluster import ReclusterResult, recluster
-from clustering.story import Story, StoryDoc
+from clustering.story import Story, StoryDoc, next_version
 from clustering.window import WindowVectors
 
 HOUR = 3600.0
@@ -90,7 +90,14 @@ class OnlineStoryClusterer:
     (benchmarks/tune_clustering.py; flows.config.ClusteringConfig mirrors
     them; see the README, "Story quality").
 
-    Learned attributes: `stories_` (live stories by ID), `n_docs_seen_`,
+    Story IDs are `{shard}-{n:06d}` and versions count 1, 2, 3, ... until
+    `begin_generation` is called with a generation g > 0 (a live service does at
+    every start): IDs minted then are `{shard}-{g}-{n:06d}` and versions jump
+    to g * VERSION_SPAN + 1 (clustering.story.next_version), so a restart from
+    an older snapshot never mints an ID or a (story, version) that the lost run
+    already published.
+
+    Learned attributes: `stories_` (live stories by ID), `n_docs_seen_`, `generation_`,
     `watermark_` (latest published_at seen), `recluster_seconds_`, `last_recluster_window_`
     (articles in the latest window handed to HDBSCAN).
     """
@@ -207,6 +214,15 @@ class OnlineStoryClusterer:
         self._touch(story)
         return entry.story_id
 
+    def begin_generation(self, generation: int) -> None:
+        """Mint IDs and versions of `generation` from now on and mark every live story changed,
+        so the next `drain_changes` re-publishes them all under it."""
+        if not hasattr(self, "stories_"):
+            self._initialize()
+        self.generation_ = generation
+        for story in self.stories_.values():
+            self._touch(story)
+
     def drain_changes(self) -> tuple[list[Story], list[Reassignment]]:
         """Stories changed since the last call (each once, latest version) and moved articles."""
         if not hasattr(self, "stories_"):
@@ -225,6 +241,7 @@ class OnlineStoryClusterer:
         self.stories_: dict[str, Story] = {}
         self.n_docs_seen_ = 0
         self.n_stories_opened_ = 0
+        self.generation_ = 0
         self.recluster_seconds_: list[float] = []  # time re-clustering held the stream, not yet reported
         self.last_recluster_window_ = 0
         self._background = BackgroundReclusterer()
@@ -260,7 +277,7 @@ class OnlineStoryClusterer:
                 story.__dict__.setdefault("last_article", self.n_docs_seen_)
 
     def _touch(self, story: Story) -> None:
-        story.version += 1
+        story.version = next_version(story.version, getattr(self, "generation_", 0))
         self._changed[story.story_id] = story
         self._norms.pop(story.story_id, None)
         if story.status == "active":
@@ -331,7 +348,8 @@ class OnlineStoryClusterer:
     def _open_story(self, published_at: float, late: bool, dimension: int) -> Story:
         """A new, empty story with the next deterministic ID."""
         self.n_stories_opened_ += 1
-        story_id = f"{self.shard}-{self.n_stories_opened_:06d}"
+        generation = getattr(self, "generation_", 0)
+        story_id = f"{self.shard}-{generation}-{self.n_stories_opened_:06d}" if generation else f"{self.shard}-{self.n_stories_opened_:06d}"
         story = Story(story_id, published_at, published_at, np.zeros(dimension, dtype=np.float32), late=late)
         self.stories_[story_id] = story
         return story

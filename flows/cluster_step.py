@@ -23,12 +23,13 @@ import logging
 import math
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any, Callable, Iterable
 
 import numpy as np
 from bytewax.operators import StatefulBatchLogic
 
-from clustering import OnlineStoryClusterer, StoryDoc
+from clustering import OnlineStoryClusterer, StoryDoc, next_version
 from flows import metrics
 from flows.config import ClusteringConfig, LimitsConfig
 from flows.enrich import EnrichedArticle, dead_letter_for, where
@@ -52,30 +53,44 @@ class OutputRecord:
 class VersionTable:
     """Article id -> (content hash, version) for the latest `limit` ids, the oldest forgotten first.
 
-    An entry is two ints, the id's 64-bit digest and hash << 32 | version:
+    An entry is two ints, the id's 64-bit digest and hash << 64 | version:
     production ids are often URLs, and 200k of them as str keys with tuple
-    values cost about three times as much.
+    values cost about three times as much. (Snapshots from before versions
+    carried generations packed hash << 32; `widened` converts them.)
     """
+
+    shift = 32  # what a snapshot without the attribute used
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
+        self.shift = 64
         self._entries: OrderedDict[int, int] = OrderedDict()
+
+    def widened(self) -> "VersionTable":
+        if self.shift != 64:
+            narrow = (1 << self.shift) - 1
+            self._entries = OrderedDict((k, (v >> self.shift) << 64 | (v & narrow)) for k, v in self._entries.items())
+            self.shift = 64
+        return self
 
     def __len__(self) -> int:
         return len(self._entries)
 
     def get(self, article_id: str) -> tuple[str, int] | None:
         entry = self._entries.get(_digest(article_id))
-        return None if entry is None else (f"{entry >> 32:016x}", entry & 0xFFFFFFFF)
+        return None if entry is None else (f"{entry >> 64:016x}", entry & _VERSION_BITS)
 
     def put(self, article_id: str, content_hash: str, version: int) -> None:
-        _remember(self._entries, _digest(article_id), int(content_hash, 16) << 32 | version, self.limit)
+        _remember(self._entries, _digest(article_id), int(content_hash, 16) << 64 | version, self.limit)
 
     def set_version(self, article_id: str, version: int) -> None:
         """Record a re-publication of the same content (its story changed), if the id is still tracked."""
         seen = self.get(article_id)
         if seen is not None:
             self.put(article_id, seen[0], version)
+
+
+_VERSION_BITS = 2**64 - 1
 
 
 class TagStore:
@@ -96,6 +111,9 @@ class TagStore:
 
     def get(self, article_id: str) -> str | None:
         return self._records.get(article_id)
+
+    def ids(self) -> list[str]:
+        return list(self._records)
 
     def put(self, article_id: str, record: str) -> None:
         old = self._records.pop(article_id, None)
@@ -128,6 +146,7 @@ class ShardState:
     tombstones_due: deque = field(default_factory=deque)  # (event time, story id) of retired/merged stories
     dimension: int | None = None  # of the vectors clustered so far
     warming: list = field(default_factory=list)  # a replayed shard's first articles, until its clock is warm
+    generation: int = 0  # of the run that holds the state (0: replays); see `ShardLogic`
 
 
 def new_shard_state(config: ClusteringConfig, shard: str, replay: bool = True, limits: LimitsConfig = LimitsConfig()) -> ShardState:
@@ -163,7 +182,7 @@ def new_shard_state(config: ClusteringConfig, shard: str, replay: bool = True, l
 
 
 def _migrated(state: ShardState, config: ClusteringConfig, limits: LimitsConfig, replay: bool) -> ShardState:
-    """A state restored from a snapshot taken before the event clock and the tag store existed."""
+    """A state restored from a snapshot taken before the event clock, the tag store or generations existed."""
     if not hasattr(state, "clock"):
         state.clock = EventClock.of(limits, live=not replay)
     if not isinstance(state.last_tags, TagStore):
@@ -171,6 +190,7 @@ def _migrated(state: ShardState, config: ClusteringConfig, limits: LimitsConfig,
         for article_id, record in state.last_tags.items():
             tags.put(article_id, record)
         state.last_tags = tags
+    state.versions.widened()
     return state
 
 
@@ -181,7 +201,15 @@ def clustering_version(config: ClusteringConfig) -> str:
 
 
 class ShardLogic(StatefulBatchLogic[EnrichedArticle, OutputRecord, ShardState]):
-    """Bytewax logic for one shard key."""
+    """Bytewax logic for one shard key.
+
+    `generation` (0 in replays) is minted by the runner at every start
+    (flows/generation.py). A state restored from a snapshot moves to a
+    generation above both it and its own, so IDs and versions minted from here
+    on differ from anything the run that crashed after the snapshot published;
+    and every story and tag record the state holds is re-published under the
+    new generation at once, so what that lost run said about them is superseded.
+    """
 
     def __init__(
         self,
@@ -193,8 +221,13 @@ class ShardLogic(StatefulBatchLogic[EnrichedArticle, OutputRecord, ShardState]):
         limits: LimitsConfig = LimitsConfig(),
         snapshots: bool = True,
         replay: bool = True,
+        generation: int = 0,
     ) -> None:
         self.state = _migrated(state, config, limits, replay) if state is not None else None  # None until the first batch
+        self.generation = generation
+        self._republish = False  # a restored state's tag records are due under the new generation
+        if self.state is not None and generation:
+            self._begin_generation(max(generation, self.state.generation + 1))
         self.config = config
         self.shard_of = shard_of
         self.model_versions = versions  # called lazily: model versions are known once models load
@@ -210,6 +243,33 @@ class ShardLogic(StatefulBatchLogic[EnrichedArticle, OutputRecord, ShardState]):
     def on_eof(self) -> tuple[Iterable[OutputRecord], bool]:
         return self.process([], final=True), StatefulBatchLogic.RETAIN
 
+    def notify_at(self) -> datetime | None:
+        """At once after a restore: re-publishing must not wait for the next article."""
+        return datetime.now(timezone.utc) if self._republish else None
+
+    def on_notify(self) -> tuple[Iterable[OutputRecord], bool]:
+        return self.process([]), StatefulBatchLogic.RETAIN
+
+    def _begin_generation(self, generation: int) -> None:
+        log.info("cluster step: shard %s continues from its snapshot as generation %d (was %d)",
+                 self.state.clusterer.shard, generation, self.state.generation)
+        self.state.generation = generation
+        self.state.clusterer.begin_generation(generation)
+        self._republish = True
+
+    def _republished_tags(self) -> list[OutputRecord]:
+        """Every stored tag record again, under the state's generation."""
+        self._republish = False
+        state, out = self.state, []
+        for article_id in state.last_tags.ids():
+            record = json.loads(state.last_tags.get(article_id))
+            record["version"] = next_version(record["version"], state.generation)
+            state.versions.set_version(article_id, record["version"])
+            state.last_tags.put(article_id, _compact(record))
+            out.append(OutputRecord(TAGS, article_id, record))
+        log.info("cluster step: re-published %d tag records under generation %d", len(out), state.generation)
+        return out
+
     def snapshot(self) -> ShardState | None:
         return copy.deepcopy(self.state) if self.snapshots else None
 
@@ -224,6 +284,8 @@ class ShardLogic(StatefulBatchLogic[EnrichedArticle, OutputRecord, ShardState]):
         if self.state is None and items:
             try:
                 self.state = new_shard_state(self.config, self.shard_of(items[0]), self.replay, self.limits)
+                self.state.generation = self.generation
+                self.state.clusterer.begin_generation(self.generation)
             except Exception as exc:  # noqa: BLE001
                 log.error("cluster step: cannot start a shard, dead-lettering %d articles: %s: %s", len(items), type(exc).__name__, exc, exc_info=True)
                 metrics.dead_lettered("cluster", len(items))
@@ -231,7 +293,7 @@ class ShardLogic(StatefulBatchLogic[EnrichedArticle, OutputRecord, ShardState]):
         if self.state is None:
             return []
         items = self._warmed(items, final)
-        out: list[OutputRecord] = []
+        out: list[OutputRecord] = self._republished_tags() if self._republish else []
         for run in _runs_of_distinct_ids(items):
             recent = copy.copy(self.state.clock.recent)
             try:
@@ -269,7 +331,7 @@ class ShardLogic(StatefulBatchLogic[EnrichedArticle, OutputRecord, ShardState]):
         out: list[OutputRecord] = []
         duplicates = 0
         fresh: list[tuple[EnrichedArticle, int, float, list[str]]] = []  # item, version, time to cluster at, flags
-        kept: list[tuple[EnrichedArticle, int, dict]] = []  # edits of articles past the window keep their story
+        kept: list[tuple[EnrichedArticle, int, dict, list[str]]] = []  # edits of articles past the window keep their story
         for item in items:
             article = item.article
             problem = _unclusterable(item, state.dimension)
@@ -286,18 +348,19 @@ class ShardLogic(StatefulBatchLogic[EnrichedArticle, OutputRecord, ShardState]):
             except TooOld as exc:
                 out.append(self._dead(item, str(exc)))
                 continue
-            version = 1 if seen is None else seen[1] + 1
+            version = next_version(0 if seen is None else seen[1], state.generation)
+            flags = (["edited"] if seen is not None else []) + ([CLAMPED] if clamped else [])
             if seen is not None and state.clusterer.remove(article.id) is None and article.id in state.last_tags:
                 # Its story is closed or past the window: re-tag, but do not reopen or move it.
-                kept.append((item, version, dict(json.loads(state.last_tags.get(article.id))["story"], is_new=False)))
+                kept.append((item, version, dict(json.loads(state.last_tags.get(article.id))["story"], is_new=False), flags))
                 continue
-            fresh.append((item, version, at, [CLAMPED] if clamped else []))
+            fresh.append((item, version, at, flags))
         assignments = state.clusterer.partial_fit_predict([to_story_doc(item, at) for item, _, at, _ in fresh])
         processed_at = now()
         placed = [
             (item, version, {"id": a.story_id, "score": a.score, "is_new": a.is_new}, flags + (["late"] if a.late else []))
             for (item, version, _, flags), a in zip(fresh, assignments)
-        ] + [(item, version, story, ["outside-window"]) for item, version, story in kept]
+        ] + [(item, version, story, flags + ["outside-window"]) for item, version, story, flags in kept]
         tagged = [(item, version, self._tags(item, version, story, flags, processed_at).to_json()) for item, version, story, flags in placed]
         # The clusterer took the run and every tag record is built: from here on, record it.
         state.duplicates += duplicates
@@ -317,7 +380,7 @@ class ShardLogic(StatefulBatchLogic[EnrichedArticle, OutputRecord, ShardState]):
                 continue
             republished = json.loads(previous)
             republished.update(
-                version=republished["version"] + 1,
+                version=next_version(republished["version"], state.generation),
                 processed_at=iso(processed_at),
                 story={"id": move.story_id, "score": republished["story"]["score"], "is_new": False, "previous_id": move.old_story_id},
                 flags=sorted(set(republished["flags"]) | {f"story-{move.reason}"}),
@@ -341,9 +404,9 @@ class ShardLogic(StatefulBatchLogic[EnrichedArticle, OutputRecord, ShardState]):
         article = item.article
         flags = [
             f
-            for f, on in (("edited", version > 1), ("lang-not-covered", not item.lang_covered), ("title-truncated", article.title_truncated))
+            for f, on in (("edited", "edited" in flags), ("lang-not-covered", not item.lang_covered), ("title-truncated", article.title_truncated))
             if on
-        ] + flags
+        ] + [f for f in flags if f != "edited"]
         return TaggedArticle(
             id=article.id,
             version=version,

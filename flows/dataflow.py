@@ -125,9 +125,12 @@ def model_versions(config: RunConfig) -> dict[str, str]:
     return enricher_for(config.models, config.topics).versions()
 
 
-def build_flow(config: RunConfig, source: Source[RawRecord], sinks: Sinks, replay: bool = True, snapshots: bool = True) -> Dataflow:
+def build_flow(
+    config: RunConfig, source: Source[RawRecord], sinks: Sinks, replay: bool = True, snapshots: bool = True, generation: int = 0
+) -> Dataflow:
     """Wire the steps. `replay=True` batches by size only (deterministic results); `snapshots=False`
-    (no recovery store) skips copying the clustering state at every epoch."""
+    (no recovery store) skips copying the clustering state at every epoch; `generation` > 0 goes
+    into story IDs and versions (flows/generation.py)."""
     flow = Dataflow("storywire")
     raw = op.input("input", flow, source)
     decoded = op.map("decode", raw, functools.partial(decode, config, skip=config.kafka.skipped_offsets()))
@@ -155,6 +158,7 @@ def build_flow(config: RunConfig, source: Source[RawRecord], sinks: Sinks, repla
             config.limits,
             snapshots,
             replay,
+            generation,
         ),
     )
     records = op.key_rm("unshard", clustered)

@@ -19,6 +19,7 @@ from flows.config import RunConfig
 from flows.connectors import ArchiveSource
 from flows.dataflow import Sinks, build_flow
 from flows.enrich import enricher_for
+from flows.generation import mint_generation
 from flows.heap import keep_large_allocations_mapped
 from flows.kafka import SHUTDOWN, ArticlesSource, check_connectivity
 from replay import ArchiveRecord, RecordSpool, ReplayPlan, apply_slot, demo_firehose_path, plan_replay, read_archive
@@ -114,8 +115,14 @@ def run(config: RunConfig, scale: ScaleOptions = ScaleOptions(), archive: Archiv
     # collection scanning them paused the stream for ~0.4 s at random points.
     gc.collect()
     gc.freeze()
+    live = "kafka" in (config.source.kind, config.output.kind)  # published where other runs publish too
     flow = build_flow(
-        config, source, Sinks.for_config(config), replay=config.source.kind == "file", snapshots=scale.recovery_directory is not None
+        config,
+        source,
+        Sinks.for_config(config),
+        replay=config.source.kind == "file",
+        snapshots=scale.recovery_directory is not None,
+        generation=mint_generation(scale.recovery_directory, scale.process_id) if live else 0,
     )
     server = metrics.serve(config.metrics.host, config.metrics.port + (scale.process_id or 0)) if config.metrics.port else None
     previous = signal.signal(signal.SIGTERM, _request_shutdown)

@@ -1,5 +1,8 @@
 """The clustering step's id rules: duplicates, edits and re-publishing after merges."""
 
+import copy
+import json
+
 import numpy as np
 
 from clustering import ReclusterResult
@@ -226,3 +229,39 @@ def test_a_replayed_shard_with_few_articles_flushes_them_at_the_end_of_the_input
     assert step.process([item("a", [1, 0]), item("b", [1, 0.1], hours=1)]) == []
     out, _ = step.on_eof()
     assert [r.key for r in out if r.output == TAGS] == ["a", "b"]
+
+
+
+def _bodies(records):
+    return {(r.output, r.key, r.body["version"]): json.dumps(r.body, sort_keys=True) for r in records if r.body is not None}
+
+
+def test_a_run_restored_from_an_older_snapshot_reuses_no_id_and_no_version():
+    """Issue 16: after a crash the epoch after the snapshot is processed again, in another order."""
+    config = ClusteringConfig(recluster_every=0, calibrated=False, threshold=0.4, weight_entities=0.0, weight_lexical=0.0)
+
+    def started(state, generation):
+        return ShardLogic(state, config, lambda _: "default", lambda: VERSIONS, limits=LimitsConfig(), replay=False, generation=generation)
+
+    first = started(None, 100)
+    published = _bodies(first.process([item("a", [1, 0]), item("b", [0, 1], hours=1)]))
+    assert {k for o, k, _ in published if o == STORIES} == {"default-100-000001", "default-100-000002"}
+    snapshot = first.snapshot()
+    published.update(_bodies(first.process([item("c", [1, 0.1], hours=2), item("d", [-1, 0.2], hours=2)])))  # then a crash
+
+    again = started(copy.deepcopy(snapshot), 100)  # the clock was set back: still a newer generation
+    assert again.state.generation == 101 and again.notify_at() is not None
+    replayed = list(again.on_notify()[0]) + again.process([item("d", [-1, 0.2], hours=2), item("c", [1, 0.1], hours=2)])
+    assert again.notify_at() is None
+
+    redone = _bodies(replayed)
+    assert not set(redone) & set(published)  # no (key, version) published twice, let alone with two contents
+    newest = {}
+    for output, key, version in published:
+        newest[(output, key)] = max(version, newest.get((output, key), 0))
+    for output, key, version in redone:
+        assert version > newest.get((output, key), 0)  # what the lost run said is superseded
+    assert {k for o, k, _ in redone if o == TAGS} == {"a", "b", "c", "d"}
+    assert {k for o, k, _ in redone if o == STORIES} >= {"default-100-000001", "default-100-000002"}
+    new_ids = {json.loads(b)["story"]["id"] for (o, _, _), b in redone.items() if o == TAGS} - set(snapshot.clusterer.stories_)
+    assert new_ids and all(i.startswith("default-101-") for i in new_ids)

@@ -99,7 +99,7 @@ class OnlineStoryClusterer:
 
     Learned attributes: `stories_` (live stories by ID), `n_docs_seen_`, `generation_`,
     `watermark_` (latest published_at seen), `recluster_seconds_`, `last_recluster_window_`
-    (articles in the latest window handed to HDBSCAN).
+    (articles in the latest window handed to HDBSCAN), `recluster_worker_restarts_`.
     """
 
     def __init__(
@@ -172,7 +172,12 @@ class OnlineStoryClusterer:
 
     def _apply_if_ready(self) -> None:
         if self.recluster_mode == "live" and self._background.ready:
-            self._timed(lambda: self.apply_recluster(self._background.take()))
+            self._timed(self._apply_taken)
+
+    def _apply_taken(self) -> None:
+        result = self._background.take(wait=False)
+        if result is not None:  # None: its worker died, the job was sent again
+            self.apply_recluster(result)
 
     def _recluster(self) -> None:
         if self.recluster_mode == "replay" and self._background.pending:
@@ -194,6 +199,11 @@ class OnlineStoryClusterer:
         started = time.perf_counter()
         work()
         self.recluster_seconds_.append(time.perf_counter() - started)
+
+    @property
+    def recluster_worker_restarts_(self) -> int:
+        """Background re-clustering workers that died and were replaced (clustering.background)."""
+        return self._background.restarts if hasattr(self, "_background") else 0
 
     def partial_fit(self, docs: list[StoryDoc]) -> "OnlineStoryClusterer":
         self.partial_fit_predict(docs)

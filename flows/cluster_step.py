@@ -150,9 +150,16 @@ class ShardState:
 
 
 def new_shard_state(config: ClusteringConfig, shard: str, replay: bool = True, limits: LimitsConfig = LimitsConfig()) -> ShardState:
-    """Fresh state; re-clustering in "auto" mode runs in the background, applied at fixed points in replays."""
+    """Fresh state for a shard."""
+    clusterer = OnlineStoryClusterer(**clusterer_params(config, replay), shard=shard)
+    tags = TagStore(config.max_window, int(limits.max_stored_tags_mb * 2**20))
+    return ShardState(clusterer, VersionTable(config.max_tracked_articles), tags, EventClock.of(limits, live=not replay))
+
+
+def clusterer_params(config: ClusteringConfig, replay: bool) -> dict[str, Any]:
+    """The clusterer's settings; re-clustering in "auto" mode runs in the background, applied at fixed points in replays."""
     mode = config.recluster_mode if config.recluster_mode != "auto" else ("replay" if replay else "live")
-    clusterer = OnlineStoryClusterer(
+    return dict(
         threshold=config.threshold,
         calibrated=config.calibrated,
         weight_cosine=config.weight_cosine,
@@ -175,10 +182,25 @@ def new_shard_state(config: ClusteringConfig, shard: str, replay: bool = True, l
         min_split_size=config.min_split_size,
         split_max_cosine=config.split_max_cosine,
         recluster_mode=mode,
-        shard=shard,
     )
-    tags = TagStore(config.max_window, int(limits.max_stored_tags_mb * 2**20))
-    return ShardState(clusterer, VersionTable(config.max_tracked_articles), tags, EventClock.of(limits, live=not replay))
+
+
+def _with_settings(state: ShardState, config: ClusteringConfig, limits: LimitsConfig, replay: bool) -> ShardState:
+    """Apply settings changed since the snapshot to the restored state, saying which.
+
+    Every clusterer setting is read when it is used, so a new value takes
+    effect from the next article on (a smaller window or story cap at the next
+    batch); what the stories already hold is not recomputed.
+    """
+    clusterer = state.clusterer
+    for name, value in clusterer_params(config, replay).items():
+        old = getattr(clusterer, name, None)
+        if old != value:
+            log.warning("clustering.%s changed since the snapshot (%r -> %r): applied to the restored shard %s from now on", name, old, value, clusterer.shard)
+            setattr(clusterer, name, value)
+    state.versions.limit = config.max_tracked_articles
+    state.last_tags.max_records, state.last_tags.max_bytes = config.max_window, int(limits.max_stored_tags_mb * 2**20)
+    return state
 
 
 def _migrated(state: ShardState, config: ClusteringConfig, limits: LimitsConfig, replay: bool) -> ShardState:
@@ -223,8 +245,10 @@ class ShardLogic(StatefulBatchLogic[EnrichedArticle, OutputRecord, ShardState]):
         replay: bool = True,
         generation: int = 0,
     ) -> None:
-        self.state = _migrated(state, config, limits, replay) if state is not None else None  # None until the first batch
+        restored = _with_settings(_migrated(state, config, limits, replay), config, limits, replay) if state is not None else None
+        self.state = restored  # None until the first batch
         self.generation = generation
+        self._restarts_reported = self.state.clusterer.recluster_worker_restarts_ if self.state is not None else 0
         self._republish = False  # a restored state's tag records are due under the new generation
         if self.state is not None and generation:
             self._begin_generation(max(generation, self.state.generation + 1))
@@ -433,9 +457,11 @@ class ShardLogic(StatefulBatchLogic[EnrichedArticle, OutputRecord, ShardState]):
             due.append(OutputRecord(STORIES, state.tombstones_due.popleft()[1], None))
         return due
 
-    @staticmethod
-    def _report(state: ShardState) -> None:
+    def _report(self, state: ShardState) -> None:
         clusterer = state.clusterer
+        restarts = clusterer.recluster_worker_restarts_
+        metrics.RECLUSTER_WORKER_RESTARTS.inc(restarts - self._restarts_reported)
+        self._restarts_reported = restarts
         metrics.ACTIVE_STORIES.labels(clusterer.shard).set(len(getattr(clusterer, "stories_", {})))
         metrics.STORED_TAGS_BYTES.labels(clusterer.shard).set(state.last_tags.bytes)
         metrics.TRACKED_IDS.labels(clusterer.shard).set(len(state.versions))

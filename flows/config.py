@@ -76,6 +76,10 @@ class SourceConfig:
     # explicit offsets per partition ("0:120,3:77") that win over it
     starting_offset: str = "earliest"
     partition_offsets: str = ""
+    # kafka: where to go when a snapshotted offset is no longer in the log (retention deleted it):
+    # earliest (default: read what is left) | latest (skip the backlog); either way the skipped
+    # range is logged and counted (storywire_source_skipped_offsets_total)
+    offset_reset: str = "earliest"
 
 
 @dataclass(frozen=True)
@@ -273,6 +277,7 @@ class RunConfig:
         checks = [
             (self.source.kind in ("file", "kafka"), f"source.kind = {self.source.kind!r}: use file or kafka"),
             (self.source.starting_offset in ("earliest", "latest"), "source.starting_offset must be earliest or latest"),
+            (self.source.offset_reset in ("earliest", "latest"), "source.offset_reset must be earliest or latest"),
             (self.source.format in FORMATS, f"source.format = {self.source.format!r}: use one of {', '.join(FORMATS)}"),
             (self.source.protocol in PROTOCOLS, f"source.protocol = {self.source.protocol!r}: use one of {', '.join(PROTOCOLS)}"),
             (

@@ -21,7 +21,7 @@ from flows.dataflow import Sinks, build_flow
 from flows.enrich import enricher_for
 from flows.generation import mint_generation
 from flows.heap import keep_large_allocations_mapped
-from flows.kafka import SHUTDOWN, ArticlesSource, check_connectivity
+from flows.kafka import SHUTDOWN, ArticlesSource, check_connectivity, check_recovery_store
 from replay import ArchiveRecord, RecordSpool, ReplayPlan, apply_slot, demo_firehose_path, plan_replay, read_archive
 
 log = logging.getLogger(__name__)
@@ -90,7 +90,10 @@ def run(config: RunConfig, scale: ScaleOptions = ScaleOptions(), archive: Archiv
     """
     _check_kafka(config)
     if config.source.kind == "kafka":
-        source, archive = ArticlesSource(config.kafka, config.source.starting_offset, config.partition_offsets()), None
+        if scale.recovery_directory is not None:
+            check_recovery_store(config.kafka, scale.recovery_directory)
+        source = ArticlesSource(config.kafka, config.source.starting_offset, config.partition_offsets(), config.source.offset_reset)
+        archive = None
     else:
         archive = archive or Archive.load(config)
         source = ArchiveSource(

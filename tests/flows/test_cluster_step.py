@@ -265,3 +265,15 @@ def test_a_run_restored_from_an_older_snapshot_reuses_no_id_and_no_version():
     assert {k for o, k, _ in redone if o == STORIES} >= {"default-100-000001", "default-100-000002"}
     new_ids = {json.loads(b)["story"]["id"] for (o, _, _), b in redone.items() if o == TAGS} - set(snapshot.clusterer.stories_)
     assert new_ids and all(i.startswith("default-101-") for i in new_ids)
+
+
+def test_settings_changed_since_the_snapshot_are_applied_and_said(caplog):
+    step = logic(weight_entities=0.0)
+    step.process([item("a", [1, 0])])
+    changed = ClusteringConfig(recluster_every=0, calibrated=False, threshold=0.9, weight_entities=0.0, weight_lexical=0.0, max_window=100)
+    restored = ShardLogic(copy.deepcopy(step.snapshot()), changed, lambda _: "default", lambda: VERSIONS, replay=False)
+    assert restored.state.clusterer.threshold == 0.9 and restored.state.last_tags.max_records == 100
+    assert "clustering.threshold changed since the snapshot (0.4 -> 0.9): applied to the restored shard default" in caplog.text
+    out = restored.process([item("b", [1, 0.6])])  # cosine 0.86: joined a's story at 0.4, not at 0.9
+    assert {r.body["story"]["id"] for r in out if r.output == TAGS} != {"default-000001"}
+    assert next(r.body for r in out if r.output == TAGS)["models"]["clustering"].startswith("online+hdbscan:t0.9")

@@ -34,7 +34,7 @@ from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
 
 from flows import metrics
-from flows.config import KafkaConfig
+from flows.config import ConfigError, KafkaConfig
 from flows.schema import RawRecord
 
 log = logging.getLogger(__name__)
@@ -47,7 +47,7 @@ class BrokerUnreachable(RuntimeError):
     pass
 
 
-class RecoveryMismatch(RuntimeError):
+class RecoveryMismatch(ConfigError):
     """The recovery store describes another input than the one Kafka holds now."""
 
 

@@ -280,6 +280,7 @@ class _ProducerPartition(StatelessSinkPartition[tuple[str, str | None]]):
                     self._producer.poll(0.1)
 
     def write_batch(self, items: list[tuple[str, str | None]]) -> None:
+        started = time.time()
         self._produce([(key.encode("utf-8"), value.encode("utf-8") if value is not None else None) for key, value in items])
         outage_since = None
         while True:
@@ -294,7 +295,7 @@ class _ProducerPartition(StatelessSinkPartition[tuple[str, str | None]]):
             if not remaining and not failures:
                 break
             if outage_since is None:
-                outage_since = time.time()
+                outage_since = started
                 metrics.broker_outage(self._topic, outage_since)
             log.warning(
                 "Kafka delivery to %s: %d records not delivered for %.0f s (%s); waiting for the broker, the flow is paused",

@@ -29,7 +29,6 @@ import os
 import random
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -41,22 +40,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from benchmarks.common import UCI, emit, require_dev_data  # noqa: E402
+from benchmarks.common import UCI, emit, free_port, require_dev_data  # noqa: E402
 from replay import ArchiveRecord, apply_protocol, check_outputs, produce_archive, read_archive  # noqa: E402
 
 BROKER = ROOT / "deploy" / "kafka" / "broker.sh"
 EMBEDDINGS = Path("/work/main/out/embeddings.sqlite")
-
-
-def free_port() -> int:
-    """A port p with p+1 free too (the broker's controller)."""
-    while True:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        with socket.socket() as s:
-            if port < 65000 and s.connect_ex(("127.0.0.1", port + 1)) != 0:
-                return port
 
 
 @dataclass

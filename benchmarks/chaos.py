@@ -13,8 +13,10 @@ retirement so every story stays checkable) is
   too if it does not exit by itself) and both restarted;
 - stopped once with SIGTERM (exit code 0 expected) and restarted;
 - cut off once from the broker for `--outage` seconds, longer than the
-  delivery timeout (lowered to `--delivery-timeout` seconds for the benchmark);
-  a process that exits meanwhile is restarted as a supervisor would.
+  delivery timeout (lowered to `--delivery-timeout` seconds for the benchmark),
+  0..2 s after a restart, while the backlog of the downtime is in the flow;
+  /healthz is read every second meanwhile; a process that exits is restarted
+  as a supervisor would.
 When the producer is done it waits until every article is tagged, stops the
 service with SIGTERM and checks the topics with replay.consistency (see the
 README's guarantees). Prints JSON: cycles, articles, records, duplicates
@@ -219,7 +221,8 @@ def run(plan: Plan, workdir: Path, log=print) -> dict:
         for event in events:
             while not cluster.wait_up():
                 cluster.restart_exited()
-            alive = rng.uniform(0, plan.max_alive_s)
+            # the outage comes soon after a restart, while the backlog of the downtime is in the flow
+            alive = rng.uniform(0, plan.max_alive_s if event != "outage" else 2.0)
             time.sleep(alive)
             cycle = {"event": event, "alive_s": round(alive, 1), "restarted_by_supervisor": cluster.restart_exited()}
             if event == "kill":
@@ -228,8 +231,12 @@ def run(plan: Plan, workdir: Path, log=print) -> dict:
                 cycle["exit_codes"] = cluster.terminate()
             else:
                 broker("kill")
-                time.sleep(plan.outage_s)
-                cycle["health_during_outage"] = [cluster.health(i) for i in range(plan.processes)]
+                outage_end, problems = time.monotonic() + plan.outage_s, set()
+                while time.monotonic() < outage_end:
+                    time.sleep(1)
+                    for i in range(plan.processes):
+                        problems.update((cluster.health(i) or {"problems": ["no answer"]})["problems"])
+                cycle["health_problems_during_outage"] = sorted(p.split(" since ")[0] for p in problems)
                 broker("start")
                 cycle["exited_during_outage"] = [p.poll() for p in cluster.procs]
                 cluster.restart_exited()

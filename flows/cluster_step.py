@@ -24,6 +24,7 @@ import math
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any, Callable, Iterable
 
 import numpy as np
@@ -34,6 +35,7 @@ from flows import metrics
 from flows.config import ClusteringConfig, LimitsConfig
 from flows.enrich import EnrichedArticle, dead_letter_for, where
 from flows.event_time import CLAMPED, WARM_UP, EventClock, TooOld
+from flows.minted import MintedLog
 from flows.schema import ModelVersions, TaggedArticle, iso, now, story_record
 
 log = logging.getLogger(__name__)
@@ -230,7 +232,10 @@ class ShardLogic(StatefulBatchLogic[EnrichedArticle, OutputRecord, ShardState]):
     generation above both it and its own, so IDs and versions minted from here
     on differ from anything the run that crashed after the snapshot published;
     and every story and tag record the state holds is re-published under the
-    new generation at once, so what that lost run said about them is superseded.
+    new generation at once, so what that lost run said about them is superseded;
+    stories it alone opened are deleted with tombstones, found through the
+    `minted` directory's write-ahead record (flows/minted.py; the recovery
+    directory, None without one).
     """
 
     def __init__(
@@ -244,10 +249,14 @@ class ShardLogic(StatefulBatchLogic[EnrichedArticle, OutputRecord, ShardState]):
         snapshots: bool = True,
         replay: bool = True,
         generation: int = 0,
+        minted: Path | None = None,
     ) -> None:
         restored = _with_settings(_migrated(state, config, limits, replay), config, limits, replay) if state is not None else None
         self.state = restored  # None until the first batch
         self.generation = generation
+        self.minted_dir = Path(minted) if minted is not None and generation else None
+        self._minted: MintedLog | None = None
+        self._lost_stories: list[str] = []  # opened by runs lost to a crash: tombstones due
         self._restarts_reported = self.state.clusterer.recluster_worker_restarts_ if self.state is not None else 0
         self._republish = False  # a restored state's tag records are due under the new generation
         if self.state is not None and generation:
@@ -275,11 +284,31 @@ class ShardLogic(StatefulBatchLogic[EnrichedArticle, OutputRecord, ShardState]):
         return self.process([]), StatefulBatchLogic.RETAIN
 
     def _begin_generation(self, generation: int) -> None:
-        log.info("cluster step: shard %s continues from its snapshot as generation %d (was %d)",
-                 self.state.clusterer.shard, generation, self.state.generation)
+        clusterer = self.state.clusterer
+        log.info("cluster step: shard %s continues from its snapshot as generation %d (was %d)", clusterer.shard, generation, self.state.generation)
+        self._open_minted_log(self.state.generation, generation)
         self.state.generation = generation
         self.state.clusterer.begin_generation(generation)
         self._republish = True
+
+    def _open_minted_log(self, snapshot_generation: int, generation: int) -> None:
+        """Read which story IDs runs since the snapshot may have published; record this generation's start."""
+        if self.minted_dir is None:
+            return
+        clusterer = self.state.clusterer
+        count = getattr(clusterer, "n_stories_opened_", 0)
+        self._minted = MintedLog(self.minted_dir / f"minted-{clusterer.shard}.json")
+        self._lost_stories = [
+            f"{clusterer.shard}-{g}-{n:06d}" for g, first, last in self._minted.lost(snapshot_generation, count) for n in range(first, last + 1)
+        ]
+        self._minted.restart(snapshot_generation, generation, count)
+        self._republish = True
+
+    def _lost_tombstones(self) -> list[OutputRecord]:
+        ids, self._lost_stories = self._lost_stories, []
+        if ids:
+            log.info("cluster step: deleting up to %d stories opened after the snapshot by runs that crashed (%s .. %s)", len(ids), ids[0], ids[-1])
+        return [OutputRecord(STORIES, story_id, None) for story_id in ids]
 
     def _republished_tags(self) -> list[OutputRecord]:
         """Every stored tag record again, under the state's generation."""
@@ -308,6 +337,7 @@ class ShardLogic(StatefulBatchLogic[EnrichedArticle, OutputRecord, ShardState]):
         if self.state is None and items:
             try:
                 self.state = new_shard_state(self.config, self.shard_of(items[0]), self.replay, self.limits)
+                self._open_minted_log(0, self.generation)  # a run that crashed before its first snapshot
                 self.state.generation = self.generation
                 self.state.clusterer.begin_generation(self.generation)
             except Exception as exc:  # noqa: BLE001
@@ -317,7 +347,7 @@ class ShardLogic(StatefulBatchLogic[EnrichedArticle, OutputRecord, ShardState]):
         if self.state is None:
             return []
         items = self._warmed(items, final)
-        out: list[OutputRecord] = self._republished_tags() if self._republish else []
+        out: list[OutputRecord] = (self._lost_tombstones() + self._republished_tags()) if self._republish else []
         for run in _runs_of_distinct_ids(items):
             recent = copy.copy(self.state.clock.recent)
             try:
@@ -332,6 +362,8 @@ class ShardLogic(StatefulBatchLogic[EnrichedArticle, OutputRecord, ShardState]):
                 records = [self._dead(item, f"clustering failed: {type(exc).__name__}: {exc}") for item in run]
             metrics.dead_lettered("cluster", sum(r.output == DEAD for r in records))
             out.extend(records)
+        if self._minted is not None:  # on record before any of these records leaves the process
+            self._minted.cover(self.state.generation, getattr(self.state.clusterer, "n_stories_opened_", 0))
         return out
 
     def _warmed(self, items: list[EnrichedArticle], final: bool) -> list[EnrichedArticle]:

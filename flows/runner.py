@@ -126,6 +126,7 @@ def run(config: RunConfig, scale: ScaleOptions = ScaleOptions(), archive: Archiv
         replay=config.source.kind == "file",
         snapshots=scale.recovery_directory is not None,
         generation=mint_generation(scale.recovery_directory, scale.process_id) if live else 0,
+        recovery_directory=scale.recovery_directory,
     )
     server = metrics.serve(config.metrics.host, config.metrics.port + (scale.process_id or 0)) if config.metrics.port else None
     previous = signal.signal(signal.SIGTERM, _request_shutdown)

@@ -10,7 +10,8 @@ README's guarantees section:
 - a consumer that keeps the highest version per key ends with every article in
   exactly one story that is live (`active`) once followed through `merged_into`.
 It also counts what a consumer sees besides: re-deliveries, stories no article
-belongs to, stories whose `size` disagrees with their articles.
+belongs to, stories whose `size` disagrees with their articles, and articles
+moved by re-clustering (evidence that it ran).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ class ConsistencyReport:
     ids_minted_twice: list[str] = field(default_factory=list)
     not_in_a_live_story: list[str] = field(default_factory=list)  # article -> where its story ends
     live_stories: int = 0
+    moved_by_reclustering: int = 0  # tag records re-published because re-clustering merged or split their story
     stories_without_articles: int = 0  # live stories no article resolves to (orphans of a lost epoch)
     size_mismatches: int = 0  # live stories whose size is not the number of articles resolving to them
 
@@ -101,6 +103,7 @@ def check_outputs(article_ids: Iterable[str], tags: list[Record], stories: list[
         ids_minted_twice=sorted(f"{s}: opened by {sorted(a)}" for s, a in openers.items() if len(a) > 1),
         not_in_a_live_story=lost,
         live_stories=len(live),
+        moved_by_reclustering=sum(1 for _, v in tags if v is not None and {"story-merged", "story-split"} & set(v.get("flags", ()))),
         stories_without_articles=sum(1 for s in live if not members[s]),
         size_mismatches=sum(1 for s in live if members[s] and final_stories[s]["size"] != members[s]),
     )

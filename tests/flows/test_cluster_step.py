@@ -236,12 +236,14 @@ def _bodies(records):
     return {(r.output, r.key, r.body["version"]): json.dumps(r.body, sort_keys=True) for r in records if r.body is not None}
 
 
-def test_a_run_restored_from_an_older_snapshot_reuses_no_id_and_no_version():
+def test_a_run_restored_from_an_older_snapshot_reuses_no_id_and_no_version(tmp_path):
     """Issue 16: after a crash the epoch after the snapshot is processed again, in another order."""
     config = ClusteringConfig(recluster_every=0, calibrated=False, threshold=0.4, weight_entities=0.0, weight_lexical=0.0)
 
     def started(state, generation):
-        return ShardLogic(state, config, lambda _: "default", lambda: VERSIONS, limits=LimitsConfig(), replay=False, generation=generation)
+        return ShardLogic(
+            state, config, lambda _: "default", lambda: VERSIONS, limits=LimitsConfig(), replay=False, generation=generation, minted=tmp_path
+        )
 
     first = started(None, 100)
     published = _bodies(first.process([item("a", [1, 0]), item("b", [0, 1], hours=1)]))
@@ -265,6 +267,10 @@ def test_a_run_restored_from_an_older_snapshot_reuses_no_id_and_no_version():
     assert {k for o, k, _ in redone if o == STORIES} >= {"default-100-000001", "default-100-000002"}
     new_ids = {json.loads(b)["story"]["id"] for (o, _, _), b in redone.items() if o == TAGS} - set(snapshot.clusterer.stories_)
     assert new_ids and all(i.startswith("default-101-") for i in new_ids)
+    # the story only the lost run opened (d's) is deleted, nothing the snapshot or the new run knows is
+    deleted = {r.key for r in replayed if r.output == STORIES and r.body is None}
+    assert "default-100-000003" in deleted and any(k == ("stories", "default-100-000003", 100_000_001) for k in published)
+    assert not deleted & (set(snapshot.clusterer.stories_) | new_ids)
 
 
 def test_settings_changed_since_the_snapshot_are_applied_and_said(caplog):
@@ -277,3 +283,14 @@ def test_settings_changed_since_the_snapshot_are_applied_and_said(caplog):
     out = restored.process([item("b", [1, 0.6])])  # cosine 0.86: joined a's story at 0.4, not at 0.9
     assert {r.body["story"]["id"] for r in out if r.output == TAGS} != {"default-000001"}
     assert next(r.body for r in out if r.output == TAGS)["models"]["clustering"].startswith("online+hdbscan:t0.9")
+
+
+def test_stories_of_a_run_that_crashed_before_its_first_snapshot_are_deleted(tmp_path):
+    def started(generation):
+        return ShardLogic(None, ClusteringConfig(recluster_every=0), lambda _: "default", lambda: VERSIONS, replay=False, generation=generation, minted=tmp_path)
+
+    lost = [r.key for r in started(7).process([item("a", [1, 0])]) if r.output == STORIES]
+    again = started(8).process([item("a", [1, 0])])
+    assert lost == ["default-7-000001"]
+    assert lost[0] in {r.key for r in again if r.output == STORIES and r.body is None}
+    assert {r.key for r in again if r.output == STORIES and r.body is not None} == {"default-8-000001"}

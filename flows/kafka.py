@@ -207,7 +207,7 @@ class ArticlesSource(KafkaSource):
     ):
         self.config = config
         self.offset_reset = offset_reset
-        client = {**config.client_config(), "auto.offset.reset": offset_reset}
+        client = config.client_config()
         brokers = client.pop("bootstrap.servers").split(",")
         super().__init__(
             brokers,
@@ -226,7 +226,12 @@ class ArticlesSource(KafkaSource):
             resume_state = self.partition_offsets[int(index)]  # explicit start, only without a snapshot
         elif resume_state is not None:
             resume_state = self._checked(topic, int(index), resume_state)
-        inner = super().build_part(step_id, for_part, resume_state)
+        shared = self._add_config  # bytewax 0.21.1 (pinned) also gives these to its admin client, a producer:
+        self._add_config = {**shared, "auto.offset.reset": self.offset_reset}  # the consumer alone gets this one
+        try:
+            inner = super().build_part(step_id, for_part, resume_state)
+        finally:
+            self._add_config = shared
         return _ArticlesPartition(inner, topic, int(index), resume_state if resume_state is not None and resume_state >= 0 else None)
 
     def _checked(self, topic: str, partition: int, offset: int) -> int:

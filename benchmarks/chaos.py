@@ -236,7 +236,7 @@ def run(plan: Plan, workdir: Path, log=print) -> dict:
                     time.sleep(1)
                     for i in range(plan.processes):
                         problems.update((cluster.health(i) or {"problems": ["no answer"]})["problems"])
-                cycle["health_problems_during_outage"] = sorted(p.split(" since ")[0] for p in problems)
+                cycle["health_problems_during_outage"] = sorted({p.split(" since ")[0] for p in problems})
                 broker("start")
                 cycle["exited_during_outage"] = [p.poll() for p in cluster.procs]
                 cluster.restart_exited()

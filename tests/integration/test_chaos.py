@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import time
+import urllib.request
 
 import pytest
 from confluent_kafka.admin import AdminClient, NewTopic
@@ -15,7 +16,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from benchmarks.chaos import Plan, run
 from replay import check_outputs, demo_firehose_path, read_jsonl
 
-from .conftest import Service, latest, read_topic, storywire, storywire_env
+from .conftest import Service, free_port_pair, latest, read_topic, storywire, storywire_env
 
 pytestmark = pytest.mark.slow
 
@@ -84,3 +85,33 @@ def test_a_recreated_topic_is_refused_and_a_new_store_never_reuses_published_ids
     old_generation = {i.split("-")[1] for i in old_ids}
     assert all(i.split("-")[1] not in old_generation for i in new_ids)
     assert set(latest(tags)) >= {a.parsed["id"] for a in DEMO}
+
+
+def test_offsets_deleted_by_retention_before_they_were_read_are_logged_and_counted(broker, topics, tmp_path):
+    from confluent_kafka import TopicPartition
+
+    from replay import produce_archive
+
+    metrics_port = free_port_pair()
+    env = storywire_env(broker, topics, STORYWIRE_METRICS__PORT=str(metrics_port))
+    assert storywire(["kafka", "init-topics", "--partitions", "1"], env).returncode == 0
+    produce_archive(DEMO[:20], {"bootstrap.servers": broker.bootstrap}, topics.articles)
+    store = ["-r", str(tmp_path / "store"), "-s", "1"]
+    service = Service(env, store, log=tmp_path / "first.log")
+    try:
+        read_topic(broker.bootstrap, topics.tags, until=lambda r: len(r) >= 20)
+    finally:
+        assert service.terminate() == 0
+    produce_archive(DEMO[20:60], {"bootstrap.servers": broker.bootstrap}, topics.articles)  # offsets 20..59
+    admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+    admin.delete_records([TopicPartition(topics.articles, 0, 45)])[TopicPartition(topics.articles, 0, 45)].result()  # retention
+    service = Service(env, store, log=tmp_path / "second.log")
+    try:
+        tags = read_topic(broker.bootstrap, topics.tags, until=lambda r: {a.parsed["id"] for a in DEMO[45:60]} <= {v["id"] for _, v in r})
+        scraped = urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).read().decode()
+    finally:
+        assert service.terminate() == 0
+    log = (tmp_path / "second.log").read_text()
+    assert f"{topics.articles}/0: offsets 20..44 were deleted (retention) before storywire read them: 25 records skipped" in log
+    assert 'storywire_source_skipped_offsets_total{partition="0"} 25.0' in scraped
+    assert not {a.parsed["id"] for a in DEMO[20:45]} & {v["id"] for _, v in tags}  # gone, and said so

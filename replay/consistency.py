@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from dataclasses import asdict, dataclass, field
-from typing import Iterable
+from collections.abc import Iterable
 
 Record = tuple[str | None, dict | None]
 

@@ -52,6 +52,9 @@ class OutputRecord:
     body: dict[str, Any] | None  # None: a tombstone (delete the key on a compacted topic)
 
 
+_VERSION_BITS = 2**64 - 1  # versions are generation * 10**6 + n: about 51 bits
+
+
 class VersionTable:
     """Article id -> (content hash, version) for the latest `limit` ids, the oldest forgotten first.
 
@@ -90,9 +93,6 @@ class VersionTable:
         seen = self.get(article_id)
         if seen is not None:
             self.put(article_id, seen[0], version)
-
-
-_VERSION_BITS = 2**64 - 1
 
 
 class TagStore:

@@ -324,7 +324,11 @@ class ShardLogic(StatefulBatchLogic[EnrichedArticle, OutputRecord, ShardState]):
         return out
 
     def snapshot(self) -> ShardState | None:
-        return copy.deepcopy(self.state) if self.snapshots else None
+        if not self.snapshots:
+            return None
+        if self._minted is not None:
+            self._minted.snapshotted(self.state.generation)
+        return copy.deepcopy(self.state)
 
     def process(self, items: list[EnrichedArticle], final: bool = False) -> list[OutputRecord]:
         """Cluster a batch in order; an id seen twice in it splits it, so edits see their first version.

@@ -294,3 +294,14 @@ def test_stories_of_a_run_that_crashed_before_its_first_snapshot_are_deleted(tmp
     assert lost == ["default-7-000001"]
     assert lost[0] in {r.key for r in again if r.output == STORIES and r.body is None}
     assert {r.key for r in again if r.output == STORIES and r.body is not None} == {"default-8-000001"}
+
+
+def test_a_store_whose_snapshots_were_deleted_keeps_its_stories(tmp_path):
+    def started(generation):
+        return ShardLogic(None, ClusteringConfig(recluster_every=0), lambda _: "default", lambda: VERSIONS, replay=False, generation=generation, minted=tmp_path)
+
+    first = started(7)
+    first.process([item("a", [1, 0])])
+    first.snapshot()  # it took a snapshot: a later start without one lost the store, not this run's epoch
+    again = started(8).process([item("b", [0, 1])])
+    assert not [r for r in again if r.output == STORIES and r.body is None]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import sys
 from pathlib import Path
 
@@ -17,3 +18,14 @@ def require_dev_data() -> None:
 
 def emit(result: dict) -> None:
     print(json.dumps(result, indent=2))
+
+
+def free_port() -> int:
+    """A free port p with p+1 free too (a broker's controller)."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        with socket.socket() as s:
+            if port < 65000 and s.connect_ex(("127.0.0.1", port + 1)) != 0:
+                return port

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -30,19 +29,9 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from benchmarks.common import UCI, emit, require_dev_data  # noqa: E402
+from benchmarks.common import UCI, emit, free_port, require_dev_data  # noqa: E402
 from replay.evaluation import epoch_seconds  # noqa: E402
 from replay.readers import read_jsonl  # noqa: E402
-
-
-def free_port() -> int:
-    while True:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port + 1)) != 0:
-                return port
 
 
 def offered(producer, topic: str, headlines: list[str], rate: float, seconds: float, prefix: str) -> dict[str, float]:

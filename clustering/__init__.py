@@ -6,6 +6,8 @@ nothing of taggers, Bytewax or Kafka.
 
 from clustering.online import Assignment, OnlineStoryClusterer, Reassignment
 from clustering.recluster import ReclusterResult, recluster, reconcile
-from clustering.story import Story, StoryDoc
+from clustering.story import VERSION_SPAN, Story, StoryDoc, next_version
 
-__all__ = ["Assignment", "OnlineStoryClusterer", "Reassignment", "ReclusterResult", "Story", "StoryDoc", "reconcile", "recluster"]
+__all__ = [
+    "Assignment", "OnlineStoryClusterer", "Reassignment", "ReclusterResult", "Story", "StoryDoc", "VERSION_SPAN", "next_version", "reconcile", "recluster",
+]

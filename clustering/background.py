@@ -4,19 +4,27 @@ hdbscan's Cython code holds the GIL, so a thread would stall the stream; a
 single spawned worker process runs `recluster` instead. It is warmed up when
 created (imports and a tiny fit), so the first real re-clustering is not slow,
 and it exits when the stream process dies, even by SIGKILL.
+
+A worker that dies (out of memory, a crash in native code) is replaced and the
+window it had is sent again; `restarts` counts it. The window of a
+re-clustering in flight is part of a pickled or copied reclusterer, so a
+clusterer restored from a snapshot computes it again rather than losing it.
 """
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 import threading
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 
 import numpy as np
 
 from clustering.recluster import ReclusterResult, Snapshot, recluster
 
+log = logging.getLogger(__name__)
 
 def _exit_with_parent() -> None:
     """Worker initializer: a watcher thread ends the worker as soon as its parent is gone.
@@ -41,6 +49,8 @@ class BackgroundReclusterer:
     def __init__(self) -> None:
         self._pool: ProcessPoolExecutor | None = None
         self._future: Future | None = None
+        self._job: tuple | None = None  # (snapshot, *args) of the re-clustering in flight
+        self.restarts = 0  # workers that died and were replaced
 
     def _executor(self) -> ProcessPoolExecutor:
         if self._pool is None:
@@ -56,22 +66,51 @@ class BackgroundReclusterer:
 
     @property
     def pending(self) -> bool:
-        return self._future is not None
+        return self._job is not None
 
     @property
     def ready(self) -> bool:
-        return self._future is not None and self._future.done()
+        return self._job is not None and self._running().done()
 
     def submit(self, snapshot: Snapshot, *args) -> None:
         """Start `recluster(snapshot, *args)` in the worker."""
-        assert self._future is None, "one re-clustering at a time"
-        self._future = self._executor().submit(recluster, snapshot, *args)
+        assert self._job is None, "one re-clustering at a time"
+        self._job = (snapshot, *args)
+        self._running()
 
-    def take(self) -> ReclusterResult:
-        """The result of the re-clustering in flight, waiting for it if needed."""
-        assert self._future is not None, "nothing submitted"
-        future, self._future = self._future, None
-        return future.result()
+    def _running(self) -> Future:
+        """The job's future, submitted now if it was restored from a snapshot or its worker died."""
+        if self._future is None:
+            try:
+                self._future = self._executor().submit(recluster, *self._job)
+            except BrokenProcessPool:  # the worker died while idle
+                self._replace()
+                self._future = self._executor().submit(recluster, *self._job)
+        return self._future
+
+    def _replace(self) -> None:
+        self.restarts += 1
+        log.error("the re-clustering worker died; starting a new one and sending it the window again (%d so far)", self.restarts)
+        self._pool, self._future = None, None
+
+    def take(self, wait: bool = True) -> ReclusterResult | None:
+        """The result of the re-clustering in flight, waiting for it if needed.
+
+        If the worker died, it is replaced and the job sent again: then the
+        result is waited for, or with `wait=False` None is returned (not ready).
+        """
+        assert self._job is not None, "nothing submitted"
+        while True:
+            try:
+                result = self._running().result()
+            except BrokenProcessPool:
+                self._replace()
+                if wait:
+                    continue
+                self._running()
+                return None
+            self._job, self._future = None, None
+            return result
 
     def close(self) -> None:
         if self._pool is not None:
@@ -79,11 +118,15 @@ class BackgroundReclusterer:
             self._pool = None
 
     def __getstate__(self) -> dict:
-        """Snapshots keep no process: a restored clusterer starts a fresh worker (the result in flight is lost)."""
-        return {}
+        """Snapshots keep no process, only the window of the re-clustering in flight and the restart count."""
+        return {"job": self._job, "restarts": self.restarts}
 
     def __setstate__(self, state: dict) -> None:
         self.__init__()
+        self._job, self.restarts = state.get("job"), state.get("restarts", 0)
 
     def __deepcopy__(self, memo) -> "BackgroundReclusterer":
-        return BackgroundReclusterer()
+        """The copy shares the job's window: nothing changes it once submitted."""
+        copy = BackgroundReclusterer()
+        copy._job, copy.restarts = self._job, self.restarts
+        return copy

@@ -16,7 +16,7 @@ from clustering.calibration import CosineBackground
 from clustering.index import CentroidIndex
 from clustering.lexical import Terms, TermStatistics
 from clustering.recluster import ReclusterResult, recluster
-from clustering.story import Story, StoryDoc
+from clustering.story import Story, StoryDoc, next_version
 from clustering.window import WindowVectors
 
 HOUR = 3600.0
@@ -104,9 +104,16 @@ class OnlineStoryClusterer:
     (benchmarks/tune_clustering.py; flows.config.ClusteringConfig mirrors
     them; see the README, "Story quality").
 
-    Learned attributes: `stories_` (live stories by ID), `n_docs_seen_`, `window_bytes_`,
+    Story IDs are `{shard}-{n:06d}` and versions count 1, 2, 3, ... until
+    `begin_generation` is called with a generation g > 0 (a live service does at
+    every start): IDs minted then are `{shard}-{g}-{n:06d}` and versions jump
+    to g * VERSION_SPAN + 1 (clustering.story.next_version), so a restart from
+    an older snapshot never mints an ID or a (story, version) that the lost run
+    already published.
+
+    Learned attributes: `stories_` (live stories by ID), `n_docs_seen_`, `window_bytes_`, `generation_`,
     `watermark_` (latest published_at seen), `recluster_seconds_`, `last_recluster_window_`
-    (articles in the latest window handed to HDBSCAN).
+    (articles in the latest window handed to HDBSCAN), `recluster_worker_restarts_`.
     """
 
     def __init__(
@@ -181,7 +188,12 @@ class OnlineStoryClusterer:
 
     def _apply_if_ready(self) -> None:
         if self.recluster_mode == "live" and self._background.ready:
-            self._timed(lambda: self.apply_recluster(self._background.take()))
+            self._timed(self._apply_taken)
+
+    def _apply_taken(self) -> None:
+        result = self._background.take(wait=False)
+        if result is not None:  # None: its worker died, the job was sent again
+            self.apply_recluster(result)
 
     def _recluster(self) -> None:
         if self.recluster_mode == "replay" and self._background.pending:
@@ -204,6 +216,11 @@ class OnlineStoryClusterer:
         work()
         self.recluster_seconds_.append(time.perf_counter() - started)
 
+    @property
+    def recluster_worker_restarts_(self) -> int:
+        """Background re-clustering workers that died and were replaced (clustering.background)."""
+        return self._background.restarts if hasattr(self, "_background") else 0
+
     def partial_fit(self, docs: list[StoryDoc]) -> "OnlineStoryClusterer":
         self.partial_fit_predict(docs)
         return self
@@ -223,6 +240,15 @@ class OnlineStoryClusterer:
         self._touch(story)
         return entry.story_id
 
+    def begin_generation(self, generation: int) -> None:
+        """Mint IDs and versions of `generation` from now on and mark every live story changed,
+        so the next `drain_changes` re-publishes them all under it."""
+        if not hasattr(self, "stories_"):
+            self._initialize()
+        self.generation_ = generation
+        for story in self.stories_.values():
+            self._touch(story)
+
     def drain_changes(self) -> tuple[list[Story], list[Reassignment]]:
         """Stories changed since the last call (each once, latest version) and moved articles."""
         if not hasattr(self, "stories_"):
@@ -241,6 +267,7 @@ class OnlineStoryClusterer:
         self.stories_: dict[str, Story] = {}
         self.n_docs_seen_ = 0
         self.n_stories_opened_ = 0
+        self.generation_ = 0
         self.recluster_seconds_: list[float] = []  # time re-clustering held the stream, not yet reported
         self.last_recluster_window_ = 0
         self._background = BackgroundReclusterer()
@@ -282,7 +309,7 @@ class OnlineStoryClusterer:
                 story.__dict__.setdefault("last_article", self.n_docs_seen_)
 
     def _touch(self, story: Story) -> None:
-        story.version += 1
+        story.version = next_version(story.version, getattr(self, "generation_", 0))
         self._changed[story.story_id] = story
         self._norms.pop(story.story_id, None)
         if story.status == "active":
@@ -354,7 +381,8 @@ class OnlineStoryClusterer:
     def _open_story(self, published_at: float, late: bool, dimension: int) -> Story:
         """A new, empty story with the next deterministic ID."""
         self.n_stories_opened_ += 1
-        story_id = f"{self.shard}-{self.n_stories_opened_:06d}"
+        generation = getattr(self, "generation_", 0)
+        story_id = f"{self.shard}-{generation}-{self.n_stories_opened_:06d}" if generation else f"{self.shard}-{self.n_stories_opened_:06d}"
         story = Story(story_id, published_at, published_at, np.zeros(dimension, dtype=np.float32), late=late)
         self.stories_[story_id] = story
         return story

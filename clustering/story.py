@@ -12,6 +12,7 @@ from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 from clustering.lexical import Terms
 
+VERSION_SPAN = 1_000_000  # versions per generation: version = generation * VERSION_SPAN + count
 MAX_TRACKED_TERMS = 64  # per counter; keeps a story's memory flat however large it grows
 MAX_LEXICAL_TERMS = 256  # hashed words in a story's lexical profile (clustering.lexical)
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9'\-]+")
@@ -122,6 +123,17 @@ class Story:
         weights = np.array([self.term_counts[t] for t in terms], dtype=float) * rarity(terms)
         order = sorted(range(len(terms)), key=lambda i: (-weights[i], terms[i]))
         self.distinctive_terms = [terms[i] for i in order[:k]]
+
+
+def next_version(version: int, generation: int) -> int:
+    """The version after `version` when published by `generation` (0: replays, plain 1, 2, 3, ...).
+
+    A generation's versions start above every version an earlier generation
+    could have published (`generation` grows by at least one per start and by
+    one per second of wall-clock time), so output re-published after a crash,
+    under a new generation, never reuses a (key, version) with other content.
+    """
+    return max(version + 1, generation * VERSION_SPAN + 1)
 
 
 def title_terms(title: str) -> list[str]:

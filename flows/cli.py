@@ -25,14 +25,24 @@ def main(argv: list[str] | None = None) -> int:
     logs.configure(args.log_level, args.json_logs)
     try:
         return args.handler(args)
-    except ConfigError as exc:
-        print(f"storywire: configuration error: {exc}", file=sys.stderr)
-        return 2
     except (FileNotFoundError, ValueError, RuntimeError) as exc:
-        print(f"storywire: {exc}", file=sys.stderr)
+        # Bytewax wraps what our sources raise while it builds them: say the innermost cause
+        config = next((e for e in _causes(exc) if isinstance(e, ConfigError)), None)
+        if config is not None:
+            print(f"storywire: configuration error: {config}", file=sys.stderr)
+            return 2
+        print(f"storywire: {': '.join(map(str, _causes(exc)))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """The exception and the ones it was raised from, outermost first."""
+    chain = [exc]
+    while chain[-1].__cause__ is not None and len(chain) < 10:
+        chain.append(chain[-1].__cause__)
+    return chain
 
 
 def build_parser() -> argparse.ArgumentParser:

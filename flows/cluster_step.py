@@ -24,16 +24,19 @@ import math
 import time
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any, Callable, Iterable
 
 import numpy as np
 from bytewax.operators import StatefulBatchLogic
 
-from clustering import OnlineStoryClusterer, StoryDoc
+from clustering import OnlineStoryClusterer, StoryDoc, next_version
 from flows import metrics
 from flows.config import ClusteringConfig, LimitsConfig
 from flows.enrich import EnrichedArticle, dead_letter_for, where
 from flows.event_time import CLAMPED, WARM_UP, EventClock, TooOld
+from flows.minted import MintedLog
 from flows.schema import ModelVersions, TaggedArticle, iso, now, story_record
 
 log = logging.getLogger(__name__)
@@ -50,33 +53,46 @@ class OutputRecord:
     body: dict[str, Any] | None  # None: a tombstone (delete the key on a compacted topic)
 
 
+_VERSION_BITS = 2**64 - 1  # versions are generation * 10**6 + n: about 51 bits
+
+
 class VersionTable:
     """Article id -> (content hash, version) for the latest `limit` ids, the oldest forgotten first.
 
-    An entry is two ints, the id's 64-bit digest and hash << 32 | version:
+    An entry is two ints, the id's 64-bit digest and hash << 64 | version:
     production ids are often URLs, and 200k of them as str keys with tuple
-    values cost about three times as much.
+    values cost about three times as much. (Snapshots from before versions
+    carried generations packed hash << 32; `widened` converts them.)
     """
 
-    ENTRY_BYTES = 181  # measured with tracemalloc: two ints and an OrderedDict node
+    ENTRY_BYTES = 185  # measured with tracemalloc: two ints (the value up to 128 bits) and an OrderedDict node
+    shift = 32  # what a snapshot without the attribute used
 
     def __init__(self, limit: int, max_bytes: int | None = None) -> None:
         self.limit = limit if max_bytes is None else max(1, min(limit, max_bytes // self.ENTRY_BYTES))
+        self.shift = 64
         self._entries: OrderedDict[int, int] = OrderedDict()
 
     @property
     def bytes(self) -> int:
         return len(self._entries) * self.ENTRY_BYTES
 
+    def widened(self) -> "VersionTable":
+        if self.shift != 64:
+            narrow = (1 << self.shift) - 1
+            self._entries = OrderedDict((k, (v >> self.shift) << 64 | (v & narrow)) for k, v in self._entries.items())
+            self.shift = 64
+        return self
+
     def __len__(self) -> int:
         return len(self._entries)
 
     def get(self, article_id: str) -> tuple[str, int] | None:
         entry = self._entries.get(_digest(article_id))
-        return None if entry is None else (f"{entry >> 32:016x}", entry & 0xFFFFFFFF)
+        return None if entry is None else (f"{entry >> 64:016x}", entry & _VERSION_BITS)
 
     def put(self, article_id: str, content_hash: str, version: int) -> None:
-        _remember(self._entries, _digest(article_id), int(content_hash, 16) << 32 | version, self.limit)
+        _remember(self._entries, _digest(article_id), int(content_hash, 16) << 64 | version, self.limit)
 
     def set_version(self, article_id: str, version: int) -> None:
         """Record a re-publication of the same content (its story changed), if the id is still tracked."""
@@ -103,6 +119,9 @@ class TagStore:
 
     def get(self, article_id: str) -> str | None:
         return self._records.get(article_id)
+
+    def ids(self) -> list[str]:
+        return list(self._records)
 
     def put(self, article_id: str, record: str) -> None:
         old = self._records.pop(article_id, None)
@@ -135,12 +154,21 @@ class ShardState:
     tombstones_due: deque = field(default_factory=deque)  # (event time, story id) of retired/merged stories
     dimension: int | None = None  # of the vectors clustered so far
     warming: list = field(default_factory=list)  # a replayed shard's first articles, until its clock is warm
+    generation: int = 0  # of the run that holds the state (0: replays); see `ShardLogic`
 
 
 def new_shard_state(config: ClusteringConfig, shard: str, replay: bool = True, limits: LimitsConfig = LimitsConfig()) -> ShardState:
-    """Fresh state; re-clustering in "auto" mode runs in the background, applied at fixed points in replays."""
+    """Fresh state for a shard."""
+    clusterer = OnlineStoryClusterer(**clusterer_params(config, limits, replay), shard=shard)
+    tags = TagStore(config.max_window, int(limits.max_stored_tags_mb * 2**20))
+    versions = VersionTable(config.max_tracked_articles, int(limits.max_tracked_ids_mb * 2**20))
+    return ShardState(clusterer, versions, tags, EventClock.of(limits, live=not replay))
+
+
+def clusterer_params(config: ClusteringConfig, limits: LimitsConfig, replay: bool) -> dict[str, Any]:
+    """The clusterer's settings; re-clustering in "auto" mode runs in the background, applied at fixed points in replays."""
     mode = config.recluster_mode if config.recluster_mode != "auto" else ("replay" if replay else "live")
-    clusterer = OnlineStoryClusterer(
+    return dict(
         threshold=config.threshold,
         calibrated=config.calibrated,
         weight_cosine=config.weight_cosine,
@@ -164,15 +192,29 @@ def new_shard_state(config: ClusteringConfig, shard: str, replay: bool = True, l
         min_split_size=config.min_split_size,
         split_max_cosine=config.split_max_cosine,
         recluster_mode=mode,
-        shard=shard,
     )
-    tags = TagStore(config.max_window, int(limits.max_stored_tags_mb * 2**20))
-    versions = VersionTable(config.max_tracked_articles, int(limits.max_tracked_ids_mb * 2**20))
-    return ShardState(clusterer, versions, tags, EventClock.of(limits, live=not replay))
+
+
+def _with_settings(state: ShardState, config: ClusteringConfig, limits: LimitsConfig, replay: bool) -> ShardState:
+    """Apply settings changed since the snapshot to the restored state, saying which.
+
+    Every clusterer setting is read when it is used, so a new value takes
+    effect from the next article on (a smaller window or story cap at the next
+    batch); what the stories already hold is not recomputed.
+    """
+    clusterer = state.clusterer
+    for name, value in clusterer_params(config, limits, replay).items():
+        old = getattr(clusterer, name, None)
+        if old != value:
+            log.warning("clustering.%s changed since the snapshot (%r -> %r): applied to the restored shard %s from now on", name, old, value, clusterer.shard)
+            setattr(clusterer, name, value)
+    state.versions.limit = VersionTable(config.max_tracked_articles, int(limits.max_tracked_ids_mb * 2**20)).limit
+    state.last_tags.max_records, state.last_tags.max_bytes = config.max_window, int(limits.max_stored_tags_mb * 2**20)
+    return state
 
 
 def _migrated(state: ShardState, config: ClusteringConfig, limits: LimitsConfig, replay: bool) -> ShardState:
-    """A state restored from a snapshot taken before the event clock and the tag store existed."""
+    """A state restored from a snapshot taken before the event clock, the tag store or generations existed."""
     if not hasattr(state, "clock"):
         state.clock = EventClock.of(limits, live=not replay)
     if not isinstance(state.last_tags, TagStore):
@@ -180,6 +222,7 @@ def _migrated(state: ShardState, config: ClusteringConfig, limits: LimitsConfig,
         for article_id, record in state.last_tags.items():
             tags.put(article_id, record)
         state.last_tags = tags
+    state.versions.widened()
     return state
 
 
@@ -190,7 +233,18 @@ def clustering_version(config: ClusteringConfig) -> str:
 
 
 class ShardLogic(StatefulBatchLogic[EnrichedArticle, OutputRecord, ShardState]):
-    """Bytewax logic for one shard key."""
+    """Bytewax logic for one shard key.
+
+    `generation` (0 in replays) is minted by the runner at every start
+    (flows/generation.py). A state restored from a snapshot moves to a
+    generation above both it and its own, so IDs and versions minted from here
+    on differ from anything the run that crashed after the snapshot published;
+    and every story and tag record the state holds is re-published under the
+    new generation at once, so what that lost run said about them is superseded;
+    stories it alone opened are deleted with tombstones, found through the
+    `minted` directory's write-ahead record (flows/minted.py; the recovery
+    directory, None without one).
+    """
 
     def __init__(
         self,
@@ -202,8 +256,19 @@ class ShardLogic(StatefulBatchLogic[EnrichedArticle, OutputRecord, ShardState]):
         limits: LimitsConfig = LimitsConfig(),
         snapshots: bool = True,
         replay: bool = True,
+        generation: int = 0,
+        minted: Path | None = None,
     ) -> None:
-        self.state = _migrated(state, config, limits, replay) if state is not None else None  # None until the first batch
+        restored = _with_settings(_migrated(state, config, limits, replay), config, limits, replay) if state is not None else None
+        self.state = restored  # None until the first batch
+        self.generation = generation
+        self.minted_dir = Path(minted) if minted is not None and generation else None
+        self._minted: MintedLog | None = None
+        self._lost_stories: list[str] = []  # opened by runs lost to a crash: tombstones due
+        self._restarts_reported = self.state.clusterer.recluster_worker_restarts_ if self.state is not None else 0
+        self._republish = False  # a restored state's tag records are due under the new generation
+        if self.state is not None and generation:
+            self._begin_generation(max(generation, self.state.generation + 1))
         self.config = config
         self.shard_of = shard_of
         self.model_versions = versions  # called lazily: model versions are known once models load
@@ -227,8 +292,59 @@ class ShardLogic(StatefulBatchLogic[EnrichedArticle, OutputRecord, ShardState]):
             metrics.clustered(self.state.clusterer.shard, len(items), time.perf_counter() - started)
         return out
 
+    def notify_at(self) -> datetime | None:
+        """At once after a restore: re-publishing must not wait for the next article."""
+        return datetime.now(timezone.utc) if self._republish else None
+
+    def on_notify(self) -> tuple[Iterable[OutputRecord], bool]:
+        return self.process([]), StatefulBatchLogic.RETAIN
+
+    def _begin_generation(self, generation: int) -> None:
+        clusterer = self.state.clusterer
+        log.info("cluster step: shard %s continues from its snapshot as generation %d (was %d)", clusterer.shard, generation, self.state.generation)
+        self._open_minted_log(self.state.generation, generation)
+        self.state.generation = generation
+        self.state.clusterer.begin_generation(generation)
+        self._republish = True
+
+    def _open_minted_log(self, snapshot_generation: int, generation: int) -> None:
+        """Read which story IDs runs since the snapshot may have published; record this generation's start."""
+        if self.minted_dir is None:
+            return
+        clusterer = self.state.clusterer
+        count = getattr(clusterer, "n_stories_opened_", 0)
+        self._minted = MintedLog(self.minted_dir / f"minted-{clusterer.shard}.json")
+        self._lost_stories = [
+            f"{clusterer.shard}-{g}-{n:06d}" for g, first, last in self._minted.lost(snapshot_generation, count) for n in range(first, last + 1)
+        ]
+        self._minted.restart(snapshot_generation, generation, count)
+        self._republish = True
+
+    def _lost_tombstones(self) -> list[OutputRecord]:
+        ids, self._lost_stories = self._lost_stories, []
+        if ids:
+            log.info("cluster step: deleting up to %d stories opened after the snapshot by runs that crashed (%s .. %s)", len(ids), ids[0], ids[-1])
+        return [OutputRecord(STORIES, story_id, None) for story_id in ids]
+
+    def _republished_tags(self) -> list[OutputRecord]:
+        """Every stored tag record again, under the state's generation."""
+        self._republish = False
+        state, out = self.state, []
+        for article_id in state.last_tags.ids():
+            record = json.loads(state.last_tags.get(article_id))
+            record["version"] = next_version(record["version"], state.generation)
+            state.versions.set_version(article_id, record["version"])
+            state.last_tags.put(article_id, _compact(record))
+            out.append(OutputRecord(TAGS, article_id, record))
+        log.info("cluster step: re-published %d tag records under generation %d", len(out), state.generation)
+        return out
+
     def snapshot(self) -> ShardState | None:
-        return copy.deepcopy(self.state) if self.snapshots else None
+        if not self.snapshots:
+            return None
+        if self._minted is not None:
+            self._minted.snapshotted(self.state.generation)
+        return copy.deepcopy(self.state)
 
     def process(self, items: list[EnrichedArticle], final: bool = False) -> list[OutputRecord]:
         """Cluster a batch in order; an id seen twice in it splits it, so edits see their first version.
@@ -241,6 +357,9 @@ class ShardLogic(StatefulBatchLogic[EnrichedArticle, OutputRecord, ShardState]):
         if self.state is None and items:
             try:
                 self.state = new_shard_state(self.config, self.shard_of(items[0]), self.replay, self.limits)
+                self._open_minted_log(0, self.generation)  # a run that crashed before its first snapshot
+                self.state.generation = self.generation
+                self.state.clusterer.begin_generation(self.generation)
             except Exception as exc:  # noqa: BLE001
                 log.error("cluster step: cannot start a shard, dead-lettering %d articles: %s: %s", len(items), type(exc).__name__, exc, exc_info=True)
                 metrics.dead_lettered("cluster", len(items))
@@ -248,7 +367,7 @@ class ShardLogic(StatefulBatchLogic[EnrichedArticle, OutputRecord, ShardState]):
         if self.state is None:
             return []
         items = self._warmed(items, final)
-        out: list[OutputRecord] = []
+        out: list[OutputRecord] = (self._lost_tombstones() + self._republished_tags()) if self._republish else []
         for run in _runs_of_distinct_ids(items):
             recent = copy.copy(self.state.clock.recent)
             try:
@@ -263,6 +382,8 @@ class ShardLogic(StatefulBatchLogic[EnrichedArticle, OutputRecord, ShardState]):
                 records = [self._dead(item, f"clustering failed: {type(exc).__name__}: {exc}") for item in run]
             metrics.dead_lettered("cluster", sum(r.output == DEAD for r in records))
             out.extend(records)
+        if self._minted is not None:  # on record before any of these records leaves the process
+            self._minted.cover(self.state.generation, getattr(self.state.clusterer, "n_stories_opened_", 0))
         return out
 
     def _warmed(self, items: list[EnrichedArticle], final: bool) -> list[EnrichedArticle]:
@@ -286,7 +407,7 @@ class ShardLogic(StatefulBatchLogic[EnrichedArticle, OutputRecord, ShardState]):
         out: list[OutputRecord] = []
         duplicates = 0
         fresh: list[tuple[EnrichedArticle, int, float, list[str]]] = []  # item, version, time to cluster at, flags
-        kept: list[tuple[EnrichedArticle, int, dict]] = []  # edits of articles past the window keep their story
+        kept: list[tuple[EnrichedArticle, int, dict, list[str]]] = []  # edits of articles past the window keep their story
         for item in items:
             article = item.article
             problem = _unclusterable(item, state.dimension)
@@ -303,18 +424,19 @@ class ShardLogic(StatefulBatchLogic[EnrichedArticle, OutputRecord, ShardState]):
             except TooOld as exc:
                 out.append(self._dead(item, str(exc)))
                 continue
-            version = 1 if seen is None else seen[1] + 1
+            version = next_version(0 if seen is None else seen[1], state.generation)
+            flags = (["edited"] if seen is not None else []) + ([CLAMPED] if clamped else [])
             if seen is not None and state.clusterer.remove(article.id) is None and article.id in state.last_tags:
                 # Its story is closed or past the window: re-tag, but do not reopen or move it.
-                kept.append((item, version, dict(json.loads(state.last_tags.get(article.id))["story"], is_new=False)))
+                kept.append((item, version, dict(json.loads(state.last_tags.get(article.id))["story"], is_new=False), flags))
                 continue
-            fresh.append((item, version, at, [CLAMPED] if clamped else []))
+            fresh.append((item, version, at, flags))
         assignments = state.clusterer.partial_fit_predict([to_story_doc(item, at) for item, _, at, _ in fresh])
         processed_at = now()
         placed = [
             (item, version, {"id": a.story_id, "score": a.score, "is_new": a.is_new}, flags + (["late"] if a.late else []))
             for (item, version, _, flags), a in zip(fresh, assignments)
-        ] + [(item, version, story, ["outside-window"]) for item, version, story in kept]
+        ] + [(item, version, story, flags + ["outside-window"]) for item, version, story, flags in kept]
         tagged = [(item, version, self._tags(item, version, story, flags, processed_at).to_json()) for item, version, story, flags in placed]
         # The clusterer took the run and every tag record is built: from here on, record it.
         state.duplicates += duplicates
@@ -334,7 +456,7 @@ class ShardLogic(StatefulBatchLogic[EnrichedArticle, OutputRecord, ShardState]):
                 continue
             republished = json.loads(previous)
             republished.update(
-                version=republished["version"] + 1,
+                version=next_version(republished["version"], state.generation),
                 processed_at=iso(processed_at),
                 story={"id": move.story_id, "score": republished["story"]["score"], "is_new": False, "previous_id": move.old_story_id},
                 flags=sorted(set(republished["flags"]) | {f"story-{move.reason}"}),
@@ -358,9 +480,9 @@ class ShardLogic(StatefulBatchLogic[EnrichedArticle, OutputRecord, ShardState]):
         article = item.article
         flags = [
             f
-            for f, on in (("edited", version > 1), ("lang-not-covered", not item.lang_covered), ("title-truncated", article.title_truncated))
+            for f, on in (("edited", "edited" in flags), ("lang-not-covered", not item.lang_covered), ("title-truncated", article.title_truncated))
             if on
-        ] + flags
+        ] + [f for f in flags if f != "edited"]
         return TaggedArticle(
             id=article.id,
             version=version,
@@ -387,9 +509,11 @@ class ShardLogic(StatefulBatchLogic[EnrichedArticle, OutputRecord, ShardState]):
             due.append(OutputRecord(STORIES, state.tombstones_due.popleft()[1], None))
         return due
 
-    @staticmethod
-    def _report(state: ShardState) -> None:
+    def _report(self, state: ShardState) -> None:
         clusterer = state.clusterer
+        restarts = clusterer.recluster_worker_restarts_
+        metrics.RECLUSTER_WORKER_RESTARTS.inc(restarts - self._restarts_reported)
+        self._restarts_reported = restarts
         metrics.ACTIVE_STORIES.labels(clusterer.shard).set(len(getattr(clusterer, "stories_", {})))
         metrics.STORED_TAGS_BYTES.labels(clusterer.shard).set(state.last_tags.bytes)
         metrics.TRACKED_IDS.labels(clusterer.shard).set(len(state.versions))

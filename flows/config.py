@@ -78,6 +78,10 @@ class SourceConfig:
     # explicit offsets per partition ("0:120,3:77") that win over it
     starting_offset: str = "earliest"
     partition_offsets: str = ""
+    # kafka: where to go when a snapshotted offset is no longer in the log (retention deleted it):
+    # earliest (default: read what is left) | latest (skip the backlog); either way the skipped
+    # range is logged and counted (storywire_source_skipped_offsets_total)
+    offset_reset: str = "earliest"
 
 
 @dataclass(frozen=True)
@@ -188,7 +192,7 @@ class LimitsConfig:
     max_output_bytes: int = 1_000_000  # every published record (key + value) fits this: librdkafka's message.max.bytes
     max_stored_tags_mb: float = 256.0  # per shard: latest tag records kept for edits and re-publication, oldest dropped
     max_window_mb: float = 256.0  # per shard: clustering window (vectors, titles, entities, terms), oldest leave first
-    max_tracked_ids_mb: float = 64.0  # per shard: duplicate/edit table (181 bytes an id), oldest forgotten first
+    max_tracked_ids_mb: float = 64.0  # per shard: duplicate/edit table (185 bytes an id), oldest forgotten first
     # event time: published_at more than this ahead of the reference (receive time live, the stream's
     # recent event time in replays) is clamped to it (flag published-at-clamped) ...
     max_future_skew: float = 24.0  # hours
@@ -277,6 +281,7 @@ class RunConfig:
         checks = [
             (self.source.kind in ("file", "kafka"), f"source.kind = {self.source.kind!r}: use file or kafka"),
             (self.source.starting_offset in ("earliest", "latest"), "source.starting_offset must be earliest or latest"),
+            (self.source.offset_reset in ("earliest", "latest"), "source.offset_reset must be earliest or latest"),
             (self.source.format in FORMATS, f"source.format = {self.source.format!r}: use one of {', '.join(FORMATS)}"),
             (self.source.protocol in PROTOCOLS, f"source.protocol = {self.source.protocol!r}: use one of {', '.join(PROTOCOLS)}"),
             (

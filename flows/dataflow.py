@@ -132,9 +132,19 @@ def model_versions(config: RunConfig) -> dict[str, str]:
     return enricher_for(config.models, config.topics).versions()
 
 
-def build_flow(config: RunConfig, source: Source[RawRecord], sinks: Sinks, replay: bool = True, snapshots: bool = True) -> Dataflow:
+def build_flow(
+    config: RunConfig,
+    source: Source[RawRecord],
+    sinks: Sinks,
+    replay: bool = True,
+    snapshots: bool = True,
+    generation: int = 0,
+    recovery_directory: Path | None = None,
+) -> Dataflow:
     """Wire the steps. `replay=True` batches by size only (deterministic results); `snapshots=False`
-    (no recovery store) skips copying the clustering state at every epoch."""
+    (no recovery store) skips copying the clustering state at every epoch; `generation` > 0 goes
+    into story IDs and versions (flows/generation.py), and the recovery directory then keeps the
+    record of the IDs minted (flows/minted.py)."""
     flow = Dataflow("storywire")
     raw = op.input("input", flow, source)
     decoded = op.map("decode", raw, functools.partial(decode, config, skip=config.kafka.skipped_offsets()))
@@ -164,6 +174,8 @@ def build_flow(config: RunConfig, source: Source[RawRecord], sinks: Sinks, repla
             config.limits,
             snapshots,
             replay,
+            generation,
+            recovery_directory,
         ),
     )
     records = op.key_rm("unshard", clustered)

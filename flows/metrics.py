@@ -4,9 +4,9 @@ One HTTP server per process: /metrics (ours plus the Python-side Bytewax
 metrics in the default registry, such as consumer lag), /readyz (200 once the
 models are loaded and the dataflow runs) and /healthz (JSON; 503 when the
 dataflow stopped or failed, when records read are waiting with no progress
-for `metrics.stall_after_s`, or when more than `metrics.max_dead_letter_ratio`
+for `metrics.stall_after_s`, when more than `metrics.max_dead_letter_ratio`
 of the last minute's records (at least `metrics.dead_letter_min_records` of
-them) were dead-lettered).
+them) were dead-lettered, or while outputs wait for an unreachable broker).
 """
 
 from __future__ import annotations
@@ -35,6 +35,10 @@ TRACKED_IDS = Gauge("storywire_tracked_article_ids", "Ids remembered for duplica
 TRACKED_IDS_BYTES = Gauge("storywire_tracked_article_ids_bytes", "Memory of the duplicate table (limits.max_tracked_ids_mb)", ["shard"])
 WINDOW_BYTES = Gauge("storywire_window_bytes", "Memory of the clustering window's articles (limits.max_window_mb)", ["shard"])
 RECLUSTER_SECONDS = Histogram("storywire_recluster_stall_seconds", "Time re-clustering held the stream (submit or apply)")
+SKIPPED_OFFSETS = Counter(
+    "storywire_source_skipped_offsets_total", "Offsets of the articles topic never read (deleted by retention before they were)", ["partition"]
+)
+RECLUSTER_WORKER_RESTARTS = Counter("storywire_recluster_worker_restarts_total", "Re-clustering worker processes that died and were replaced")
 RECLUSTER_WINDOW = Gauge("storywire_recluster_window_articles", "Articles in the latest window sent to HDBSCAN", ["shard"])
 CLUSTER_SECONDS = Counter(
     "storywire_cluster_seconds_total",
@@ -85,6 +89,20 @@ def reset_peaks() -> None:
 
 def mark(status: str) -> None:
     _state["status"] = status
+
+
+BROKER_OUTAGE = Gauge("storywire_broker_outage_seconds", "How long outputs have been waiting for the broker (0: delivering)")
+_outages: dict[str, float] = {}  # sink -> since when it waits
+
+
+def broker_outage(sink: str, since: float | None) -> None:
+    """A sink waits for the broker since `since` (None: it delivers again)."""
+    if since is None:
+        _outages.pop(sink, None)
+    else:
+        _outages[sink] = since
+    _state["broker_outage_since"] = min(_outages.values(), default=None)
+    BROKER_OUTAGE.set(time.time() - _state["broker_outage_since"] if _outages else 0.0)
 
 
 def batch_done() -> None:
@@ -180,6 +198,8 @@ class _Handler(BaseHTTPRequestHandler):
             body, ctype, code = generate_latest(REGISTRY), CONTENT_TYPE_LATEST, 200
         elif self.path.startswith("/healthz"):
             problems = HEALTH.problems()
+            if _state.get("broker_outage_since"):
+                problems.insert(0, f"outputs wait for the Kafka broker since {time.time() - _state['broker_outage_since']:.0f} s")
             if _state["status"] not in ("starting", "running"):
                 problems.insert(0, f"dataflow {_state['status']}")
             body = json.dumps({**_state, "in_flight": HEALTH.in_flight, "problems": problems}).encode()

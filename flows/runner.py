@@ -19,8 +19,9 @@ from flows.config import RunConfig
 from flows.connectors import ArchiveSource
 from flows.dataflow import Sinks, build_flow
 from flows.enrich import enricher_for
+from flows.generation import mint_generation
 from flows.heap import keep_large_allocations_mapped
-from flows.kafka import SHUTDOWN, ArticlesSource, check_connectivity
+from flows.kafka import SHUTDOWN, ArticlesSource, check_connectivity, check_recovery_store
 from replay import ArchiveRecord, RecordSpool, ReplayPlan, apply_slot, demo_firehose_path, plan_replay, read_archive
 
 log = logging.getLogger(__name__)
@@ -100,7 +101,10 @@ def run(config: RunConfig, scale: ScaleOptions = ScaleOptions(), archive: Archiv
     """
     _check_kafka(config)
     if config.source.kind == "kafka":
-        source, archive = ArticlesSource(config.kafka, config.source.starting_offset, config.partition_offsets()), None
+        if scale.recovery_directory is not None:
+            check_recovery_store(config.kafka, scale.recovery_directory)
+        source = ArticlesSource(config.kafka, config.source.starting_offset, config.partition_offsets(), config.source.offset_reset)
+        archive = None
     elif scale.primary:
         archive = archive or Archive.load(config)
         source = ArchiveSource(
@@ -127,9 +131,15 @@ def run(config: RunConfig, scale: ScaleOptions = ScaleOptions(), archive: Archiv
     # collection scanning them paused the stream for ~0.4 s at random points.
     gc.collect()
     gc.freeze()
+    live = "kafka" in (config.source.kind, config.output.kind)  # published where other runs publish too
     flow = build_flow(
-        config, source, Sinks.for_config(config, local=scale.primary), replay=config.source.kind == "file",
+        config,
+        source,
+        Sinks.for_config(config, local=scale.primary),
+        replay=config.source.kind == "file",
         snapshots=scale.recovery_directory is not None,
+        generation=mint_generation(scale.recovery_directory, scale.process_id) if live else 0,
+        recovery_directory=scale.recovery_directory,
     )
     server = metrics.serve(config.metrics.host, config.metrics.port + (scale.process_id or 0)) if config.metrics.port else None
     previous = signal.signal(signal.SIGTERM, _request_shutdown)

@@ -1,5 +1,6 @@
-"""Replaying archives: readers, replay protocols and clustering metrics (never imports flows)."""
+"""Replaying archives: readers, replay protocols, clustering metrics and output checks (never imports flows)."""
 
+from replay.consistency import ConsistencyReport, check_outputs
 from replay.metrics import ClusteringScores, bcubed, score_clustering
 from replay.producer import ProduceReport, produce_archive
 from replay.protocols import PROTOCOLS, ReplayPlan, Slot, apply_protocol, apply_slot, plan_replay
@@ -11,6 +12,7 @@ __all__ = [
     "PROTOCOLS",
     "ArchiveRecord",
     "ClusteringScores",
+    "ConsistencyReport",
     "ProduceReport",
     "RecordSpool",
     "ReplayPlan",
@@ -18,6 +20,7 @@ __all__ = [
     "apply_protocol",
     "apply_slot",
     "bcubed",
+    "check_outputs",
     "demo_firehose_path",
     "plan_replay",
     "produce_archive",

@@ -36,3 +36,51 @@ def test_the_reclustering_worker_exits_when_the_stream_process_is_killed():
     while _alive(worker) and time.time() < deadline:
         time.sleep(0.1)
     assert not _alive(worker), "the re-clustering worker outlived the killed stream process"
+
+
+def _window(n: int = 60):
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(3, 8))
+    vectors = np.vstack([c + 0.05 * rng.normal(size=(n // 3, 8)) for c in centres]).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    return [str(i) for i in range(n)], vectors, [f"s{i}" for i in range(n)]  # every article its own story
+
+
+def test_a_dead_worker_is_replaced_and_the_window_sent_again(caplog):
+    from clustering.background import BackgroundReclusterer
+    from clustering.recluster import recluster
+
+    reclusterer = BackgroundReclusterer()
+    try:
+        worker = reclusterer._executor().submit(os.getpid).result()
+        os.kill(worker, signal.SIGKILL)  # as the OOM killer would
+        time.sleep(1)  # the pool notices while idle
+        reclusterer.submit(_window(), 5, 0, 0)
+        assert reclusterer.take() == recluster(_window(), 5, 0, 0)
+        assert reclusterer.restarts == 1 and not reclusterer.pending
+        assert "the re-clustering worker died" in caplog.text
+        reclusterer.submit(_window(), 5, 0, 0)  # the new worker serves the next one
+        assert reclusterer.take().n_clusters == 3
+    finally:
+        reclusterer.close()
+
+
+def test_a_reclustering_in_flight_survives_a_snapshot():
+    import copy
+    import pickle
+
+    from clustering.background import BackgroundReclusterer
+
+    reclusterer = BackgroundReclusterer()
+    try:
+        reclusterer.submit(_window(), 5, 0, 0)
+        for restored in (pickle.loads(pickle.dumps(reclusterer)), copy.deepcopy(reclusterer)):
+            try:
+                assert restored.pending
+                assert restored.take().n_clusters == 3  # computed again in the restored process's worker
+            finally:
+                restored.close()
+    finally:
+        reclusterer.close()

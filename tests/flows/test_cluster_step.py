@@ -1,6 +1,8 @@
 """The clustering step's id rules: duplicates, edits and re-publishing after merges."""
 
 import base64
+import copy
+import json
 
 import numpy as np
 import pytest
@@ -247,3 +249,80 @@ def test_the_step_reports_what_clustering_costs_per_article():
     from prometheus_client import REGISTRY
 
     assert REGISTRY.get_sample_value("storywire_cluster_articles_total", {"shard": "default"}) >= 2
+
+
+def _bodies(records):
+    return {(r.output, r.key, r.body["version"]): json.dumps(r.body, sort_keys=True) for r in records if r.body is not None}
+
+
+def test_a_run_restored_from_an_older_snapshot_reuses_no_id_and_no_version(tmp_path):
+    """Issue 16: after a crash the epoch after the snapshot is processed again, in another order."""
+    config = ClusteringConfig(recluster_every=0, calibrated=False, threshold=0.4, weight_entities=0.0, weight_lexical=0.0)
+
+    def started(state, generation):
+        return ShardLogic(
+            state, config, lambda _: "default", lambda: VERSIONS, limits=LimitsConfig(), replay=False, generation=generation, minted=tmp_path
+        )
+
+    first = started(None, 100)
+    published = _bodies(first.process([item("a", [1, 0]), item("b", [0, 1], hours=1)]))
+    assert {k for o, k, _ in published if o == STORIES} == {"default-100-000001", "default-100-000002"}
+    snapshot = first.snapshot()
+    published.update(_bodies(first.process([item("c", [1, 0.1], hours=2), item("d", [-1, 0.2], hours=2)])))  # then a crash
+
+    again = started(copy.deepcopy(snapshot), 100)  # the clock was set back: still a newer generation
+    assert again.state.generation == 101 and again.notify_at() is not None
+    replayed = list(again.on_notify()[0]) + again.process([item("d", [-1, 0.2], hours=2), item("c", [1, 0.1], hours=2)])
+    assert again.notify_at() is None
+
+    redone = _bodies(replayed)
+    assert not set(redone) & set(published)  # no (key, version) published twice, let alone with two contents
+    newest = {}
+    for output, key, version in published:
+        newest[(output, key)] = max(version, newest.get((output, key), 0))
+    for output, key, version in redone:
+        assert version > newest.get((output, key), 0)  # what the lost run said is superseded
+    assert {k for o, k, _ in redone if o == TAGS} == {"a", "b", "c", "d"}
+    assert {k for o, k, _ in redone if o == STORIES} >= {"default-100-000001", "default-100-000002"}
+    new_ids = {json.loads(b)["story"]["id"] for (o, _, _), b in redone.items() if o == TAGS} - set(snapshot.clusterer.stories_)
+    assert new_ids and all(i.startswith("default-101-") for i in new_ids)
+    # the story only the lost run opened (d's) is deleted, nothing the snapshot or the new run knows is
+    deleted = {r.key for r in replayed if r.output == STORIES and r.body is None}
+    assert "default-100-000003" in deleted and any(k == ("stories", "default-100-000003", 100_000_001) for k in published)
+    assert not deleted & (set(snapshot.clusterer.stories_) | new_ids)
+
+
+def test_settings_changed_since_the_snapshot_are_applied_and_said(caplog):
+    step = logic(weight_entities=0.0)
+    step.process([item("a", [1, 0])])
+    changed = ClusteringConfig(recluster_every=0, calibrated=False, threshold=0.9, weight_entities=0.0, weight_lexical=0.0, max_window=100)
+    restored = ShardLogic(copy.deepcopy(step.snapshot()), changed, lambda _: "default", lambda: VERSIONS, replay=False)
+    assert restored.state.clusterer.threshold == 0.9 and restored.state.last_tags.max_records == 100
+    assert "clustering.threshold changed since the snapshot (0.4 -> 0.9): applied to the restored shard default" in caplog.text
+    out = restored.process([item("b", [1, 0.6])])  # cosine 0.86: joined a's story at 0.4, not at 0.9
+    assert {r.body["story"]["id"] for r in out if r.output == TAGS} != {"default-000001"}
+    assert next(r.body for r in out if r.output == TAGS)["models"]["clustering"].startswith("online+hdbscan:t0.9")
+
+
+def test_stories_of_a_run_that_crashed_before_its_first_snapshot_are_deleted(tmp_path):
+    def started(generation):
+        config = ClusteringConfig(recluster_every=0)
+        return ShardLogic(None, config, lambda _: "default", lambda: VERSIONS, replay=False, generation=generation, minted=tmp_path)
+
+    lost = [r.key for r in started(7).process([item("a", [1, 0])]) if r.output == STORIES]
+    again = started(8).process([item("a", [1, 0])])
+    assert lost == ["default-7-000001"]
+    assert lost[0] in {r.key for r in again if r.output == STORIES and r.body is None}
+    assert {r.key for r in again if r.output == STORIES and r.body is not None} == {"default-8-000001"}
+
+
+def test_a_store_whose_snapshots_were_deleted_keeps_its_stories(tmp_path):
+    def started(generation):
+        config = ClusteringConfig(recluster_every=0)
+        return ShardLogic(None, config, lambda _: "default", lambda: VERSIONS, replay=False, generation=generation, minted=tmp_path)
+
+    first = started(7)
+    first.process([item("a", [1, 0])])
+    first.snapshot()  # it took a snapshot: a later start without one lost the store, not this run's epoch
+    again = started(8).process([item("b", [0, 1])])
+    assert not [r for r in again if r.output == STORIES and r.body is None]

@@ -2,7 +2,9 @@
 
 hdbscan's Cython code holds the GIL, so a thread would stall the stream; a
 single spawned worker process runs `recluster` instead. It is warmed up when
-created (imports and a tiny fit), so the first real re-clustering is not slow,
+created (imports and a tiny fit with the configured reduction: UMAP's numba
+code compiles there, tens of seconds, not in the stream), so the first real
+re-clustering is not slow,
 and it exits when the stream process dies, even by SIGKILL.
 """
 
@@ -29,16 +31,18 @@ def _exit_with_parent() -> None:
         threading.Thread(target=lambda: (parent.join(), os._exit(0)), name="parent-watch", daemon=True).start()
 
 
-def _warm_up() -> None:
+def _warm_up(reduction: str) -> None:
     rng = np.random.default_rng(0)
     vectors = rng.normal(size=(40, 8)).astype(np.float32)
-    recluster(([str(i) for i in range(40)], vectors, [str(i % 4) for i in range(40)]), min_cluster_size=5, n_components=4)
+    recluster(([str(i) for i in range(40)], vectors, [str(i % 4) for i in range(40)]), min_cluster_size=5, n_components=4,
+              reduction=reduction)
 
 
 class BackgroundReclusterer:
     """One worker process and at most one re-clustering in flight."""
 
-    def __init__(self) -> None:
+    def __init__(self, reduction: str = "pca") -> None:
+        self.reduction = reduction
         self._pool: ProcessPoolExecutor | None = None
         self._future: Future | None = None
 
@@ -47,7 +51,7 @@ class BackgroundReclusterer:
             self._pool = ProcessPoolExecutor(
                 max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=_exit_with_parent
             )
-            self._pool.submit(_warm_up)
+            self._pool.submit(_warm_up, self.reduction)
         return self._pool
 
     def start(self) -> None:
@@ -80,10 +84,10 @@ class BackgroundReclusterer:
 
     def __getstate__(self) -> dict:
         """Snapshots keep no process: a restored clusterer starts a fresh worker (the result in flight is lost)."""
-        return {}
+        return {"reduction": self.reduction}
 
     def __setstate__(self, state: dict) -> None:
-        self.__init__()
+        self.__init__(state.get("reduction", "pca"))
 
     def __deepcopy__(self, memo) -> "BackgroundReclusterer":
-        return BackgroundReclusterer()
+        return BackgroundReclusterer(self.reduction)

@@ -5,11 +5,14 @@ story x B's story), never per-article rows, so the same functions serve
 `storywire ab` (counts from a run's files) and spark/ab_report.py (counts
 from a Spark aggregation over Parquet exports of any size).
 
-The bootstrap is a cluster bootstrap over the true stories: a replicate draws
-the labelled stories with replacement (a story drawn twice counts each of its
-articles twice, in the same true and predicted story) and recomputes each
-metric exactly on that data set. A and B are scored on the same replicates, so the interval of the
-difference is a paired one.
+The bootstrap is a cluster bootstrap over the true stories: every metric is a
+ratio of sums over articles (BCubed) or pairs (ARI) of quantities computed once
+on the whole data; a replicate draws the true stories with replacement and
+weights each story's sums by how often it was drawn. (Re-scoring a redrawn
+data set instead biases every metric: a story drawn twice either pollutes its
+predicted stories with a "different" story or counts its pairs four times.)
+A and B are scored on the same replicates, so the interval of the difference
+is a paired one.
 """
 
 from __future__ import annotations
@@ -61,22 +64,31 @@ def quality_replicates(truth: Contingency, weights: np.ndarray) -> dict[str, np.
     """BCubed precision, recall, F1 and ARI of the predicted stories in every replicate.
 
     `truth` has the true stories as rows (in the order of `weights`' columns)
-    and the predicted stories as columns. A story drawn w times contributes w
-    copies of each of its articles, with the same true and predicted story.
+    and the predicted stories as columns. Each article's BCubed precision and
+    recall, and each pair count ARI reads, are computed once on the whole data
+    and summed per true story; a replicate weights those sums by how often it
+    drew each story. Replicate 0 (all ones) is the data's own score.
     """
-    counts = truth.matrix
+    counts = truth.matrix.tocsr()
     label_size = np.asarray(counts.sum(axis=1)).ravel()
-    squares = np.asarray(counts.multiply(counts).sum(axis=1)).ravel()  # per true story: sum over stories of n_ls^2
-    story_size = weights @ counts  # replicate x predicted story: sizes after drawing
+    story_size = np.asarray(counts.sum(axis=0)).ravel()
+    squares = counts.multiply(counts).tocsr()
+    # per true story l: sums over its articles of precision n_ls/|s| and recall n_ls/|l|
+    precision_sums = np.asarray(squares.multiply(1.0 / np.maximum(story_size, 1)[None, :]).sum(axis=1)).ravel()
+    recall_sums = np.asarray(squares.sum(axis=1)).ravel() / np.maximum(label_size, 1)
     n = weights @ label_size
-    # precision: each copy of an item of (l, s) finds w_l n_ls same-label members among its story's |s| members
-    precision = _ratio_sum((weights**2) @ counts.multiply(counts), story_size) / np.maximum(n, 1e-300)
-    # recall: ... and w_l n_ls of its label's w_l |l| members in its story
-    recall = weights @ (squares / np.maximum(label_size, 1)) / np.maximum(n, 1e-300)
+    precision = (weights @ precision_sums) / np.maximum(n, 1e-300)
+    recall = (weights @ recall_sums) / np.maximum(n, 1e-300)
     f1 = np.where(precision + recall > 0, 2 * precision * recall / np.maximum(precision + recall, 1e-300), 0.0)
-    together = ((weights**2) @ squares - weights @ label_size) / 2
-    rows = ((weights**2) @ label_size**2 - weights @ label_size) / 2
-    ari = _ari(together, rows, _comb2(story_size).sum(axis=1), n)
+    # ARI's pair counts per true story: pairs it keeps together, its own pairs, and its articles' share
+    # of same-predicted-story pairs ((|s| - 1) / 2 each); all pairs: (N - 1) / 2 per article
+    pairs = counts.copy()
+    pairs.data = _comb2(pairs.data)
+    together = weights @ np.asarray(pairs.sum(axis=1)).ravel()
+    rows = weights @ _comb2(label_size)
+    cols = weights @ (counts @ ((story_size - 1) / 2))
+    total = n * (label_size.sum() - 1) / 2
+    ari = _ari(together, rows, cols, total)
     return {"bcubed_precision": precision, "bcubed_recall": recall, "bcubed_f1": f1, "ari": ari}
 
 
@@ -85,9 +97,9 @@ def _ratio_sum(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
     return np.where(denominator > 0, numerator / np.maximum(denominator, 1e-300), 0.0).sum(axis=1)
 
 
-def _ari(together: np.ndarray, rows: np.ndarray, cols: np.ndarray, n: np.ndarray) -> np.ndarray:
+def _ari(together: np.ndarray, rows: np.ndarray, cols: np.ndarray, total_pairs: np.ndarray) -> np.ndarray:
     """Adjusted Rand index from pair counts (Hubert and Arabie), vectorised over replicates."""
-    expected = rows * cols / np.maximum(_comb2(n), 1e-300)
+    expected = rows * cols / np.maximum(total_pairs, 1e-300)
     maximum = (rows + cols) / 2
     denominator = maximum - expected
     return np.where(np.abs(denominator) > 1e-12, (together - expected) / np.where(np.abs(denominator) > 1e-12, denominator, 1.0), 1.0)
@@ -116,7 +128,7 @@ def pair_agreement(cross: Contingency) -> dict[str, float]:
     a_pairs = float(_comb2(np.asarray(m.sum(axis=1)).ravel()).sum())
     b_pairs = float(_comb2(np.asarray(m.sum(axis=0)).ravel()).sum())
     n = np.array([m.sum()])
-    ari = _ari(np.array([together]), np.array([a_pairs]), np.array([b_pairs]), n)[0]
+    ari = _ari(np.array([together]), np.array([a_pairs]), np.array([b_pairs]), _comb2(n))[0]
     union = a_pairs + b_pairs - together
     return {
         "ari": round(float(ari), 4),

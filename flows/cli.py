@@ -158,6 +158,7 @@ def _add_ab_command(commands) -> None:
     ab.add_argument("--bootstrap-seed", type=int, default=0, help="seed of the replicates (default: 0)")
     ab.add_argument("--embedding-cache", help="SQLite embedding cache for both variants (then docs/s compares cached runs)")
     ab.add_argument("--out", type=Path, required=True, help="output folder")
+    ab.add_argument("--reuse-runs", action="store_true", help="compare the runs already in DIR/a and DIR/b (e.g. with other bootstrap settings)")
     ab.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     ab.set_defaults(handler=cmd_ab)
 
@@ -175,7 +176,10 @@ def cmd_ab(args: argparse.Namespace) -> int:
     if not archive.has_labels():
         raise ValueError(f"no record of {archive.path} has the label field {configs[0].source.label_field!r}")
     for config, config_path, side in zip(configs, (args.a, args.b), ("a", "b")):
-        _eval_in_subprocess(args, config_path, config.source.label_field, args.out / side)
+        if not args.reuse_runs:
+            _eval_in_subprocess(args, config_path, config.source.label_field, args.out / side)
+        elif not (args.out / side / "metrics.json").exists():
+            raise FileNotFoundError(f"--reuse-runs: {args.out / side}/metrics.json does not exist (run without it first)")
     topic_labels = _topic_labels(archive, args.topic_field, args.topic_mapping, configs[0].topics.taxonomy) if args.topic_field else {}
     counts = counts_from_runs(args.out / "a", args.out / "b", archive.labels(), topic_labels)
     report = build_report(counts, args.bootstrap, args.bootstrap_seed)

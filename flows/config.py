@@ -148,6 +148,7 @@ class ModelsConfig:
     backend: str = "torch"  # torch | onnx | onnx-int8 | static (derived from `encoder`, cached in cache_dir)
     cache_dir: str | None = None  # derived models (ONNX export, int8, static); None: ~/.cache/storywire
     embedding_cache: str | None = None  # SQLite file caching embeddings by model and text (evaluations)
+    precomputed: str = ""  # a backfill's enriched/ folder (spark/backfill.py): look enrichments up there, run no model
     memo_size: int = 20_000  # texts whose embedding and entities are kept in memory (syndicated copies); 0 = off
     device: str = "cpu"
     languages: tuple[str, ...] = ("en",)  # what the models cover; other languages get their own shard

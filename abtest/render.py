@@ -96,7 +96,7 @@ def _plots(report: dict, names: tuple[str, str]) -> list[tuple[str, str]]:
     left.set_yticks(y, [n for n, _ in metrics])
     left.invert_yaxis()
     left.set(title="each variant with its interval", xlabel="score")
-    left.legend(loc="lower left", fontsize=8)
+    left.legend(loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=2, fontsize=8)
     diffs = [m["b_minus_a"] for _, m in metrics]
     right.errorbar([d["value"] for d in diffs], y, fmt="o", color="#333",
                    xerr=_errors(diffs), capsize=3)

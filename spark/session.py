@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import sys
+
 
 def spark_session(master: str, app: str, shuffle_partitions: int = 8):
-    """A session with Arrow transfers on and a small shuffle for local runs (raise it on a cluster)."""
+    """A session with Arrow transfers on and a small shuffle for local runs (raise it on a cluster).
+
+    Python workers run this interpreter (PYSPARK_PYTHON overrides it), so they see storywire's packages.
+    """
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     try:
         from pyspark.sql import SparkSession
     except ImportError:  # pragma: no cover - depends on the install

@@ -36,7 +36,7 @@ AB_EVENTS = {"quake-chile": "disaster", "quake-japan": "disaster", "tokyo-marath
 
 @pytest.fixture(scope="session")
 def ab_run(tmp_path_factory):
-    """`storywire ab` once, with the real flow and models, on 52 demo articles of 7 events with a topic category:
+    """`storywire ab` once, with the real flow and models, on the 54 demo articles of 7 events with a topic category:
     A the defaults, B a lower join threshold (merges the two earthquakes). Yields (out folder, stdout, archive)."""
     import json
     from contextlib import redirect_stdout

@@ -1,4 +1,4 @@
-"""spark/ab_report.py gives `storywire ab`'s numbers from the two runs' Parquet exports (local[1], 52 articles)."""
+"""spark/ab_report.py gives `storywire ab`'s numbers from the two runs' Parquet exports (local[1], 54 articles)."""
 
 import json
 

@@ -5,7 +5,7 @@
     EXPORT/labels/*.parquet                  true labels of the exported articles, where the archive has them
     EXPORT/run.json                          the run's metrics.json and what was exported
 
-The schemas are below (README "Training-data export" lists them); readers get
+The schemas are below (README, "storywire export", lists them); readers get
 columns by name, so later columns can be added without breaking them.
 """
 

@@ -222,7 +222,7 @@ def _add_export_command(commands) -> None:
         "export", help="a run's tags, stories and labels as partitioned Parquet (training data)",
         description="Write the tag records (all versions), the story records (all versions, tombstones too) and, "
         "from the archive, the true labels of a run's output folder or of the Kafka output topics as Parquet "
-        "partitioned by day (layout and schema: README \"Training-data export\"). `taxonomy train` and "
+        "partitioned by day (layout and schema: README, \"storywire export\"). `taxonomy train` and "
         "`encoder finetune` read the result as --input.")
     export.add_argument("--from", dest="source", required=True, help='a run\'s output folder, or "kafka" (the topics in --config)')
     export.add_argument("--to", type=Path, required=True, help="export folder (its tables are replaced)")

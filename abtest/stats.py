@@ -57,6 +57,7 @@ def bootstrap_weights(n_stories: int, n_boot: int, seed: int) -> np.ndarray:
 
 
 def _comb2(x):
+    """Pairs among x items."""
     return x * (x - 1) / 2.0
 
 
@@ -90,11 +91,6 @@ def quality_replicates(truth: Contingency, weights: np.ndarray) -> dict[str, np.
     total = n * (label_size.sum() - 1) / 2
     ari = _ari(together, rows, cols, total)
     return {"bcubed_precision": precision, "bcubed_recall": recall, "bcubed_f1": f1, "ari": ari}
-
-
-def _ratio_sum(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
-    """Row sums of numerator / denominator, 0 where the denominator is 0."""
-    return np.where(denominator > 0, numerator / np.maximum(denominator, 1e-300), 0.0).sum(axis=1)
 
 
 def _ari(together: np.ndarray, rows: np.ndarray, cols: np.ndarray, total_pairs: np.ndarray) -> np.ndarray:

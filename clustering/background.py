@@ -2,7 +2,9 @@
 
 hdbscan's Cython code holds the GIL, so a thread would stall the stream; a
 single spawned worker process runs `recluster` instead. It is warmed up when
-created (imports and a tiny fit), so the first real re-clustering is not slow,
+created (imports and a tiny fit with the configured reduction: UMAP's numba
+code compiles there, tens of seconds, not in the stream), so the first real
+re-clustering is not slow,
 and it exits when the stream process dies, even by SIGKILL.
 
 A worker that dies (out of memory, a crash in native code) is replaced and the
@@ -37,16 +39,18 @@ def _exit_with_parent() -> None:
         threading.Thread(target=lambda: (parent.join(), os._exit(0)), name="parent-watch", daemon=True).start()
 
 
-def _warm_up() -> None:
+def _warm_up(reduction: str) -> None:
     rng = np.random.default_rng(0)
     vectors = rng.normal(size=(40, 8)).astype(np.float32)
-    recluster(([str(i) for i in range(40)], vectors, [str(i % 4) for i in range(40)]), min_cluster_size=5, n_components=4)
+    recluster(([str(i) for i in range(40)], vectors, [str(i % 4) for i in range(40)]), min_cluster_size=5, n_components=4,
+              reduction=reduction)
 
 
 class BackgroundReclusterer:
     """One worker process and at most one re-clustering in flight."""
 
-    def __init__(self) -> None:
+    def __init__(self, reduction: str = "pca") -> None:
+        self.reduction = reduction
         self._pool: ProcessPoolExecutor | None = None
         self._future: Future | None = None
         self._job: tuple | None = None  # (snapshot, *args) of the re-clustering in flight
@@ -57,7 +61,7 @@ class BackgroundReclusterer:
             self._pool = ProcessPoolExecutor(
                 max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=_exit_with_parent
             )
-            self._pool.submit(_warm_up)
+            self._pool.submit(_warm_up, self.reduction)
         return self._pool
 
     def start(self) -> None:
@@ -118,15 +122,15 @@ class BackgroundReclusterer:
             self._pool = None
 
     def __getstate__(self) -> dict:
-        """Snapshots keep no process, only the window of the re-clustering in flight and the restart count."""
-        return {"job": self._job, "restarts": self.restarts}
+        """Snapshots keep no process, only the reduction, the window of the re-clustering in flight and the restart count."""
+        return {"reduction": self.reduction, "job": self._job, "restarts": self.restarts}
 
     def __setstate__(self, state: dict) -> None:
-        self.__init__()
+        self.__init__(state.get("reduction", "pca"))
         self._job, self.restarts = state.get("job"), state.get("restarts", 0)
 
     def __deepcopy__(self, memo) -> "BackgroundReclusterer":
         """The copy shares the job's window: nothing changes it once submitted."""
-        copy = BackgroundReclusterer()
+        copy = BackgroundReclusterer(self.reduction)
         copy._job, copy.restarts = self._job, self.restarts
         return copy

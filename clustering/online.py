@@ -84,8 +84,8 @@ class OnlineStoryClusterer:
       to `time_floor`, so only a close follow-up joins a story idle for weeks.
     The article joins the best story scoring at least `threshold`, else opens a new story.
 
-    Every `recluster_every` articles HDBSCAN re-clusters the window (after PCA
-    to `recluster_dims`) and its clusters are reconciled with the stories
+    Every `recluster_every` articles HDBSCAN re-clusters the window (after
+    `reduction`, "pca" or "umap", to `recluster_dims`) and its clusters are reconciled with the stories
     (clustering.recluster). `recluster_mode` says where it runs: "inline" (in
     the stream, simple), "live" (a background process; applied as soon as it is
     ready) or "replay" (a background process; applied exactly one period later,
@@ -137,6 +137,7 @@ class OnlineStoryClusterer:
         recluster_every: int = 2000,
         min_cluster_size: int = 5,
         recluster_dims: int = 16,
+        reduction: str = "pca",
         merge_min_cosine: float = 0.7,
         min_split_size: int = 10,
         split_max_cosine: float = 0.5,
@@ -162,6 +163,7 @@ class OnlineStoryClusterer:
         self.recluster_every = recluster_every
         self.min_cluster_size = min_cluster_size
         self.recluster_dims = recluster_dims
+        self.reduction = reduction
         self.merge_min_cosine = merge_min_cosine
         self.min_split_size = min_split_size
         self.split_max_cosine = split_max_cosine
@@ -207,8 +209,8 @@ class OnlineStoryClusterer:
         else:
             self._background.submit(snapshot, *self._recluster_args())
 
-    def _recluster_args(self) -> tuple[int, int, int]:
-        return self.min_cluster_size, self.recluster_dims, self.min_split_size
+    def _recluster_args(self) -> tuple[int, int, int, str]:
+        return self.min_cluster_size, self.recluster_dims, self.min_split_size, self.reduction
 
     def _timed(self, work) -> None:
         """Run re-clustering work on the stream's thread and record how long it held the stream."""
@@ -270,7 +272,7 @@ class OnlineStoryClusterer:
         self.generation_ = 0
         self.recluster_seconds_: list[float] = []  # time re-clustering held the stream, not yet reported
         self.last_recluster_window_ = 0
-        self._background = BackgroundReclusterer()
+        self._background = BackgroundReclusterer(self.reduction)
         if self.recluster_mode != "inline":
             if self.recluster_mode not in ("live", "replay"):
                 raise ValueError(f"recluster_mode {self.recluster_mode!r}: use inline, live or replay")

@@ -29,10 +29,36 @@ class ReclusterResult:
     splits: list[list[str]] = field(default_factory=list)  # doc ids that leave their stories for one new story
 
 
-def cluster_window(vectors: np.ndarray, min_cluster_size: int = 5, n_components: int = 32) -> np.ndarray:
+REDUCTIONS = ("pca", "umap")
+
+
+def reduce(vectors: np.ndarray, n_components: int, reduction: str = "pca") -> np.ndarray:
+    """The window's vectors in `n_components` dimensions (0, or not fewer than they have: unchanged).
+
+    "pca" is linear and takes milliseconds; "umap" (min_dist 0, the setting
+    for clustering; seeded, so replays repeat) keeps local neighbourhoods and
+    costs seconds per window plus a numba JIT on first use, which the
+    background worker pays at start (clustering.background).
+    """
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"reduction {reduction!r}: use one of {', '.join(REDUCTIONS)}")
+    if not 0 < n_components < min(vectors.shape):
+        return vectors
+    if reduction == "umap":
+        import umap
+
+        neighbours = max(2, min(15, len(vectors) - 1))
+        return umap.UMAP(n_components=n_components, n_neighbors=neighbours, min_dist=0.0, random_state=0,
+                         n_jobs=1).fit_transform(vectors)
+    from sklearn.decomposition import PCA
+
+    return PCA(n_components=n_components, random_state=0).fit_transform(vectors)
+
+
+def cluster_window(vectors: np.ndarray, min_cluster_size: int = 5, n_components: int = 32, reduction: str = "pca") -> np.ndarray:
     """HDBSCAN labels (-1 = noise) for the window's vectors.
 
-    Vectors are first reduced to `n_components` with PCA (0 keeps them as they
+    Vectors are first reduced to `n_components` (`reduce`; 0 keeps them as they
     are): HDBSCAN's trees are fast in few dimensions and slow in 384. Euclidean
     distance on unit vectors ranks like cosine and keeps hdbscan on its tree path
     (the cosine metric builds an n x n matrix). Core distances run in this
@@ -41,10 +67,8 @@ def cluster_window(vectors: np.ndarray, min_cluster_size: int = 5, n_components:
     memory and competed with the stream for 2 cores.
     """
     import hdbscan
-    from sklearn.decomposition import PCA
 
-    if 0 < n_components < min(vectors.shape):
-        vectors = PCA(n_components=n_components, random_state=0).fit_transform(vectors)
+    vectors = reduce(vectors, n_components, reduction)
     return hdbscan.HDBSCAN(min_cluster_size=min_cluster_size, metric="euclidean", core_dist_n_jobs=1).fit_predict(vectors)
 
 
@@ -106,10 +130,11 @@ def reconcile(
     return ReclusterResult(groups, len(clusters), int(np.sum(labels < 0)), splits)
 
 
-def recluster(snapshot: Snapshot, min_cluster_size: int = 5, n_components: int = 32, min_split_size: int = 10) -> ReclusterResult:
+def recluster(snapshot: Snapshot, min_cluster_size: int = 5, n_components: int = 32, min_split_size: int = 10,
+              reduction: str = "pca") -> ReclusterResult:
     """Re-cluster a window snapshot and reconcile the clusters with its stories."""
     doc_ids, vectors, story_ids = snapshot
     if len(story_ids) < 2 * min_cluster_size:
         return ReclusterResult([], 0, len(story_ids))
-    labels = cluster_window(vectors, min_cluster_size, n_components)
+    labels = cluster_window(vectors, min_cluster_size, n_components, reduction)
     return reconcile(doc_ids, story_ids, labels, min_split_size=min_split_size)

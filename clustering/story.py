@@ -64,9 +64,9 @@ class Story:
         self.vector_sum = self.vector_sum + doc.vector
         self.first_seen = min(self.first_seen, doc.published_at)
         self.last_seen = max(self.last_seen, doc.published_at)
-        _bump(self.entity_counts, set(doc.entities))
-        _bump(self.topic_counts, set(doc.topics))
-        _bump(self.term_counts, set(title_terms(doc.title)))
+        _bump(self.entity_counts, _distinct(doc.entities))
+        _bump(self.topic_counts, _distinct(doc.topics))
+        _bump(self.term_counts, _distinct(title_terms(doc.title)))
         _add_weights(self.lexical, doc.terms.keys, doc.terms.weights)
         closeness = float(doc.vector @ self.centroid)
         if closeness > self.representative_score:
@@ -81,9 +81,9 @@ class Story:
         self.size = max(0, self.size - 1)
         if self.size:
             self.vector_sum = self.vector_sum - doc.vector
-        self.entity_counts.subtract(set(doc.entities))
-        self.topic_counts.subtract(set(doc.topics))
-        self.term_counts.subtract(set(title_terms(doc.title)))
+        self.entity_counts.subtract(_distinct(doc.entities))
+        self.topic_counts.subtract(_distinct(doc.topics))
+        self.term_counts.subtract(_distinct(title_terms(doc.title)))
         _add_weights(self.lexical, doc.terms.keys, [-w for w in doc.terms.weights])
 
     def absorb(self, other: "Story", members: int) -> None:
@@ -148,6 +148,12 @@ def _add_weights(counter: Counter, keys, weights) -> None:
         keep = counter.most_common(MAX_LEXICAL_TERMS)
         counter.clear()
         counter.update(dict(keep))
+
+
+def _distinct(items) -> list:
+    """Each item once, in first-seen order: a set's order follows string hashing, which differs between
+    processes, and would make ties in top entities, topics and keywords differ between two replays."""
+    return list(dict.fromkeys(items))
 
 
 def _bump(counter: Counter, items) -> None:

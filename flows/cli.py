@@ -116,6 +116,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_scale_options(evaluate_cmd, recovery=False)
     evaluate_cmd.set_defaults(handler=cmd_eval)
 
+    _add_ab_command(commands)
+    _add_export_command(commands)
+
     kafka = commands.add_parser("kafka", help="Kafka administration", description="Kafka administration.")
     kafka_commands = kafka.add_subparsers(title="commands", required=True, metavar="COMMAND")
     topics = kafka_commands.add_parser(
@@ -144,6 +147,142 @@ def build_parser() -> argparse.ArgumentParser:
     _add_encoder_commands(commands)
     _add_serve_command(commands)
     return parser
+
+
+def _add_ab_command(commands) -> None:
+    ab = commands.add_parser(
+        "ab", help="compare two configurations over the same labelled replay (report.html, report.json)",
+        description="Evaluate configuration A and configuration B over the same replay, each in a fresh process, one "
+        "after the other, into DIR/a and DIR/b; then compare them: every quality metric with a bootstrap interval "
+        "(resampling the true stories) and the paired difference, topic accuracy (with --topic-field), docs/s, "
+        "peak RSS, story counts, sizes and churn, how far the two partitions agree, the stories they disagree on "
+        "most, and topic changes per class. Writes DIR/report.json, DIR/report.html and a summary on stdout.")
+    ab.add_argument("--a", type=Path, required=True, help="TOML config of variant A")
+    ab.add_argument("--b", type=Path, required=True, help="TOML config of variant B")
+    ab.add_argument("--input", required=True, help='labelled archive ("demo" for the bundled one)')
+    ab.add_argument("--label-field", help="field with the true story (default: event; uci: story)")
+    _add_archive_options(ab)
+    ab.add_argument("--topic-field", help="field with the true topic category (uci: category), for topic accuracy")
+    ab.add_argument("--topic-mapping", help="category -> taxonomy code mapping for --topic-field: a JSON file or uci-categories")
+    ab.add_argument("--bootstrap", type=int, default=1000, help="bootstrap replicates (default: 1000)")
+    ab.add_argument("--bootstrap-seed", type=int, default=0, help="seed of the replicates (default: 0)")
+    ab.add_argument("--embedding-cache", help="SQLite embedding cache for both variants (then docs/s compares cached runs)")
+    ab.add_argument("--out", type=Path, required=True, help="output folder")
+    ab.add_argument("--reuse-runs", action="store_true", help="compare the runs already in DIR/a and DIR/b (e.g. with other bootstrap settings)")
+    ab.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    ab.set_defaults(handler=cmd_ab)
+
+
+def cmd_ab(args: argparse.Namespace) -> int:
+    from abtest import build_report, counts_from_runs, summary, write_report
+
+    if bool(args.topic_field) != bool(args.topic_mapping):
+        raise ConfigError("give --topic-field and --topic-mapping together (e.g. --topic-field category --topic-mapping uci-categories)")
+    values = {"source": _source_values(args, args.input, "label_field")}
+    if args.embedding_cache:
+        values["models"] = {"embedding_cache": args.embedding_cache}
+    configs = [RunConfig.load(path).with_values(values) for path in (args.a, args.b)]
+    archive = Archive.load(configs[0])
+    if not archive.has_labels():
+        raise ValueError(f"no record of {archive.path} has the label field {configs[0].source.label_field!r}")
+    for config, config_path, side in zip(configs, (args.a, args.b), ("a", "b")):
+        if not args.reuse_runs:
+            _eval_in_subprocess(args, config_path, config.source.label_field, args.out / side)
+        elif not (args.out / side / "metrics.json").exists():
+            raise FileNotFoundError(f"--reuse-runs: {args.out / side}/metrics.json does not exist (run without it first)")
+    topic_labels = _topic_labels(archive, args.topic_field, args.topic_mapping, configs[0].topics.taxonomy) if args.topic_field else {}
+    counts = counts_from_runs(args.out / "a", args.out / "b", archive.labels(), topic_labels)
+    report = build_report(counts, args.bootstrap, args.bootstrap_seed)
+    names = (str(args.a), str(args.b))
+    write_report(report, args.out, names)
+    print(summary(report, names))
+    print(f"\nwrote {args.out}/report.html and {args.out}/report.json (runs in {args.out}/a and {args.out}/b)")
+    return 0
+
+
+def _eval_in_subprocess(args: argparse.Namespace, config_path: Path, label_field: str, out: Path) -> None:
+    """`storywire eval` of one variant in a fresh process: its peak RSS and timings are its own."""
+    import subprocess
+
+    argv = [sys.executable, "-m", "flows.cli", "--log-level", args.log_level, "eval", "--input", args.input,
+            "--config", str(config_path), "--label-field", label_field, "--out", str(out)]
+    for name in (*ARCHIVE_OPTIONS, "embedding_cache"):
+        if getattr(args, name) is not None:
+            argv += [f"--{name.replace('_', '-')}", str(getattr(args, name))]
+    if args.no_progress:
+        argv.append("--no-progress")
+    done = subprocess.run(argv, stdout=subprocess.DEVNULL)
+    if done.returncode != 0:
+        raise RuntimeError(f"the evaluation of {config_path} into {out} failed (exit code {done.returncode}); its error is above")
+
+
+def _topic_labels(archive: Archive, field: str, mapping_path: str, taxonomy_path: str) -> dict[str, str]:
+    """The true topic code of every replayed article whose `field` value the mapping covers."""
+    from dataclasses import replace
+
+    from flows.topic_tasks import load_for_cli
+
+    _, mapping = load_for_cli(taxonomy_path, mapping_path)
+    raw = replace(archive, label_field=field).labels()
+    return {article: mapping[value] for article, value in raw.items() if mapping.get(value)}
+
+
+def _add_export_command(commands) -> None:
+    export = commands.add_parser(
+        "export", help="a run's tags, stories and labels as partitioned Parquet (training data)",
+        description="Write the tag records (all versions), the story records (all versions, tombstones too) and, "
+        "from the archive, the true labels of a run's output folder or of the Kafka output topics as Parquet "
+        "partitioned by day (layout and schema: README, \"storywire export\"). `taxonomy train` and "
+        "`encoder finetune` read the result as --input.")
+    export.add_argument("--from", dest="source", required=True, help='a run\'s output folder, or "kafka" (the topics in --config)')
+    export.add_argument("--to", type=Path, required=True, help="export folder (its tables are replaced)")
+    export.add_argument("--format", choices=["parquet"], default="parquet", help="output format (default: parquet)")
+    labels = export.add_argument_group("labels, from the archive the run replayed")
+    labels.add_argument("--archive", help="the archive (default: the input named in the folder's metrics.json)")
+    labels.add_argument("--archive-format", choices=FORMATS, help="its format (default: from metrics.json, else jsonl)")
+    labels.add_argument("--label-field", help="field with the true story (uci: story)")
+    labels.add_argument("--topic-field", help="field with the topic category (uci: category)")
+    labels.add_argument("--topic-mapping", help="category -> taxonomy code mapping (a JSON file or uci-categories)")
+    export.add_argument("--idle-exit", type=float, default=10.0, help="with kafka: stop after this many idle seconds (default: 10)")
+    export.add_argument("--config", type=Path, help="TOML config (kafka section; topics.taxonomy)")
+    export.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    export.set_defaults(handler=cmd_export)
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from export import archive_labels, write_export
+    from flows.summary import read_jsonl as read_outputs
+    from flows.topic_tasks import load_for_cli
+    from replay import read_archive
+
+    config = RunConfig.load(args.config)
+    if args.source == "kafka":
+        k = config.kafka
+        check_connectivity(k, [k.tags_topic, k.stories_topic])
+        tags = (value for _, value in follow(k, k.tags_topic, True, None, args.idle_exit) if value is not None)
+        stories = [value or {"cluster_id": key, "tombstone": True} for key, value in follow(k, k.stories_topic, True, None, args.idle_exit)]
+        run_info: dict = {"source": f"kafka {k.bootstrap_servers} {k.tags_topic} {k.stories_topic}"}
+    else:
+        folder = Path(args.source)
+        if not (folder / "tags.jsonl").exists():
+            raise FileNotFoundError(f"{folder}/tags.jsonl does not exist: give a run's output folder or kafka")
+        tags, stories = read_outputs(folder / "tags.jsonl"), list(read_outputs(folder / "stories.jsonl"))
+        run_info = json.loads((folder / "metrics.json").read_text()) if (folder / "metrics.json").exists() else {}
+        run_info["source"] = str(folder)
+    labels = {}
+    if args.label_field or args.topic_field:
+        given = run_info.get("input", {})
+        archive = args.archive or given.get("path")
+        if not archive:
+            raise ConfigError("labels need the archive: give --archive (the folder's metrics.json names none)")
+        mapping = load_for_cli(config.topics.taxonomy, args.topic_mapping)[1] if args.topic_mapping else {}
+        records = (r.parsed for r in read_archive(archive, args.archive_format or given.get("format", "jsonl")))
+        labels = archive_labels(records, args.label_field, args.topic_field, mapping)
+    with tqdm(tags, desc="export tags", unit="record", disable=args.no_progress) as counted:
+        report = write_export(counted, stories, labels, args.to, run_info)
+    print(f"wrote {args.to}: {report.tags} articles over {report.days} days in tags/, {report.stories} story records "
+          f"in stories/, {report.labels} labelled articles in labels/")
+    return 0
 
 
 def _add_serve_command(commands) -> None:
@@ -237,7 +376,7 @@ def _add_taxonomy_commands(commands) -> None:
     show.set_defaults(handler=cmd_taxonomy_show)
 
     def labelled_file_options(p) -> None:
-        p.add_argument("--input", required=True, help="labelled JSON lines (.jsonl or .jsonl.gz)")
+        p.add_argument("--input", required=True, help="labelled JSON lines (.jsonl or .jsonl.gz), or a Parquet export folder (storywire export)")
         p.add_argument("--label-field", required=True, help="field with the category")
         p.add_argument("--mapping", required=True, help="category -> code mapping: a JSON file or uci-categories / huffpost-categories")
         p.add_argument("--title-field", default="title", help="field with the title or headline (default: title)")
@@ -287,7 +426,7 @@ def _add_encoder_commands(commands) -> None:
         description="Fine-tune the configured encoder (models.encoder) on pairs of titles from the same labelled "
         "story, with other stories of the same group and week as negatives. Point models.encoder at --out "
         "to cluster with it; train on days disjoint from those you evaluate on.")
-    finetune.add_argument("--input", required=True, help="labelled JSON lines (.jsonl or .jsonl.gz)")
+    finetune.add_argument("--input", required=True, help="labelled JSON lines (.jsonl or .jsonl.gz), or a Parquet export folder (storywire export)")
     finetune.add_argument("--label-field", required=True, help="field with the story label (UCI: story)")
     finetune.add_argument("--title-field", default="title", help="field with the title (default: title)")
     finetune.add_argument("--group-field", help="field whose stories make hard negatives for each other (UCI: category)")

@@ -188,6 +188,7 @@ def clusterer_params(config: ClusteringConfig, limits: LimitsConfig, replay: boo
         recluster_every=config.recluster_every,
         min_cluster_size=config.min_cluster_size,
         recluster_dims=config.recluster_dims,
+        reduction=config.reduction,
         merge_min_cosine=config.merge_min_cosine,
         min_split_size=config.min_split_size,
         split_max_cosine=config.split_max_cosine,
@@ -214,7 +215,9 @@ def _with_settings(state: ShardState, config: ClusteringConfig, limits: LimitsCo
 
 
 def _migrated(state: ShardState, config: ClusteringConfig, limits: LimitsConfig, replay: bool) -> ShardState:
-    """A state restored from a snapshot taken before the event clock, the tag store or generations existed."""
+    """A state restored from a snapshot taken before the event clock, the tag store, generations or the reduction setting existed."""
+    if not hasattr(state.clusterer, "reduction"):
+        state.clusterer.reduction = "pca"  # what such a snapshot's clusterer used
     if not hasattr(state, "clock"):
         state.clock = EventClock.of(limits, live=not replay)
     if not isinstance(state.last_tags, TagStore):

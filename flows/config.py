@@ -25,6 +25,7 @@ from dataclasses import dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any, Mapping
 
+from clustering.recluster import REDUCTIONS
 from replay import FORMATS, PROTOCOLS
 from taggers import DEFAULT_SPACY_MODEL
 from taggers.backends import BACKENDS
@@ -153,6 +154,7 @@ class ModelsConfig:
     backend: str = "torch"  # torch | onnx | onnx-int8 | static (derived from `encoder`, cached in cache_dir)
     cache_dir: str | None = None  # derived models (ONNX export, int8, static); None: ~/.cache/storywire
     embedding_cache: str | None = None  # SQLite file caching embeddings by model and text (evaluations)
+    precomputed: str = ""  # a backfill's enriched/ folder (spark/backfill.py): look enrichments up there, run no model
     memo_size: int = 20_000  # texts whose embedding and entities are kept in memory (syndicated copies); 0 = off
     device: str = "auto"  # auto | cpu | cuda | cuda:N: where the torch encoder runs (auto: a GPU when torch sees one)
     languages: tuple[str, ...] = ("en",)  # what the models cover; other languages get their own shard
@@ -224,7 +226,8 @@ class ClusteringConfig:
     # scores 0.695 on the 14 UCI days, every 500 over 32 dimensions 0.696 at ~7x the CPU (README)
     recluster_every: int = 2000
     min_cluster_size: int = 5
-    recluster_dims: int = 16  # PCA before HDBSCAN; 0 = none
+    recluster_dims: int = 16  # reduced dimensions before HDBSCAN; 0 = none
+    reduction: str = "pca"  # pca | umap (seconds per window; its JIT warms up in the background worker at start)
     merge_min_cosine: float = 0.7
     min_split_size: int = 10  # a part re-clustering splits off needs this many articles; 0 = never split
     split_max_cosine: float = 0.5  # ... and a centroid below this cosine to the rest of its story
@@ -315,6 +318,10 @@ class RunConfig:
             (
                 self.clustering.recluster_mode in ("auto", "inline", "live", "replay"),
                 f"clustering.recluster_mode = {self.clustering.recluster_mode!r}: use auto, inline, live or replay",
+            ),
+            (
+                self.clustering.reduction in REDUCTIONS,
+                f"clustering.reduction = {self.clustering.reduction!r}: use one of {', '.join(REDUCTIONS)}",
             ),
             (all(level >= 1 for level in self.topics.levels), "topics.levels must be positive levels, e.g. [1, 2]"),
             (

@@ -11,16 +11,14 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
-from flows.topic_tasks import SliceOptions, day_of, in_date_range
-from replay.readers import read_jsonl
+from flows.topic_tasks import SliceOptions, day_of, in_date_range, labelled_docs
 from taggers.finetune import titles_by_story
 
 
 def read_story_titles(path: str | Path, options: SliceOptions, group_field: str | None) -> tuple[dict[str, list[str]], dict[str, str]]:
     """Titles per story label and each story's group, for the records of `path` in the date range."""
     rows = []
-    for record in read_jsonl(path):
-        doc = record.parsed
+    for doc in labelled_docs(path):
         title = doc.get(options.title_field) if doc else None
         label = doc.get(options.label_field) if doc else None
         if not isinstance(title, str) or not title.strip() or label is None or not in_date_range(doc, options):

@@ -94,6 +94,11 @@ class Enricher:
     def enrich(self, articles: list[Article]) -> list[EnrichedArticle]:
         covered = [self._covered(a) for a in articles]
         vectors, entities = self._embed_and_tag(articles, covered)
+        return self.assemble(articles, covered, vectors, entities)
+
+    def assemble(self, articles: list[Article], covered: list[bool], vectors: np.ndarray,
+                 entities: list[tuple[Entity, ...]]) -> list[EnrichedArticle]:
+        """The batch's enriched articles from its embeddings and entities: topics are predicted here, for the whole batch."""
         tagged_idx = [i for i, ok in enumerate(covered) if ok]
         topics = self.topic_classifier.predict(self._topic_vectors(articles, vectors, tagged_idx)) if tagged_idx else []
         if self.rule_tagger is not None and tagged_idx:
@@ -112,19 +117,13 @@ class Enricher:
 
     def _embed_and_tag(self, articles: list[Article], covered: list[bool]) -> tuple[np.ndarray, list[tuple[Entity, ...]]]:
         """Embeddings and entities, computed once per distinct text (wire copies are common) within a bounded memo."""
-        texts = [a.text(self.models.embed_max_chars) for a in articles]
-        keys = [hashlib.sha256(f"{ok}\x1f{a.title}\x1f{t}".encode()).hexdigest() for a, t, ok in zip(articles, texts, covered)]
+        keys = [self.text_key(a, ok) for a, ok in zip(articles, covered)]
         todo = list(dict.fromkeys(k for k in keys if k not in self._memo))
         if todo:
-            first = {k: keys.index(k) for k in todo}
-            # The encoder (ONNX Runtime, torch) releases the GIL: it runs on one core while spaCy tags on the other.
-            encoding = self._encode_thread.submit(self.encoder.encode, [texts[first[k]] for k in todo])
-            tag_keys = [k for k in todo if covered[first[k]]]
-            found = self.entity_tagger.tag([(articles[first[k]].title, articles[first[k]].text()) for k in tag_keys])
-            vectors = encoding.result()
-            entities = dict(zip(tag_keys, (tuple(e) for e in found)))
-            for k, v in zip(todo, vectors):
-                self._memo[k] = (v, entities.get(k, ()))
+            first = [keys.index(k) for k in todo]
+            vectors, entities = self.embed_and_tag([articles[i] for i in first], [covered[i] for i in first])
+            for k, v, e in zip(todo, vectors, entities):
+                self._memo[k] = (v, e)
         results = [self._memo[k] for k in keys]
         for k in keys:
             self._memo.move_to_end(k)
@@ -152,6 +151,18 @@ class Enricher:
                 log.error("enrich step: %s failed, dead-lettered: %s: %s", where(article), type(exc).__name__, exc, exc_info=True)
                 results.append(dead_letter_for(article, f"enrichment failed: {type(exc).__name__}: {exc}", raw_cap))
         return results
+
+    def text_key(self, article: Article, covered: bool) -> str:
+        """What the embedding and the entities of an article depend on: the memo's key."""
+        return hashlib.sha256(f"{covered}\x1f{article.title}\x1f{article.text(self.models.embed_max_chars)}".encode()).hexdigest()
+
+    def embed_and_tag(self, articles: list[Article], covered: list[bool]) -> tuple[np.ndarray, list[tuple[Entity, ...]]]:
+        """Embeddings of all `articles` in one encoder call and entities of the covered ones, no memo."""
+        # The encoder (ONNX Runtime, torch) releases the GIL: it runs on one core while spaCy tags on the other.
+        encoding = self._encode_thread.submit(self.encoder.encode, [a.text(self.models.embed_max_chars) for a in articles])
+        tagged = [i for i, ok in enumerate(covered) if ok]
+        found = dict(zip(tagged, self.entity_tagger.tag([(articles[i].title, articles[i].text()) for i in tagged])))
+        return encoding.result(), [tuple(found.get(i, ())) for i in range(len(articles))]
 
     def _covered(self, article: Article) -> bool:
         return article.lang is None or article.lang.split("-")[0].lower() in self.models.languages
@@ -182,7 +193,11 @@ def dead_letter_for(article: Article, reason: str, raw_cap: int) -> DeadLetter:
 
 @lru_cache(maxsize=4)
 def enricher_for(models: ModelsConfig, topics: TopicsConfig) -> Enricher:
-    """The process-wide enricher for a configuration (models load on first use)."""
+    """The process-wide enricher for a configuration (models load on first use; none with models.precomputed)."""
+    if models.precomputed:
+        from flows.precomputed import PrecomputedEnricher
+
+        return PrecomputedEnricher(models)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     log.info("loading models (spaCy %s, encoder %s)", models.spacy_model, models.encoder or "default")
     return Enricher(models, topics)

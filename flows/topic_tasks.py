@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
@@ -47,10 +48,9 @@ class SliceOptions:
 def read_labelled(path: str | Path, mapping: dict[str, str | None], options: SliceOptions) -> LabelledSlice:
     """The records of `path` in the date range, mapped to codes, then sampled without replacement."""
     rows, unmapped, invalid = [], 0, 0
-    for record in read_jsonl(path):
-        doc = record.parsed
+    for doc in labelled_docs(path):
         title = doc.get(options.title_field) if doc else None
-        if not isinstance(title, str) or not title.strip() or options.label_field not in doc:
+        if not isinstance(title, str) or not title.strip() or doc.get(options.label_field) is None:
             invalid += 1
             continue
         if not in_date_range(doc, options):
@@ -67,6 +67,16 @@ def read_labelled(path: str | Path, mapping: dict[str, str | None], options: Sli
     if not rows:
         raise ValueError(f"{path}: no labelled records left (check --label-field, --mapping and the date range)")
     return LabelledSlice([t for t, _ in rows], [c for _, c in rows], unmapped, invalid, str(path))
+
+
+def labelled_docs(path: str | Path) -> Iterator[dict | None]:
+    """The records of a JSON-lines file (None where not a JSON object), or the articles of a Parquet export
+    (`storywire export`: a folder) with their labels as fields."""
+    if Path(path).is_dir():
+        from export import read_training_rows
+
+        return read_training_rows(Path(path))
+    return (record.parsed for record in read_jsonl(path))
 
 
 def in_date_range(doc: dict, options: SliceOptions) -> bool:

@@ -69,6 +69,15 @@ def weekly_f1(final: Mapping[str, str], labels: Mapping[str, str], published: Ma
     }
 
 
+def top_topic(tag_record: Mapping[str, Any]) -> tuple[str, str] | None:
+    """(code, label) of a tag record's highest-scoring level-1 topic (ties: smallest code); None without one."""
+    level1 = [t for t in tag_record.get("topics", ()) if t.get("level") == 1]
+    if not level1:
+        return None
+    best = min(level1, key=lambda t: (-t["score"], t["code"]))
+    return best["code"], best["label"]
+
+
 def epoch_seconds(iso_time: str) -> float:
     """The epoch seconds of a record's ISO-8601 time (as storywire writes them, "Z" or an offset)."""
     return datetime.fromisoformat(iso_time.replace("Z", "+00:00")).timestamp()

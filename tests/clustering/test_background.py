@@ -5,6 +5,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 START_WORKER = """
@@ -84,3 +86,31 @@ def test_a_reclustering_in_flight_survives_a_snapshot():
                 restored.close()
     finally:
         reclusterer.close()
+
+
+UMAP_WORKER = """
+import sys, time
+import numpy as np
+from clustering.background import BackgroundReclusterer
+rng = np.random.default_rng(0)
+centres = rng.normal(size=(3, 48))
+vectors = np.vstack([c + 0.15 * rng.normal(size=(60, 48)) for c in centres]).astype(np.float32)
+vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+reclusterer = BackgroundReclusterer("umap")
+started = time.perf_counter()
+reclusterer.start()
+start_s = time.perf_counter() - started
+reclusterer.submit(([str(i) for i in range(180)], vectors, ["s"] * 180), 5, 8, 10, "umap")
+result = reclusterer.take()
+print(start_s, "umap" in sys.modules or "numba" in sys.modules, result.n_clusters, flush=True)
+reclusterer.close()
+"""
+
+
+@pytest.mark.slow  # the worker compiles UMAP: tens of seconds
+def test_umap_compiles_in_the_worker_never_in_the_stream_process():
+    out = subprocess.run([sys.executable, "-c", UMAP_WORKER], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    start_s, stream_imported_umap, n_clusters = out.stdout.split()
+    assert float(start_s) < 2.0  # starting the worker (and its JIT warm-up) does not wait for the warm-up
+    assert stream_imported_umap == "False"
+    assert int(n_clusters) == 3

@@ -1,6 +1,7 @@
 """Reconciling a re-clustering with the live stories: unchanged, merge, split, and what the clusterer does with it."""
 
 import numpy as np
+import pytest
 
 from clustering import OnlineStoryClusterer, ReclusterResult, StoryDoc, reconcile
 
@@ -65,3 +66,30 @@ def test_split_is_refused_when_the_part_is_close_to_the_rest():
     c.drain_changes()
     c.apply_recluster(ReclusterResult([], 2, 0, splits=[["d3", "d4", "d5"]]))
     assert c.drain_changes() == ([], []) and len(c.stories_) == 1
+
+
+def _blobs(n_per: int = 60, k: int = 3, dim: int = 48, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(k, dim))
+    vectors = np.vstack([c + 0.15 * rng.normal(size=(n_per, dim)) for c in centres]).astype(np.float32)
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True), np.repeat(np.arange(k), n_per)
+
+
+@pytest.mark.slow  # numba compiles UMAP on first use: tens of seconds
+def test_umap_and_pca_reductions_both_find_separated_events_and_umap_repeats_itself():
+    from sklearn.metrics import adjusted_rand_score
+
+    from clustering.recluster import cluster_window
+
+    vectors, truth = _blobs()
+    for reduction in ("pca", "umap"):
+        labels = cluster_window(vectors, min_cluster_size=5, n_components=8, reduction=reduction)
+        assert adjusted_rand_score(truth, labels) > 0.95, reduction
+    assert (cluster_window(vectors, 5, 8, "umap") == cluster_window(vectors, 5, 8, "umap")).all()  # seeded: replays repeat
+
+
+def test_an_unknown_reduction_is_refused():
+    from clustering.recluster import reduce
+
+    with pytest.raises(ValueError, match="pca, umap"):
+        reduce(np.zeros((10, 4)), 2, "tsne")

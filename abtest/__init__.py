@@ -1,0 +1,12 @@
+"""A/B comparison of two runs over the same replay: statistics with bootstrap intervals, report.json and report.html.
+
+Pure over run outputs and aggregated counts (never imports flows): the CLI's
+`storywire ab` runs the two evaluations and hands their folders here, and
+spark/ab_report.py feeds the same statistics from Parquet exports.
+"""
+
+from abtest.compare import AbCounts, VariantCounts, build_report, counts_from_runs
+from abtest.render import summary, write_report
+from abtest.runs import RunView
+
+__all__ = ["AbCounts", "RunView", "VariantCounts", "build_report", "counts_from_runs", "summary", "write_report"]

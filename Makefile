@@ -26,9 +26,10 @@ serve-demo: setup
 test: setup
 	$(BIN)/python -m pytest
 
-# ruff's pyflakes, pycodestyle and import-order rules ([tool.ruff] in pyproject.toml)
+# ruff's pyflakes, pycodestyle and import-order rules ([tool.ruff]), mypy on the pure cores ([tool.mypy])
 lint: setup
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 # everything not marked slow (no broker, no full model loads in the flow): for the edit-test loop
 test-fast: setup

@@ -36,7 +36,11 @@ def _exit_with_parent() -> None:
     """
     parent = multiprocessing.parent_process()
     if parent is not None:
-        threading.Thread(target=lambda: (parent.join(), os._exit(0)), name="parent-watch", daemon=True).start()
+        def watch() -> None:
+            parent.join()
+            os._exit(0)
+
+        threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 def _warm_up(reduction: str) -> None:
@@ -85,6 +89,7 @@ class BackgroundReclusterer:
     def _running(self) -> Future:
         """The job's future, submitted now if it was restored from a snapshot or its worker died."""
         if self._future is None:
+            assert self._job is not None, "no re-clustering was submitted"
             try:
                 self._future = self._executor().submit(recluster, *self._job)
             except BrokenProcessPool:  # the worker died while idle
@@ -126,7 +131,7 @@ class BackgroundReclusterer:
         return {"reduction": self.reduction, "job": self._job, "restarts": self.restarts}
 
     def __setstate__(self, state: dict) -> None:
-        self.__init__(state.get("reduction", "pca"))
+        BackgroundReclusterer.__init__(self, state.get("reduction", "pca"))
         self._job, self.restarts = state.get("job"), state.get("restarts", 0)
 
     def __deepcopy__(self, memo) -> "BackgroundReclusterer":

@@ -116,6 +116,11 @@ class OnlineStoryClusterer:
     (articles in the latest window handed to HDBSCAN), `recluster_worker_restarts_`.
     """
 
+    # set on the first batch (`_initialize`), not in the constructor: an estimator's constructor only stores parameters
+    _background: BackgroundReclusterer
+    _changed: dict[str, Story]
+    _moved: list[Reassignment]
+
     def __init__(
         self,
         *,
@@ -199,7 +204,9 @@ class OnlineStoryClusterer:
 
     def _recluster(self) -> None:
         if self.recluster_mode == "replay" and self._background.pending:
-            self.apply_recluster(self._background.take())  # the fixed point: one period after it was started
+            result = self._background.take()  # the fixed point: one period after it was started
+            assert result is not None  # a waiting take always returns the result
+            self.apply_recluster(result)
         if self.recluster_mode != "inline" and self._background.pending:
             return  # live: the one in flight is applied when ready
         snapshot = self._window_snapshot()
@@ -359,16 +366,19 @@ class OnlineStoryClusterer:
         terms = self._words.terms(doc.text or doc.title, self.lexical_chars, MAX_DOC_TERMS)
         doc = replace(doc, text="", terms=terms)  # the window keeps the terms, not the text
         ids, cosine, gap_s = self._index.candidates(doc.vector, doc.published_at, self._decay, self.n_candidates)
-        best, best_score = None, 0.0
+        found: Story | None = None
+        best_score = 0.0
         if ids:
             candidates = [self.stories_[i] for i in ids]
             scores = self._join_scores(doc, candidates, cosine, gap_s)
             i = int(np.argmax(scores))
-            best, best_score = candidates[i], float(scores[i])
+            found, best_score = candidates[i], float(scores[i])
         self._observe(doc)
-        is_new = best is None or best_score < self.threshold
-        if is_new:
+        is_new = found is None or best_score < self.threshold
+        if found is None or is_new:
             best, best_score = self._open_story(doc.published_at, late, len(doc.vector)), 1.0
+        else:
+            best = found
         best.add(doc)
         best.last_article = self.n_docs_seen_
         self._touch(best)
@@ -473,7 +483,8 @@ class OnlineStoryClusterer:
                 self._leave_window(entry)
         idle_since = self.watermark_ - self.retire_after_hours * HOUR
         quiet_since = self.n_docs_seen_ - self.retire_after_articles
-        retiring, keep = [], []
+        retiring: list[Story] = []
+        keep: list[Story] = []
         for story in self.stories_.values():
             (retiring if story.last_seen < idle_since or story.last_article < quiet_since else keep).append(story)
         excess = len(keep) - self.max_live_stories

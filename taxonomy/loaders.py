@@ -72,8 +72,8 @@ def _from_table(path: Path, delimiter: str) -> Taxonomy:
 
     def level(code: str) -> int:
         depth = 1
-        while parents.get(code):
-            code = parents[code]
+        while (parent := parents.get(code)) is not None:
+            code = parent
             depth += 1
             if depth > len(parents):
                 raise ValueError(f"taxonomy file {path}: parent cycle through {code!r}")

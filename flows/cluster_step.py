@@ -69,9 +69,14 @@ class VersionTable:
     shift = 32  # what a snapshot without the attribute used
 
     def __init__(self, limit: int, max_bytes: int | None = None) -> None:
-        self.limit = limit if max_bytes is None else max(1, min(limit, max_bytes // self.ENTRY_BYTES))
+        self.limit = self.limit_for(limit, max_bytes)
         self.shift = 64
         self._entries: OrderedDict[int, int] = OrderedDict()
+
+    @classmethod
+    def limit_for(cls, limit: int, max_bytes: int | None) -> int:
+        """How many ids fit both the count and the byte budget."""
+        return limit if max_bytes is None else max(1, min(limit, max_bytes // cls.ENTRY_BYTES))
 
     @property
     def bytes(self) -> int:
@@ -209,7 +214,7 @@ def _with_settings(state: ShardState, config: ClusteringConfig, limits: LimitsCo
         if old != value:
             log.warning("clustering.%s changed since the snapshot (%r -> %r): applied to the restored shard %s from now on", name, old, value, clusterer.shard)
             setattr(clusterer, name, value)
-    state.versions.limit = VersionTable(config.max_tracked_articles, int(limits.max_tracked_ids_mb * 2**20)).limit
+    state.versions.limit = VersionTable.limit_for(config.max_tracked_articles, int(limits.max_tracked_ids_mb * 2**20))
     state.last_tags.max_records, state.last_tags.max_bytes = config.max_window, int(limits.max_stored_tags_mb * 2**20)
     return state
 

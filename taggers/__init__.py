@@ -4,7 +4,7 @@ import sys
 
 # torch imports triton (a GPU kernel compiler) only to ask whether it is there; storywire never compiles
 # kernels, and triton's bindings print ~600 "nanobind: leaked ..." lines at every interpreter exit
-sys.modules.setdefault("triton", None)
+sys.modules.setdefault("triton", None)  # type: ignore[arg-type]  # None: "import triton" raises ImportError
 
 from taggers.cache import CachedEncoder
 from taggers.encoder import SentenceEncoder, default_model_path

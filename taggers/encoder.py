@@ -12,6 +12,7 @@ import re
 from functools import cached_property
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -71,7 +72,7 @@ class SentenceEncoder:
         self.batch_size = batch_size if self.device == "cpu" else max(batch_size, GPU_BATCH_SIZE)
         self.max_seq_length = max_seq_length
         self.precision = "fp32"
-        self._model = None
+        self._model: Any = None  # a SentenceTransformer, loaded on first use
 
     @property
     def model_path(self) -> str:

@@ -107,10 +107,10 @@ def fine_tune(
 ) -> Path:
     """Train `model_path` on `data` with multiple-negatives ranking loss and save a
     sentence-transformers model directory at `out` (usable as models.encoder)."""
-    from sentence_transformers import losses
+    from sentence_transformers.losses import MultipleNegativesRankingLoss
 
     model = _load_for_training(model_path, max_seq_length, seed)
-    loss = losses.MultipleNegativesRankingLoss(model, scale=scale)
+    loss = MultipleNegativesRankingLoss(model, scale=scale)
     rng = random.Random(seed)
     step = _trainer(list(model.parameters()), epochs * len(data.batches), learning_rate, warmup_fraction, on_step)
     for _ in range(epochs):

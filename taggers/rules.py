@@ -30,13 +30,13 @@ class RuleTopicTagger:
         import spacy
         from spacy.matcher import PhraseMatcher
 
-        self.nlp_ = spacy.blank("en")  # the tokenizer is all a PhraseMatcher needs
+        self.nlp_ = spacy.blank("en")  # no components: the tokenizer is all a PhraseMatcher needs
         self.matcher_ = PhraseMatcher(self.nlp_.vocab, attr="LOWER")
         self.n_phrases_ = 0
         for level in self.levels:
             for concept in self.taxonomy.at_level(level):
                 phrases = [p for p in dict.fromkeys((concept.label, *concept.aliases)) if p.strip()]
-                self.matcher_.add(concept.code, list(self.nlp_.tokenizer.pipe(phrases)))
+                self.matcher_.add(concept.code, list(self.nlp_.pipe(phrases)))
                 self.n_phrases_ += len(phrases)
         return self
 
@@ -48,7 +48,7 @@ class RuleTopicTagger:
         """Topics for each text: one per matched concept, evidence = every matched span."""
         results = []
         with self.nlp_.memory_zone():  # frees the strings of new words after the batch; else the vocab grows forever
-            for doc in self.nlp_.tokenizer.pipe((t[: self.max_chars] for t in texts), batch_size=self.batch_size):
+            for doc in self.nlp_.pipe((t[: self.max_chars] for t in texts), batch_size=self.batch_size):
                 spans: dict[str, list[dict]] = {}
                 for match_id, start, end in self.matcher_(doc):
                     span = doc[start:end]

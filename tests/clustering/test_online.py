@@ -115,21 +115,23 @@ def test_periodic_recluster_runs_hdbscan_and_is_deterministic():
     centers = [unit(*rng.normal(size=16)) for _ in range(3)]
     docs = [doc(i, unit(*(centers[i % 3] + 0.05 * rng.normal(size=16))), hours=i / 10) for i in range(120)]
 
-    def labels():
-        c = OnlineStoryClusterer(calibrated=False, weight_lexical=0.0, threshold=0.8, recluster_every=40, min_cluster_size=5)
+    def labels(recluster_every=40):
+        # a threshold so strict that online assignment alone opens a story per article or so: only HDBSCAN groups them
+        c = OnlineStoryClusterer(calibrated=False, weight_lexical=0.0, threshold=0.99, recluster_every=recluster_every, min_cluster_size=5)
         return [a.story_id for a in c.partial_fit_predict(docs)], c
 
     first, c = labels()
     assert first == labels()[0]
     assert len(c.stories_) == 3
+    assert len(labels(recluster_every=0)[1].stories_) > 100
 
 
-@pytest.mark.parametrize("late_hours", [-100])
-def test_late_article_is_flagged(late_hours):
+@pytest.mark.parametrize(("hours", "late"), [(-100, True), (-25, True), (-23, False), (5, False)])
+def test_article_older_than_the_window_is_flagged_late(hours, late):
     c = OnlineStoryClusterer(window_hours=24, retire_after_hours=1e6, recluster_every=0)
     c.partial_fit_predict([doc(1, unit(1, 0), hours=0)])
-    (late,) = c.partial_fit_predict([doc(2, unit(0, 1), hours=late_hours)])
-    assert late.late and late.is_new
+    (assignment,) = c.partial_fit_predict([doc(2, unit(0, 1), hours=hours)])
+    assert assignment.late is late and assignment.is_new
 
 
 def three_topic_stream(n=240, seed=3):

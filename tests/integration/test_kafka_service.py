@@ -213,3 +213,30 @@ def test_two_processes_over_four_partitions(broker, topics, tmp_path):
     assert all(len(b) == 1 for b in bodies.values())
     scores = score_clustering({i: t["story"]["id"] for i, t in final.items()}, LABELS)
     assert scores.bcubed_precision >= 0.95 and scores.bcubed_f1 >= 0.85
+
+
+def test_export_from_kafka_holds_every_record_the_topics_hold(broker, topics, tmp_path):
+    """`storywire export --from kafka`: every tag and story record (all versions) of a real run, as Parquet."""
+    import pyarrow.dataset as ds
+
+    env = storywire_env(broker, topics)
+    init_topics(env, partitions=2)
+    records = VALID[:40]
+    produce(broker, topics.articles, records)
+    service = Service(env, log=tmp_path / "service.log")
+    try:
+        read_topic(broker.bootstrap, topics.tags, until=tags_cover({r.parsed["id"] for r in records}), idle=0)
+    finally:
+        assert service.terminate() == 0, (tmp_path / "service.log").read_text()[-3000:]
+    tags, stories = read_topic(broker.bootstrap, topics.tags), read_topic(broker.bootstrap, topics.stories)
+
+    result = storywire(["export", "--from", "kafka", "--to", str(tmp_path / "export"), "--idle-exit", "3", "--no-progress"], env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    exported_tags = ds.dataset(tmp_path / "export" / "tags", format="parquet", partitioning="hive").to_table()
+    exported_stories = ds.dataset(tmp_path / "export" / "stories", format="parquet", partitioning="hive").to_table()
+    assert sorted(zip(exported_tags["id"].to_pylist(), exported_tags["version"].to_pylist())) == sorted((v["id"], v["version"]) for _, v in tags)
+    assert sorted(zip(exported_stories["cluster_id"].to_pylist(), exported_stories["version"].to_pylist(),
+                      exported_stories["tombstone"].to_pylist())) == sorted(
+        (key, value["version"], False) if value else (key, None, True) for key, value in stories)
+    final = dict(zip(exported_tags["id"].to_pylist(), exported_tags["final_story_id"].to_pylist()))
+    assert set(final) == {r.parsed["id"] for r in records} and all(final.values())

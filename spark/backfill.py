@@ -29,7 +29,6 @@ import argparse
 import json
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 
 from flows.config import RunConfig
@@ -159,7 +158,7 @@ def backfill(config: RunConfig, out: Path, master: str) -> dict:
     finally:
         spark.stop()
     enriched = time.perf_counter()
-    run(replace(config, models=replace(config.models, precomputed=str(out / "enriched"))), archive=archive)
+    run(config.with_values({"models": {"precomputed": str(out / "enriched")}}), archive=archive)
     done = time.perf_counter()
     return {"articles": rows, "plan_s": round(planned - started, 1), "spark_enrich_s": round(enriched - planned, 1),
             "replay_s": round(done - enriched, 1), "total_s": round(done - started, 1), "master": master}

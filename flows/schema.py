@@ -21,13 +21,13 @@ import math
 import re
 import time
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
 from typing import Any
 
 import msgspec
 import numpy as np
 
 from flows.config import LimitsConfig
+from replay import times
 
 SCHEMA_VERSION = 1
 STRING_FIELDS = ("url", "source", "summary", "body", "lang")
@@ -109,7 +109,7 @@ class DeadLetter:
     raw_length: int
     raw_sha256: str
     raw_truncated: bool
-    received_at: float
+    received_at: float  # epoch seconds; written as RFC 3339 (files before 2026-12 hold the float)
     article_id: str | None = None
     schema_version: int = SCHEMA_VERSION
 
@@ -140,7 +140,8 @@ class DeadLetter:
         return self.article_id or f"{where}@{self.position}"
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        """The published dead letter: `received_at` in RFC 3339 like every time in tags and stories."""
+        return {**asdict(self), "received_at": iso(self.received_at)}
 
 
 class _Wire(msgspec.Struct):
@@ -265,15 +266,13 @@ def parse_published_at(value: int | float | str | None, default: float) -> float
         if len(value) > MAX_TIMESTAMP_CHARS:
             raise InvalidArticle(f"field 'published_at': {len(value)} characters is not an RFC 3339 timestamp")
         try:
-            parsed = datetime.fromisoformat(value)
+            seconds = times.epoch_seconds(value, require_offset=True)
+        except times.NoOffset:
+            raise InvalidArticle(f"field 'published_at': {value!r} has no UTC offset (add 'Z' or '+hh:mm')") from None
+        except times.OutOfRange:
+            seconds = math.inf
         except ValueError:
             raise InvalidArticle(f"field 'published_at': {value!r} is not an RFC 3339 timestamp") from None
-        if parsed.tzinfo is None:
-            raise InvalidArticle(f"field 'published_at': {value!r} has no UTC offset (add 'Z' or '+hh:mm')")
-        try:
-            seconds = parsed.timestamp()
-        except (OverflowError, ValueError):
-            seconds = math.inf
         if not MIN_EPOCH_MS <= seconds * 1000 < MAX_EPOCH_MS:
             raise InvalidArticle(f"field 'published_at': {value!r} is not between 1970 and 2100")
         return seconds
@@ -283,8 +282,8 @@ def parse_published_at(value: int | float | str | None, default: float) -> float
 
 
 def iso(ts: float) -> str:
-    """Epoch seconds as RFC 3339 UTC with milliseconds."""
-    return datetime.fromtimestamp(ts, tz=timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    """Epoch seconds as RFC 3339 UTC with milliseconds (the format of every time storywire writes)."""
+    return times.rfc3339(ts)
 
 
 def now() -> float:

@@ -32,6 +32,7 @@ import time
 from pathlib import Path
 
 from flows.config import RunConfig
+from replay.times import utc_day
 
 ENCODED_SCHEMA = "key string, vector array<float>, entities string"
 
@@ -61,7 +62,7 @@ def plan(config: RunConfig):
         covered = article.lang is None or article.lang.split("-")[0].lower() in covered_langs
         key = Enricher.text_key(_KeyOnly(config), article, covered)
         seq = len(rows)
-        day = time.strftime("%Y-%m-%d", time.gmtime(article.published_at)) if article.published_at is not None else "unknown"
+        day = utc_day(article.published_at) if article.published_at is not None else "unknown"
         rows.append((seq, seq // config.batch.max_size, key not in seen, article.id, key, covered, day, record.payload, record.line))
         seen.add(key)
     return pd.DataFrame(rows, columns=["seq", "batch", "first", "id", "key", "covered", "day", "payload", "line"]), archive

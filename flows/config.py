@@ -23,6 +23,7 @@ The Kafka password is a SecretStr: masked in every repr, log and error.
 from __future__ import annotations
 
 import json
+import logging
 import re
 import tomllib
 from pathlib import Path, PurePath
@@ -172,9 +173,14 @@ class KafkaConfig:
     def skipped_offsets(self) -> frozenset[tuple[int, int]]:
         return frozenset(parse_partition_offsets(self.skip_offsets, "kafka.skip_offsets"))
 
-    def client_config(self) -> dict[str, str]:
-        """librdkafka settings for every client: bootstrap servers, `client` and the password."""
-        config = {"bootstrap.servers": self.bootstrap_servers}
+    def client_config(self) -> dict[str, Any]:
+        """Settings for every Kafka client: bootstrap servers, `client`, the password, and librdkafka's log.
+
+        librdkafka logs to the `librdkafka` Python logger, not to stderr: an unreachable broker otherwise prints a
+        FAIL line per reconnect (~175 in 10 s) before storywire's one line that says what is wrong. `--log-level
+        DEBUG` shows them (flows/logs.py).
+        """
+        config: dict[str, Any] = {"bootstrap.servers": self.bootstrap_servers, "logger": logging.getLogger("librdkafka")}
         for item in filter(None, (part.strip() for part in self.client.split(";"))):
             key, _, value = item.partition("=")
             config[key.strip()] = value.strip()

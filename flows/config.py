@@ -11,9 +11,10 @@
     [clustering]  story assignment parameters
 
 Environment variables override the file: STORYWIRE_<SECTION>__<KEY> (any case),
-e.g. STORYWIRE_CLUSTERING__THRESHOLD=0.5. Lists are comma-separated
-(STORYWIRE_TOPICS__LEVELS=1,2), booleans true/false/1/0/yes/no, and an empty,
-`none` or `null` value clears an optional setting. pydantic validates every
+e.g. STORYWIRE_CLUSTERING__THRESHOLD=0.5, or a whole section as a JSON object
+(STORYWIRE_BATCH='{"max_size": 8}'). Lists are comma-separated or JSON
+(STORYWIRE_TOPICS__LEVELS=1,2), booleans true/false/1/0/yes/no/on/off, and an
+empty, `none` or `null` value clears an optional setting. pydantic validates every
 value: an unknown section or key, a value of the wrong type (1.5 for an
 integer is refused, never rounded), a choice outside its list or a number out
 of bounds stops the run at start-up with a ConfigError that says what to fix.
@@ -338,8 +339,8 @@ class RunConfig(BaseSettings):
         _refuse_unknown_sections(environment.env_vars)
         try:
             overrides = environment()
-        except ValueError as exc:  # a list that is not valid JSON
-            raise ConfigError(str(exc)) from None
+        except ValueError as exc:  # STORYWIRE_<SECTION> holding something else than a JSON object
+            raise ConfigError(f"{exc}: a whole section in one variable is a JSON object; or set STORYWIRE_<SECTION>__<KEY>") from None
         return cls._validated(_merged(data, overrides))
 
     def with_values(self, data: Mapping[str, Any]) -> "RunConfig":

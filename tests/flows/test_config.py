@@ -123,10 +123,23 @@ def test_the_password_never_shows_in_errors_or_logs(caplog):
     with pytest.raises(ConfigError) as error:  # a password of the wrong type is named, not shown
         RunConfig().with_values({"kafka": {"password": 12345678}})
     assert "kafka.password" in str(error.value) and "12345678" not in str(error.value)
-    config = RunConfig.load(env={"STORYWIRE_KAFKA__PASSWORD": "hunter2"})
+    config = RunConfig.load(env={"STORYWIRE_KAFKA__PASSWORD": "hunter2", "STORYWIRE_SOURCE__KIND": "kafka", "STORYWIRE_OUTPUT__KIND": "kafka"})
     with caplog.at_level(logging.DEBUG):
         logging.getLogger("storywire.test").warning("config: %s / %r / %s", config, config.kafka, config.kafka.password)
     assert "hunter2" not in caplog.text and "**********" in caplog.text
+
+
+def test_the_password_is_not_in_the_lifecycle_log_nor_in_the_metrics():
+    from prometheus_client import REGISTRY, generate_latest
+
+    from flows import metrics
+    from flows.runner import _describe
+
+    config = RunConfig.load(env={"STORYWIRE_KAFKA__PASSWORD": "hunter2", "STORYWIRE_SOURCE__KIND": "kafka", "STORYWIRE_OUTPUT__KIND": "kafka"})
+    described = _describe(config, "source") + _describe(config, "output")
+    m = config.metrics
+    metrics.configure_health(m.stall_after_s, m.max_dead_letter_ratio, m.dead_letter_min_records)
+    assert "localhost:9092" in described and "hunter2" not in described and b"hunter2" not in generate_latest(REGISTRY)
 
 
 @pytest.mark.parametrize(

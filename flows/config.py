@@ -179,7 +179,7 @@ class KafkaConfig:
 
         librdkafka logs to the `librdkafka` Python logger, not to stderr: an unreachable broker otherwise prints a
         FAIL line per reconnect (~175 in 10 s) before storywire's one line that says what is wrong. `--log-level
-        DEBUG` shows them (flows/logs.py).
+        DEBUG` shows them for the clients that poll (consumers, producers; flows/logs.py).
         """
         config: dict[str, Any] = {"bootstrap.servers": self.bootstrap_servers, "logger": logging.getLogger("librdkafka")}
         for item in filter(None, (part.strip() for part in self.client.split(";"))):

@@ -4,7 +4,8 @@ The default level is WARNING, so replays print only their progress bar and summa
 always-on service needs to see anyway (models loaded, ready, consuming which partitions from where) goes to the
 `storywire.lifecycle` logger at INFO, which shows at the default level; `--log-level ERROR` hides it too.
 librdkafka's own log (a FAIL line per reconnect while a broker is away) goes to the `librdkafka` logger
-(`KafkaConfig.client_config`) and shows only with `--log-level DEBUG`: storywire reports the broker itself.
+(`KafkaConfig.client_config`) and shows only with `--log-level DEBUG` (from the clients that poll: consumers and
+producers; the admin client's connection attempts never reach Python): storywire reports the broker itself.
 """
 
 from __future__ import annotations

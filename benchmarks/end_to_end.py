@@ -33,7 +33,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from benchmarks.common import UCI, emit, require_dev_data  # noqa: E402
-from replay.evaluation import epoch_seconds  # noqa: E402
+from replay.times import epoch_seconds  # noqa: E402
 
 READY = "models loaded, starting the dataflow"  # flows/runner.py logs this just before the dataflow starts
 

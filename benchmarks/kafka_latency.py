@@ -30,8 +30,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from benchmarks.common import UCI, emit, free_port, require_dev_data  # noqa: E402
-from replay.evaluation import epoch_seconds  # noqa: E402
 from replay.readers import read_jsonl  # noqa: E402
+from replay.times import epoch_seconds  # noqa: E402
 
 
 def offered(producer, topic: str, headlines: list[str], rate: float, seconds: float, prefix: str) -> dict[str, float]:

@@ -33,8 +33,9 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.common import UCI, emit, require_dev_data  # noqa: E402
 from clustering.story import Story, StoryDoc, title_terms  # noqa: E402
 from replay.metrics import bcubed  # noqa: E402
-from replay.protocols import plan_replay, utc_day  # noqa: E402
+from replay.protocols import plan_replay  # noqa: E402
 from replay.readers import read_uci  # noqa: E402
+from replay.times import utc_day  # noqa: E402
 
 HOUR = 3600.0
 WINDOW_HOURS = 72.0
@@ -48,7 +49,7 @@ def load_slice(days: int, since: str | None) -> tuple[list[str], np.ndarray, lis
     records = list(read_uci(UCI))
     if since is not None:
         last = (date.fromisoformat(since) + timedelta(days=days)).isoformat()
-        records = [r for r in records if since <= utc_day(r.parsed["published_at"]) < last]
+        records = [r for r in records if since <= utc_day(r.parsed["published_at"] / 1000) < last]
     plan = plan_replay(records, "jitter", seed=1, days=days)
     rows = [(records[s.position].parsed, s.published_at / 1000.0) for s in plan]
     return [p["title"] for p, _ in rows], np.array([t for _, t in rows]), [str(p["story"]) for p, _ in rows], [str(p["id"]) for p, _ in rows]

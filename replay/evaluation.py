@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from replay.metrics import score_clustering
+from replay.times import epoch_seconds, utc_datetime
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ def weekly_f1(final: Mapping[str, str], labels: Mapping[str, str], published: Ma
     weeks: dict[str, list[str]] = defaultdict(list)
     for article_id in labels:
         if article_id in final and article_id in published:
-            day = datetime.fromtimestamp(published[article_id], tz=timezone.utc)
+            day = utc_datetime(published[article_id])
             weeks[f"{day.isocalendar().year}-W{day.isocalendar().week:02d}"].append(article_id)
     return {
         week: score_clustering({i: final[i] for i in ids}, {i: labels[i] for i in ids}).bcubed_f1 for week, ids in sorted(weeks.items())
@@ -76,11 +76,6 @@ def top_topic(tag_record: Mapping[str, Any]) -> tuple[str, str] | None:
         return None
     best = min(level1, key=lambda t: (-t["score"], t["code"]))
     return best["code"], best["label"]
-
-
-def epoch_seconds(iso_time: str) -> float:
-    """The epoch seconds of a record's ISO-8601 time (as storywire writes them, "Z" or an offset)."""
-    return datetime.fromisoformat(iso_time.replace("Z", "+00:00")).timestamp()
 
 
 def plot_stream(story_records: list[dict[str, Any]], final: Mapping[str, str], path: Path, title: str = "") -> None:
@@ -104,7 +99,7 @@ def plot_stream(story_records: list[dict[str, Any]], final: Mapping[str, str], p
     left.set(xlabel="articles per story (final)", ylabel="stories (log)", title=f"{len(sizes)} stories")
     for times, label, color in ((births, "stories opened", "#4c72b0"), (merges, f"stories merged ({len(set(merges))})", "#dd8452")):
         times = sorted(times)
-        right.step([datetime.fromtimestamp(t, tz=timezone.utc) for t in times], range(1, len(times) + 1), where="post", label=label, color=color)
+        right.step([utc_datetime(t) for t in times], range(1, len(times) + 1), where="post", label=label, color=color)
     right.set(ylabel="cumulative count", title="story births and merges over event time")
     right.tick_params(axis="x", labelrotation=30, labelsize=8)
     right.legend()

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Callable, Iterable
 
+from replay import times
 from replay.readers import ArchiveRecord
 
 
@@ -27,13 +27,13 @@ class ProduceReport:
 
 
 def published_ms(record: ArchiveRecord) -> float | None:
-    """The record's published_at in epoch ms, when it has a readable one."""
+    """The record's published_at in epoch ms, when it has a readable one (a time without an offset is UTC)."""
     value = (record.parsed or {}).get("published_at")
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
     if isinstance(value, str):
         try:
-            return datetime.fromisoformat(value).timestamp() * 1000
+            return times.epoch_seconds(value) * 1000
         except ValueError:
             return None
     return None

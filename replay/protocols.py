@@ -18,12 +18,12 @@ from __future__ import annotations
 import json
 import random
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
 from typing import Iterable, Iterator, NamedTuple
 
 import numpy as np
 
 from replay.readers import ArchiveRecord
+from replay.times import utc_day
 
 PROTOCOLS = ("none", "jitter", "shuffle")
 JITTER_SD_MS = 12 * 3600 * 1000
@@ -115,7 +115,7 @@ def _stamp(position: int, record: ArchiveRecord) -> _Stamp:
 def _first_days(stamps: list[_Stamp], days: int) -> list[_Stamp]:
     """Records whose published_at falls on the first `days` UTC calendar days that have data."""
     dated = [s for s in stamps if s.key is not None]
-    day_of = {s.position: utc_day(s.published_at) for s in dated}
+    day_of = {s.position: utc_day(s.published_at / 1000) for s in dated}
     kept_days = set(sorted(set(day_of.values()))[:days])
     return [s for s in dated if day_of[s.position] in kept_days]
 
@@ -134,6 +134,3 @@ def _jitter(stamps: list[_Stamp], seed: int) -> ReplayPlan:
     undated = [s.position for s in stamps if s.key is None]
     return ReplayPlan.of(undated + [position for _, _, position in shifted], [None] * len(undated) + [t for t, _, _ in shifted])
 
-
-def utc_day(epoch_ms: float) -> str:
-    return datetime.fromtimestamp(epoch_ms / 1000, tz=timezone.utc).strftime("%Y-%m-%d")

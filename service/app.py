@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated, AsyncIterator, Literal
 
@@ -20,6 +19,7 @@ from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
+from replay.times import NoOffset, epoch_seconds
 from service.projection import Projector
 from service.queries import (
     NotFound,
@@ -53,12 +53,11 @@ def parse_time(value: str | None, name: str) -> float | None:
     except ValueError:
         pass
     try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return epoch_seconds(value, require_offset=True)
+    except NoOffset:
+        raise HTTPException(400, f"{name}={value!r} has no time zone: add Z or an offset") from None
     except ValueError:
         raise HTTPException(400, f"{name}={value!r} is not a time: use ISO 8601 (2026-03-01T12:00:00Z) or epoch seconds") from None
-    if parsed.tzinfo is None:
-        raise HTTPException(400, f"{name}={value!r} has no time zone: add Z or an offset")
-    return parsed.timestamp()
 
 
 def create_app(view: View, searcher: Searcher, projector: Projector, taxonomy: Taxonomy) -> FastAPI:

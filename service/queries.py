@@ -13,6 +13,7 @@ import json
 import math
 from dataclasses import dataclass
 
+from replay.times import rfc3339
 from service.store import Store
 
 TREND_HALF_LIFE_S = 6 * 3600.0
@@ -227,6 +228,4 @@ def trending(store: Store, what: str, limit: int) -> dict:
 def _iso(seconds: float | None) -> str | None:
     if seconds is None:
         return None
-    from datetime import datetime, timezone
-
-    return datetime.fromtimestamp(seconds, timezone.utc).isoformat().replace("+00:00", "Z")
+    return rfc3339(seconds, timespec="auto")

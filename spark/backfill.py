@@ -29,10 +29,10 @@ import argparse
 import json
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 
 from flows.config import RunConfig
+from replay.times import utc_day
 
 ENCODED_SCHEMA = "key string, vector array<float>, entities string"
 
@@ -62,7 +62,7 @@ def plan(config: RunConfig):
         covered = article.lang is None or article.lang.split("-")[0].lower() in covered_langs
         key = Enricher.text_key(_KeyOnly(config), article, covered)
         seq = len(rows)
-        day = time.strftime("%Y-%m-%d", time.gmtime(article.published_at)) if article.published_at is not None else "unknown"
+        day = utc_day(article.published_at) if article.published_at is not None else "unknown"
         rows.append((seq, seq // config.batch.max_size, key not in seen, article.id, key, covered, day, record.payload, record.line))
         seen.add(key)
     return pd.DataFrame(rows, columns=["seq", "batch", "first", "id", "key", "covered", "day", "payload", "line"]), archive
@@ -159,7 +159,7 @@ def backfill(config: RunConfig, out: Path, master: str) -> dict:
     finally:
         spark.stop()
     enriched = time.perf_counter()
-    run(replace(config, models=replace(config.models, precomputed=str(out / "enriched"))), archive=archive)
+    run(config.with_values({"models": {"precomputed": str(out / "enriched")}}), archive=archive)
     done = time.perf_counter()
     return {"articles": rows, "plan_s": round(planned - started, 1), "spark_enrich_s": round(enriched - planned, 1),
             "replay_s": round(done - enriched, 1), "total_s": round(done - started, 1), "master": master}

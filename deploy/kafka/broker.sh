@@ -2,11 +2,15 @@
 # A single-node Apache Kafka broker (KRaft) for development and tests.
 #
 #   deploy/kafka/broker.sh start   # prints the bootstrap address once the broker accepts connections
-#   deploy/kafka/broker.sh stop
+#   deploy/kafka/broker.sh stop    # deletes the data dir (topics, offsets) unless KEEP_DATA=1
 #   deploy/kafka/broker.sh kill    # kill -9, keeps the data dir (fault tests restart on it)
+#
+# A recovery store (`storywire run -r DIR`) belongs to the broker's data: after a stop that deleted it,
+# start the flow with a fresh -r directory (storywire refuses a store written against other data).
 #
 # Environment: KAFKA_PORT (default 9092; the controller uses KAFKA_PORT+1),
 # KAFKA_DIR (data, config and broker.log; default: a new temporary directory),
+# KEEP_DATA (set: `stop` keeps the data dir, and the next `start` on this port reuses it),
 # KAFKA_READY_TIMEOUT (seconds, default 90). Jars come from Maven Central via
 # pom.xml into .kafka/lib on first use (needs Java 17+ and Maven).
 set -euo pipefail
@@ -80,7 +84,10 @@ stop() {
   kill "-$signal" "$pid" 2>/dev/null || true
   for _ in $(seq 60); do kill -0 "$pid" 2>/dev/null || break; sleep 1; done
   rm -f "$STATE.pid"
-  if [ "$signal" = TERM ] && [ -z "${KEEP_DATA:-}" ]; then rm -rf "$(cat "$STATE.dir")" "$STATE.dir"; fi
+  if [ "$signal" = TERM ] && [ -z "${KEEP_DATA:-}" ]; then
+    rm -rf "$(cat "$STATE.dir")" "$STATE.dir"
+    echo "broker on port $PORT stopped, its topics deleted: recovery stores written against it (storywire run -r DIR) no longer apply (KEEP_DATA=1 keeps the data)" >&2
+  fi
 }
 
 case "${1:-}" in

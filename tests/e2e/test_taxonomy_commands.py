@@ -76,7 +76,7 @@ def test_a_head_fine_tuned_with_its_encoder_round_trips_into_the_flow(labelled, 
     assert main(["taxonomy", "eval", *common, "--model", str(model), "--out", str(tmp_path / "eval")]) == 0
     assert capsys.readouterr().out.strip().splitlines()[-1] == "accuracy: 1.000"  # seen data: the point is the round trip
 
-    enricher = Enricher(ModelsConfig(), TopicsConfig(head=str(model), rules=False))
+    enricher = Enricher.from_config(ModelsConfig(), TopicsConfig(head=str(model), rules=False))
     headlines = [HEADLINES["biz"][0], HEADLINES["sci"][0]]
     articles = [Article(str(i), h, published_at=0.0, received_at=0.0, origin="test", position=i) for i, h in enumerate(headlines)]
     codes = [[t.code for t in e.topics] for e in enricher.enrich(articles)]

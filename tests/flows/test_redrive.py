@@ -35,3 +35,15 @@ def test_redrive_writes_the_original_bytes_of_the_matching_dead_letters(tmp_path
 def test_redrive_of_a_missing_file_says_so(tmp_path, capsys):
     assert main(["dlq", "redrive", "--file", str(tmp_path / "none.jsonl"), "--out", str(tmp_path / "x.jsonl")]) == 1
     assert "dead-letters file" in capsys.readouterr().err
+
+
+def test_dead_letters_write_received_at_in_rfc3339_and_redrive_reads_old_float_ones_too(tmp_path):
+    letter = decode(RunConfig(), RawRecord(RAWS[0], "kafka:articles", 0, 1772452800.25, 0)).to_json()
+    assert letter["received_at"] == "2026-03-02T12:00:00.250Z"
+    old = {**letter, "received_at": 1772452800.25}  # as dead letters were written before
+    dead = tmp_path / "dead-letters.jsonl"
+    dead.write_text(json.dumps(letter) + "\n" + json.dumps(old) + "\n")
+    out = tmp_path / "redrive.jsonl"
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert main(["dlq", "redrive", "--file", str(dead), "--out", str(out)]) == 0
+    assert out.read_bytes().splitlines() == [RAWS[0], RAWS[0]]

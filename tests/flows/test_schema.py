@@ -48,11 +48,21 @@ def test_missing_published_at_defaults_to_receive_time():
         ({"id": "x", "title": "t", "published_at": True}, "field 'published_at': expected an RFC 3339 string or epoch ms, got a boolean"),
         ({"id": "x", "title": "t", "published_at": -5}, "between 1970 and 2100"),
         ({"id": "x", "title": "t", "published_at": 10**19}, "10000000000000000000 is not epoch milliseconds between 1970 and 2100"),
+        ({"id": "x", "title": "t", "published_at": 4102444800000.5}, "4102444800000.5 is not epoch milliseconds between 1970 and 2100"),
+        ({"id": "x", "title": "t", "published_at": "2026-03-02T06:10:00Z" + " " * 60}, "field 'published_at': 80 characters is not an RFC 3339"),
+        ({"id": "", "title": "t"}, "field 'id': expected a non-empty string"),
+        ({"id": "x", "title": "t", "lang": "e" * 36}, "field 'lang': 'eeee.* is not a language tag"),
     ],
 )
 def test_invalid_records_say_what_is_wrong(payload, message):
     with pytest.raises(InvalidArticle, match=message):
         decode(payload)
+
+
+def test_the_id_limit_follows_the_configuration():
+    assert decode({"id": "x" * 20, "title": "t"}, max_id_chars=20).id == "x" * 20
+    with pytest.raises(InvalidArticle, match="field 'id': 21 characters, over the limit of 20"):
+        decode({"id": "x" * 21, "title": "t"}, max_id_chars=20)
 
 
 def test_oversized_record_is_rejected_with_its_size():

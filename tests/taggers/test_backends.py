@@ -1,4 +1,4 @@
-"""Each fast encoder backend against the torch reference, and the content-hash memo of the enricher."""
+"""Each fast encoder backend against the torch reference."""
 
 import numpy as np
 import pytest
@@ -53,26 +53,6 @@ def test_static_backend_keeps_the_neighbourhoods_of_the_reference(reference, cac
 def test_unknown_backend_names_the_choices():
     with pytest.raises(ValueError, match="torch, onnx, onnx-int8, static"):
         make_encoder("tensorrt")
-
-
-def test_identical_texts_are_embedded_and_tagged_once():
-    from flows.config import ModelsConfig, TopicsConfig
-    from flows.enrich import Enricher
-    from flows.schema import Article
-
-    enricher = Enricher(ModelsConfig(memo_size=100), TopicsConfig())
-    seen = []
-    encode = enricher.encoder.encode
-    enricher.encoder.encode = lambda texts: seen.extend(texts) or encode(texts)
-
-    def article(i, title):
-        return Article(id=str(i), title=title, published_at=1.7e9, received_at=1.7e9, origin="t", position=i, lang="en")
-
-    first = enricher.enrich([article(1, TEXTS[0]), article(2, TEXTS[0]), article(3, TEXTS[1])])
-    again = enricher.enrich([article(4, TEXTS[1])])
-    assert seen == [TEXTS[0], TEXTS[1]]
-    assert np.array_equal(first[0].vector, first[1].vector) and np.array_equal(first[2].vector, again[0].vector)
-    assert first[0].entities == first[1].entities and first[0].entities
 
 
 def _gpu() -> bool:

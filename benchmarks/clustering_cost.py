@@ -1,7 +1,7 @@
 """What the clustering step costs per article, for two configurations side by side.
 
     .venv/bin/python benchmarks/clustering_cost.py [--set uci-14d] [--limit 10000] [--runs 3]
-        [--a '{"calibrated": false, ...}'] [--b '{}']
+        [--a '{"calibrated": false, ...}'] [--b '{}'] [--journal]
 
 Replays a dev set's features (computed by `storywire eval --suite dev`)
 through `OnlineStoryClusterer` with configuration A and B, alternating, and
@@ -10,6 +10,11 @@ Enrichment (NER, encoder) is the same for both, so this ratio is what a
 clustering change does to the flow's docs/s. Defaults: A = the clustering
 defaults before calibration (raw cosine 0.4, entity overlap 0.4, 24 h decay,
 stories retired after 72 h idle), B = today's defaults; re-clustering off.
+
+`--journal`: A and B are both B's configuration, B with every batch of 64 in
+a transaction (as the cluster step runs it: assign and drain the changes,
+then commit), so the ratio is what the undo log (clustering.journal) costs;
+the JSON adds the undo records per article.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.common import emit  # noqa: E402
 from benchmarks.tune_clustering import load_sets  # noqa: E402
 from clustering import OnlineStoryClusterer  # noqa: E402
-from flows.suite import assign  # noqa: E402
+from flows.suite import SetFeatures, assign  # noqa: E402
 
 BEFORE = {"calibrated": False, "threshold": 0.4, "weight_entities": 0.4, "weight_lexical": 0.0, "time_grace_hours": 0.0,
           "time_floor": 0.0, "retire_after_hours": 72.0}
@@ -40,19 +45,41 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--a", type=json.loads, default=BEFORE, help="JSON parameters of configuration A")
     parser.add_argument("--b", type=json.loads, default={}, help="JSON parameters of configuration B")
+    parser.add_argument("--journal", action="store_true", help="A = B's configuration without transactions, B with one per batch")
     args = parser.parse_args()
+    if args.journal:
+        args.a = args.b
     features = load_sets(args.features_dir, args.limit)[args.set]
     ms: dict[str, list[float]] = {"a": [], "b": []}
+    undo_records: list[int] = []
     for _ in range(args.runs):
         for name in ("a", "b"):
             clusterer = OnlineStoryClusterer(**{**getattr(args, name), "recluster_every": 0})
             started = time.perf_counter()
-            assign(features, clusterer)
+            if args.journal and name == "b":
+                undo_records = in_transactions(features, clusterer)
+            else:
+                assign(features, clusterer)
             ms[name].append(1000 * (time.perf_counter() - started) / len(features.ids))
     median = {name: round(statistics.median(values), 3) for name, values in ms.items()}
     emit({"set": args.set, "articles": len(features.ids), "runs": args.runs, "a": args.a, "b": args.b or "defaults",
-          "ms_per_article": median, "all_runs_ms": {k: [round(v, 3) for v in vs] for k, vs in ms.items()},
-          "b_over_a": round(median["b"] / median["a"], 2)})
+          "journal": args.journal, "ms_per_article": median, "all_runs_ms": {k: [round(v, 3) for v in vs] for k, vs in ms.items()},
+          "b_over_a": round(median["b"] / median["a"], 3),
+          **({"undo_records_per_article": round(sum(undo_records) / len(features.ids), 1),
+              "max_undo_records_per_batch": max(undo_records)} if args.journal else {})})
+
+
+def in_transactions(features: SetFeatures, clusterer: OnlineStoryClusterer, batch_size: int = 64) -> list[int]:
+    """`assign`'s work, each batch one transaction as in the cluster step; the undo records each batch kept."""
+    docs, sizes = features.docs(), []
+    for start in range(0, len(docs), batch_size):
+        clusterer.begin()
+        clusterer.partial_fit_predict(docs[start : start + batch_size])
+        clusterer.drain_changes()
+        assert clusterer._journal is not None
+        sizes.append(len(clusterer._journal))
+        clusterer.commit()
+    return sizes
 
 
 if __name__ == "__main__":

@@ -33,8 +33,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 from bytewax.operators import StatefulBatchLogic
 
-from clustering import OnlineStoryClusterer, StoryDoc, next_version
-from clustering.background import ReclusterWorker
+from clustering import OnlineStoryClusterer, ReclusterWorker, StoryDoc, next_version
 from flows import metrics
 from flows.config import ClusteringConfig, LimitsConfig
 from flows.enrich import EnrichedArticle, dead_letter_for, where

@@ -359,3 +359,22 @@ def test_a_store_whose_snapshots_were_deleted_keeps_its_stories(tmp_path):
     first.snapshot()  # it took a snapshot: a later start without one lost the store, not this run's epoch
     again = started(8).process([item("b", [0, 1])])
     assert not [r for r in again if r.output == STORIES and r.body is None]
+
+
+def test_the_flow_owns_the_reclustering_process_and_hands_it_to_the_clusterer():
+    """Issue 17: the estimator starts no process; the step starts one per shard (and one for a restored shard)."""
+    from clustering import ReclusterWorker
+    from flows.cluster_step import new_shard_state
+
+    assert new_shard_state(ClusteringConfig(recluster_mode="inline"), "default").clusterer.recluster_worker is None
+    assert new_shard_state(ClusteringConfig(recluster_every=0), "default").clusterer.recluster_worker is None
+    state = new_shard_state(ClusteringConfig(), "default", replay=True)
+    workers = [state.clusterer.recluster_worker]
+    try:
+        assert isinstance(workers[0], ReclusterWorker) and workers[0]._pool is not None  # started, warming up
+        restored = ShardLogic(copy.deepcopy(state), ClusteringConfig(), lambda _: "default", lambda: VERSIONS, replay=True)
+        workers.append(restored.state.clusterer.recluster_worker)
+        assert workers[1] is not workers[0] and workers[1]._pool is not None  # the snapshot held none: the step gave it one
+    finally:
+        for worker in workers:
+            worker.close()

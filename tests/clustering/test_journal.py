@@ -36,10 +36,12 @@ def stream(seed: int, n: int = 150, topics: int = 8) -> list[StoryDoc]:
     return docs
 
 
-def clusterer() -> OnlineStoryClusterer:
-    return OnlineStoryClusterer(threshold=9.0, recluster_every=25, min_cluster_size=4, recluster_dims=0, merge_min_cosine=0.3,
-                                min_split_size=3, split_max_cosine=0.9, window_hours=30, max_window=90, retire_after_articles=30,
-                                max_live_stories=12, n_candidates=5)
+PARAMS = dict(threshold=9.0, recluster_every=25, min_cluster_size=4, recluster_dims=0, merge_min_cosine=0.3, min_split_size=3,
+              split_max_cosine=0.9, window_hours=30, max_window=90, retire_after_articles=30, max_live_stories=12, n_candidates=5)
+
+
+def clusterer(**overrides) -> OnlineStoryClusterer:
+    return OnlineStoryClusterer(**{**PARAMS, **overrides})
 
 
 def feed(c: OnlineStoryClusterer, docs: list[StoryDoc], edits: tuple[str, ...] = ()) -> list[tuple[str, str, bool]]:
@@ -128,6 +130,35 @@ def test_the_failed_batch_in_the_property_reaches_merges_splits_and_retirements(
     statuses = {x[1] for x in seen if x[1] in ("merged", "retired")}
     assert reasons == {"merged", "split"} and statuses == {"merged", "retired"}
     assert max(windows) < 150  # articles left the window
+
+
+def test_a_rolled_back_batch_takes_the_background_result_again_and_unsubmits_its_own(state_of):
+    """Replay mode: the failed batch took the re-clustering started a period earlier, applied it and submitted
+    the next; after the rollback the same result is applied at the same point and the next job starts again."""
+    from clustering import ReclusterWorker
+
+    worker = ReclusterWorker()
+    try:
+        c = clusterer(recluster_mode="replay", recluster_worker=worker)
+        docs = stream(0)
+        batches = [docs[i : i + 10] for i in range(0, len(docs), 10)]
+        for batch in batches[:4]:  # 40 articles: the job submitted at 25 is in flight
+            feed(c, batch)
+        assert c._background.pending
+        untouched = copy.deepcopy(c)
+        untouched.recluster_worker = worker
+        before, in_flight = state_of(c), c._background._job
+        c.begin()
+        with failing(OnlineStoryClusterer, "_expire", 1, after=False), pytest.raises(Injected):
+            feed(c, batches[4] + batches[5])  # took and applied the result at 50, submitted the next, then failed
+        assert c._background._job is not in_flight and c.drain_changes()[1]  # the next one, and the result moved articles
+        c.rollback()
+        assert state_of(c) == before and c._background._job is in_flight
+        for batch in batches[4:]:
+            assert feed(c, batch) == feed(untouched, batch)
+        assert state_of(c) == state_of(untouched)
+    finally:
+        worker.close()
 
 
 def test_a_transaction_that_raises_rolls_back_and_one_that_ends_commits(state_of):

@@ -14,7 +14,7 @@ stories retired after 72 h idle), B = today's defaults; re-clustering off.
 `--journal`: A and B are both B's configuration, B with every batch of 64 in
 a transaction (as the cluster step runs it: assign and drain the changes,
 then commit), so the ratio is what the undo log (clustering.journal) costs;
-the JSON adds the undo records per article.
+the JSON adds the undo records per article and whether both gave the same stories.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.common import emit  # noqa: E402
 from benchmarks.tune_clustering import load_sets  # noqa: E402
 from clustering import OnlineStoryClusterer  # noqa: E402
-from flows.suite import SetFeatures, assign  # noqa: E402
+from flows.suite import assign  # noqa: E402
 
 BEFORE = {"calibrated": False, "threshold": 0.4, "weight_entities": 0.4, "weight_lexical": 0.0, "time_grace_hours": 0.0,
           "time_floor": 0.0, "retire_after_hours": 72.0}
@@ -51,35 +51,40 @@ def main() -> None:
         args.a = args.b
     features = load_sets(args.features_dir, args.limit)[args.set]
     ms: dict[str, list[float]] = {"a": [], "b": []}
-    undo_records: list[int] = []
+    stories: dict[str, dict[str, str]] = {}
     for _ in range(args.runs):
         for name in ("a", "b"):
-            clusterer = OnlineStoryClusterer(**{**getattr(args, name), "recluster_every": 0})
+            kind = Journaled if args.journal and name == "b" else OnlineStoryClusterer
+            clusterer = kind(**{**getattr(args, name), "recluster_every": 0})
             started = time.perf_counter()
-            if args.journal and name == "b":
-                undo_records = in_transactions(features, clusterer)
-            else:
-                assign(features, clusterer)
+            stories[name] = assign(features, clusterer)
+            if isinstance(clusterer, Journaled):
+                clusterer.commit_open()
             ms[name].append(1000 * (time.perf_counter() - started) / len(features.ids))
     median = {name: round(statistics.median(values), 3) for name, values in ms.items()}
     emit({"set": args.set, "articles": len(features.ids), "runs": args.runs, "a": args.a, "b": args.b or "defaults",
           "journal": args.journal, "ms_per_article": median, "all_runs_ms": {k: [round(v, 3) for v in vs] for k, vs in ms.items()},
           "b_over_a": round(median["b"] / median["a"], 3),
-          **({"undo_records_per_article": round(sum(undo_records) / len(features.ids), 1),
-              "max_undo_records_per_batch": max(undo_records)} if args.journal else {})})
+          **({"identical_stories": stories["a"] == stories["b"],
+              "undo_records_per_article": round(sum(clusterer.undo_records) / len(features.ids), 1),
+              "max_undo_records_per_batch": max(clusterer.undo_records)} if isinstance(clusterer, Journaled) else {})})
 
 
-def in_transactions(features: SetFeatures, clusterer: OnlineStoryClusterer, batch_size: int = 64) -> list[int]:
-    """`assign`'s work, each batch one transaction as in the cluster step; the undo records each batch kept."""
-    docs, sizes = features.docs(), []
-    for start in range(0, len(docs), batch_size):
-        clusterer.begin()
-        clusterer.partial_fit_predict(docs[start : start + batch_size])
-        clusterer.drain_changes()
-        assert clusterer._journal is not None
-        sizes.append(len(clusterer._journal))
-        clusterer.commit()
-    return sizes
+class Journaled(OnlineStoryClusterer):
+    """Every batch in a transaction, as in the cluster step: it opens with the batch and commits once the
+    batch's changes were drained (at the next batch); `undo_records` counts what each batch journaled."""
+
+    undo_records: list[int]
+
+    def partial_fit_predict(self, docs):
+        self.commit_open()
+        self.begin()
+        return super().partial_fit_predict(docs)
+
+    def commit_open(self) -> None:
+        if self._journal is not None:
+            self.__dict__.setdefault("undo_records", []).append(len(self._journal))
+            self.commit()
 
 
 if __name__ == "__main__":

@@ -51,20 +51,26 @@ def main() -> None:
         args.a = args.b
     features = load_sets(args.features_dir, args.limit)[args.set]
     ms: dict[str, list[float]] = {"a": [], "b": []}
+    cpu_ms: dict[str, list[float]] = {"a": [], "b": []}
     stories: dict[str, dict[str, str]] = {}
     for _ in range(args.runs):
         for name in ("a", "b"):
             kind = Journaled if args.journal and name == "b" else OnlineStoryClusterer
             clusterer = kind(**{**getattr(args, name), "recluster_every": 0})
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), time.process_time()
             stories[name] = assign(features, clusterer)
             if isinstance(clusterer, Journaled):
                 clusterer.commit_open()
             ms[name].append(1000 * (time.perf_counter() - started) / len(features.ids))
+            cpu_ms[name].append(1000 * (time.process_time() - cpu_started) / len(features.ids))
     median = {name: round(statistics.median(values), 3) for name, values in ms.items()}
+    cpu = {name: round(statistics.median(values), 3) for name, values in cpu_ms.items()}
     emit({"set": args.set, "articles": len(features.ids), "runs": args.runs, "a": args.a, "b": args.b or "defaults",
           "journal": args.journal, "ms_per_article": median, "all_runs_ms": {k: [round(v, 3) for v in vs] for k, vs in ms.items()},
           "b_over_a": round(median["b"] / median["a"], 3),
+          # CPU time of this process: less disturbed than wall time on a shared machine
+          "cpu_ms_per_article": cpu, "cpu_b_over_a": round(cpu["b"] / cpu["a"], 3),
+          "paired_cpu_ratios": sorted(round(b / a, 3) for a, b in zip(cpu_ms["a"], cpu_ms["b"])),
           **({"identical_stories": stories["a"] == stories["b"],
               "undo_records_per_article": round(sum(clusterer.undo_records) / len(features.ids), 1),
               "max_undo_records_per_batch": max(clusterer.undo_records)} if isinstance(clusterer, Journaled) else {})})

@@ -435,8 +435,9 @@ class OnlineStoryClusterer:
         """Before a story's first change in a transaction: its before-image (counters copied, as they change in place)."""
         journal = self._journal
         if journal is not None and journal.first_change(story):
-            image = {k: v.copy() if isinstance(v, Counter) else v for k, v in story.__dict__.items()}
-            journal.record(_restore_story, story, image)
+            attributes = story.__dict__.copy()
+            counters = {k: dict(v) for k, v in attributes.items() if isinstance(v, Counter)}  # a plain copy is ~10x faster
+            journal.record(_restore_story, story, attributes, counters)
 
     def _touch(self, story: Story) -> None:
         self._save(story)
@@ -636,10 +637,11 @@ class OnlineStoryClusterer:
             del_item(self._journal, self.stories_, story.story_id)
 
 
-def _restore_story(story: Story, image: dict) -> None:
-    """Back to a before-image, in place: the window and the index refer to the story object."""
+def _restore_story(story: Story, attributes: dict, counters: dict[str, dict]) -> None:
+    """Back to a before-image, in place: `stories_` and `_changed` refer to the story object."""
     story.__dict__.clear()
-    story.__dict__.update(image)
+    story.__dict__.update(attributes)
+    story.__dict__.update({k: Counter(v) for k, v in counters.items()})  # in the order they were in
 
 
 def _opening_number(story_id: str) -> int:

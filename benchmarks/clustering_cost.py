@@ -11,10 +11,11 @@ clustering change does to the flow's docs/s. Defaults: A = the clustering
 defaults before calibration (raw cosine 0.4, entity overlap 0.4, 24 h decay,
 stories retired after 72 h idle), B = today's defaults; re-clustering off.
 
-`--journal`: A and B are both B's configuration, B with every batch of 64 in
-a transaction (as the cluster step runs it: assign and drain the changes,
-then commit), so the ratio is what the undo log (clustering.journal) costs;
-the JSON adds the undo records per article and whether both gave the same stories.
+`--journal`: B's configuration twice, in lockstep batch by batch, once with
+every batch of 64 in a transaction as the cluster step runs it (assign, drain
+the changes, commit): the ratio of their CPU time is what the undo log
+(clustering.journal) costs; the JSON adds the undo records per article and
+whether both gave the same assignments.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.common import emit  # noqa: E402
 from benchmarks.tune_clustering import load_sets  # noqa: E402
 from clustering import OnlineStoryClusterer  # noqa: E402
-from flows.suite import assign  # noqa: E402
+from flows.suite import SetFeatures, assign  # noqa: E402
 
 BEFORE = {"calibrated": False, "threshold": 0.4, "weight_entities": 0.4, "weight_lexical": 0.0, "time_grace_hours": 0.0,
           "time_floor": 0.0, "retire_after_hours": 72.0}
@@ -47,50 +48,55 @@ def main() -> None:
     parser.add_argument("--b", type=json.loads, default={}, help="JSON parameters of configuration B")
     parser.add_argument("--journal", action="store_true", help="A = B's configuration without transactions, B with one per batch")
     args = parser.parse_args()
-    if args.journal:
-        args.a = args.b
     features = load_sets(args.features_dir, args.limit)[args.set]
+    if args.journal:
+        emit({"set": args.set, "articles": len(features.ids), "runs": args.runs, "params": args.b or "defaults",
+              **journal_cost(features, args.b, args.runs)})
+        return
     ms: dict[str, list[float]] = {"a": [], "b": []}
-    cpu_ms: dict[str, list[float]] = {"a": [], "b": []}
-    stories: dict[str, dict[str, str]] = {}
     for _ in range(args.runs):
         for name in ("a", "b"):
-            kind = Journaled if args.journal and name == "b" else OnlineStoryClusterer
-            clusterer = kind(**{**getattr(args, name), "recluster_every": 0})
-            started, cpu_started = time.perf_counter(), time.process_time()
-            stories[name] = assign(features, clusterer)
-            if isinstance(clusterer, Journaled):
-                clusterer.commit_open()
+            clusterer = OnlineStoryClusterer(**{**getattr(args, name), "recluster_every": 0})
+            started = time.perf_counter()
+            assign(features, clusterer)
             ms[name].append(1000 * (time.perf_counter() - started) / len(features.ids))
-            cpu_ms[name].append(1000 * (time.process_time() - cpu_started) / len(features.ids))
     median = {name: round(statistics.median(values), 3) for name, values in ms.items()}
-    cpu = {name: round(statistics.median(values), 3) for name, values in cpu_ms.items()}
     emit({"set": args.set, "articles": len(features.ids), "runs": args.runs, "a": args.a, "b": args.b or "defaults",
-          "journal": args.journal, "ms_per_article": median, "all_runs_ms": {k: [round(v, 3) for v in vs] for k, vs in ms.items()},
-          "b_over_a": round(median["b"] / median["a"], 3),
-          # CPU time of this process: less disturbed than wall time on a shared machine
-          "cpu_ms_per_article": cpu, "cpu_b_over_a": round(cpu["b"] / cpu["a"], 3),
-          "paired_cpu_ratios": sorted(round(b / a, 3) for a, b in zip(cpu_ms["a"], cpu_ms["b"])),
-          **({"identical_stories": stories["a"] == stories["b"],
-              "undo_records_per_article": round(sum(clusterer.undo_records) / len(features.ids), 1),
-              "max_undo_records_per_batch": max(clusterer.undo_records)} if isinstance(clusterer, Journaled) else {})})
+          "ms_per_article": median, "all_runs_ms": {k: [round(v, 3) for v in vs] for k, vs in ms.items()},
+          "b_over_a": round(median["b"] / median["a"], 2)})
 
 
-class Journaled(OnlineStoryClusterer):
-    """Every batch in a transaction, as in the cluster step: it opens with the batch and commits once the
-    batch's changes were drained (at the next batch); `undo_records` counts what each batch journaled."""
-
-    undo_records: list[int]
-
-    def partial_fit_predict(self, docs):
-        self.commit_open()
-        self.begin()
-        return super().partial_fit_predict(docs)
-
-    def commit_open(self) -> None:
-        if self._journal is not None:
-            self.__dict__.setdefault("undo_records", []).append(len(self._journal))
-            self.commit()
+def journal_cost(features: SetFeatures, params: dict, runs: int, batch_size: int = 64) -> dict:
+    """Two clusterers in lockstep, batch by batch (which goes first alternates), one running each batch in a
+    transaction as the cluster step does (assign, drain, commit): side by side, so a shared machine's load
+    falls on both alike. Times are this process's CPU time."""
+    docs = features.docs()
+    plain_ms, journaled_ms, undo_records = [], [], []
+    identical = True
+    for _ in range(runs):
+        plain, journaled = (OnlineStoryClusterer(**{**params, "recluster_every": 0}) for _ in range(2))
+        spent = {id(plain): 0.0, id(journaled): 0.0}
+        for n, start in enumerate(range(0, len(docs), batch_size)):
+            batch, out = docs[start : start + batch_size], {}
+            for clusterer in (plain, journaled) if n % 2 else (journaled, plain):
+                started = time.process_time()
+                if clusterer is journaled:
+                    clusterer.begin()
+                assigned = clusterer.partial_fit_predict(batch)
+                changed, moved = clusterer.drain_changes()
+                if clusterer._journal is not None:
+                    undo_records.append(len(clusterer._journal))
+                    clusterer.commit()
+                spent[id(clusterer)] += time.process_time() - started
+                out[id(clusterer)] = ([(a.story_id, a.score) for a in assigned], [(s.story_id, s.version) for s in changed], moved)
+            identical = identical and out[id(plain)] == out[id(journaled)]
+        plain_ms.append(1000 * spent[id(plain)] / len(docs))
+        journaled_ms.append(1000 * spent[id(journaled)] / len(docs))
+    ratios = [j / p for p, j in zip(plain_ms, journaled_ms)]
+    return {"cpu_ms_per_article": {"plain": round(statistics.median(plain_ms), 3), "journaled": round(statistics.median(journaled_ms), 3)},
+            "journaled_over_plain": round(statistics.median(ratios), 3), "all_run_ratios": sorted(round(r, 3) for r in ratios),
+            "identical_assignments": identical, "undo_records_per_article": round(sum(undo_records) / runs / len(docs), 1),
+            "max_undo_records_per_batch": max(undo_records)}
 
 
 if __name__ == "__main__":

@@ -36,6 +36,11 @@ class Journal:
         self._imaged.add(key)
         return True
 
+    def created(self, obj: object) -> None:
+        """`obj` was made in this transaction: a rollback drops it, so it needs no before-image."""
+        self._imaged.add(id(obj))
+        self._undo.append((_keep, (obj,)))  # holds it, so its id is not reused while the transaction is open
+
     def set_item(self, mapping: MutableMapping, key: Any, value: Any) -> None:
         """`mapping[key] = value`, revertible (a replaced value goes back in place, a new key is removed)."""
         if key in mapping:
@@ -57,6 +62,10 @@ class Journal:
             undo, args = self._undo.pop()
             undo(*args)
         self._imaged.clear()
+
+
+def _keep(obj: object) -> None:
+    """The undo of creating an object: nothing (the records that added it somewhere take it out)."""
 
 
 def set_item(journal: Journal | None, mapping: MutableMapping, key: Any, value: Any) -> None:

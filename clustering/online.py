@@ -524,6 +524,8 @@ class OnlineStoryClusterer:
         generation = getattr(self, "generation_", 0)
         story_id = f"{self.shard}-{generation}-{self.n_stories_opened_:06d}" if generation else f"{self.shard}-{self.n_stories_opened_:06d}"
         story = Story(story_id, published_at, published_at, np.zeros(dimension, dtype=np.float32), late=late)
+        if self._journal is not None:
+            self._journal.created(story)
         set_item(self._journal, self.stories_, story_id, story)
         return story
 

@@ -8,11 +8,14 @@ decaying histogram of the cosines between each new article and that sample:
 almost all of those pairs are unrelated, and their median and inter-quartile
 spread (robust to the few related pairs) turn a cosine into "standard
 deviations above unrelated" for this stream.
+With a `journal`, `observe` records its before-image (clustering.journal).
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from clustering.journal import Journal
 
 _BINS = 400  # cosines in [-1, 1], 0.005 wide
 _REFRESH_EVERY = 16  # articles between re-reading the quantiles (they move slowly once the sample is full)
@@ -50,8 +53,10 @@ class CosineBackground:
         self._rng = np.random.default_rng(seed)
         self.median_, self.scale_ = prior_median, prior_scale
 
-    def observe(self, vector: np.ndarray) -> None:
+    def observe(self, vector: np.ndarray, journal: Journal | None = None) -> None:
         """Add the article's cosines to the sample to the histogram, then offer it to the sample."""
+        if journal is not None and journal.first_change(self):
+            journal.record(self._restore, self, self.__dict__.copy(), self._histogram.copy(), self._rng.bit_generator.state)
         if self._sample is None:
             self._sample = np.zeros((self.sample_size, len(vector)), dtype=np.float32)
         filled = min(self._seen, self.sample_size)
@@ -66,7 +71,17 @@ class CosineBackground:
         self._seen += 1
         slot = self._seen - 1 if self._seen <= self.sample_size else int(self._rng.integers(0, self._seen))
         if slot < self.sample_size:
+            if journal is not None:
+                journal.record(self._sample.__setitem__, slot, self._sample[slot].copy())
             self._sample[slot] = vector
+
+    @staticmethod
+    def _restore(background: "CosineBackground", attributes: dict, histogram: np.ndarray, rng_state: dict) -> None:
+        """Back to a before-image: the histogram and the generator change in place, the sample's rows are undone one by one."""
+        background.__dict__.clear()
+        background.__dict__.update(attributes)
+        background._histogram[:] = histogram
+        background._rng.bit_generator.state = rng_state
 
     def standardize(self, cosine: np.ndarray) -> np.ndarray:
         """Cosines in robust standard deviations above the stream's unrelated pairs."""

@@ -5,7 +5,7 @@ acquisitions); the words and names that differ (places, people, numbers such
 as death tolls and dates) tell the events apart. Document frequencies come from
 the stream itself, in a fixed-size table of hashed terms, so their memory does
 not grow with the vocabulary; the hash is crc32, stable across processes, so
-replays repeat.
+replays repeat. With a `journal`, `observe` records its inverse (clustering.journal).
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+from clustering.journal import Journal
 
 _WORD = re.compile(r"[a-z0-9]+")
 
@@ -52,10 +54,17 @@ class TermStatistics:
     def bucket(self, key: Key) -> int:
         return key if isinstance(key, int) else _bucket(key, self.n_buckets)
 
-    def observe(self, keys: Iterable[Key]) -> None:
+    def observe(self, keys: Iterable[Key], journal: Journal | None = None) -> None:
         """One document that holds these (distinct) terms."""
+        buckets = np.unique(self._buckets(list(keys)))
         self.n_docs_ += 1
-        self._df[np.unique(self._buckets(list(keys)))] += 1.0
+        self._df[buckets] += 1.0
+        if journal is not None:  # counts are whole numbers in float64: subtracting restores them exactly
+            journal.record(self._unobserve, buckets)
+
+    def _unobserve(self, buckets: np.ndarray) -> None:
+        self.n_docs_ -= 1
+        self._df[buckets] -= 1.0
 
     def document_frequency(self, keys: Sequence[Key]) -> np.ndarray:
         return self._df[self._buckets(keys)]

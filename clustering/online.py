@@ -7,20 +7,27 @@ import math
 import sys
 import time
 from collections import Counter, deque
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from typing import Iterator
 
 import numpy as np
 
-from clustering.background import BackgroundReclusterer
+from clustering.background import BackgroundReclusterer, ReclusterWorker
 from clustering.calibration import CosineBackground
 from clustering.index import CentroidIndex
+from clustering.journal import Journal, del_item, set_item
 from clustering.lexical import Terms, TermStatistics
-from clustering.recluster import ReclusterResult, recluster
+from clustering.recluster import REDUCTIONS, ReclusterResult, recluster
 from clustering.story import Story, StoryDoc, next_version
 from clustering.window import WindowVectors
 
 HOUR = 3600.0
 MAX_DOC_TERMS = 64  # hashed words kept per article for its story's lexical profile
+RECLUSTER_MODES = ("inline", "live", "replay")
+# what a transaction saves once, at `begin`: the counters, and the containers drain_changes replaces
+_SAVED_AT_BEGIN = ("n_docs_seen_", "n_stories_opened_", "generation_", "watermark_", "window_bytes_", "last_recluster_window_",
+                   "_changed", "_moved")
 
 
 @dataclass(frozen=True)
@@ -89,7 +96,9 @@ class OnlineStoryClusterer:
     (clustering.recluster). `recluster_mode` says where it runs: "inline" (in
     the stream, simple), "live" (a background process; applied as soon as it is
     ready) or "replay" (a background process; applied exactly one period later,
-    waiting if needed, so replays are reproducible). Stories it unites are
+    waiting if needed, so replays are reproducible); the background modes need a
+    `recluster_worker` (clustering.background.ReclusterWorker): the caller owns
+    that process, the estimator starts none. Stories it unites are
     merged if their centroids agree (cosine >= `merge_min_cosine`), the oldest
     ID surviving; parts it splits off (at least `min_split_size` articles, 0 =
     never, whose centroid is below `split_max_cosine` to the rest) become a new
@@ -111,6 +120,15 @@ class OnlineStoryClusterer:
     an older snapshot never mints an ID or a (story, version) that the lost run
     already published.
 
+    A batch is atomic when wrapped in `transaction()` (or `begin`, then
+    `commit` or `rollback`): every change it makes records its inverse in an
+    undo log (clustering.journal), so `rollback` restores exactly the state
+    before `begin` at a cost in the changes, not in the state's size.
+
+    Parameters are checked when the first batch is fitted (and at every batch,
+    as settings may change on a restored estimator): a bad one raises
+    ValueError naming it.
+
     Learned attributes: `stories_` (live stories by ID), `n_docs_seen_`, `window_bytes_`, `generation_`,
     `watermark_` (latest published_at seen), `recluster_seconds_`, `last_recluster_window_`
     (articles in the latest window handed to HDBSCAN), `recluster_worker_restarts_`.
@@ -120,6 +138,7 @@ class OnlineStoryClusterer:
     _background: BackgroundReclusterer
     _changed: dict[str, Story]
     _moved: list[Reassignment]
+    _journal: Journal | None = None  # set while a transaction is open
 
     def __init__(
         self,
@@ -149,6 +168,7 @@ class OnlineStoryClusterer:
         recluster_mode: str = "inline",
         n_candidates: int = 20,
         shard: str = "default",
+        recluster_worker: ReclusterWorker | None = None,
     ) -> None:
         self.threshold = threshold
         self.calibrated = calibrated
@@ -175,11 +195,100 @@ class OnlineStoryClusterer:
         self.recluster_mode = recluster_mode
         self.n_candidates = n_candidates
         self.shard = shard
+        self.recluster_worker = recluster_worker
+
+    def _validate_params(self) -> None:
+        """Say which parameter is wrong and what it takes, before it corrupts a story."""
+        def check(ok: bool, name: str, rule: str) -> None:
+            if not ok:
+                raise ValueError(f"OnlineStoryClusterer: {name}={getattr(self, name)!r}, {rule}")
+
+        def finite(name: str, low: float = -math.inf) -> None:
+            value = getattr(self, name)
+            check(isinstance(value, (int, float)) and math.isfinite(value) and value >= low, name,
+                  "must be a finite number" + (f" >= {low}" if low > -math.inf else ""))
+
+        def integer(name: str, low: int) -> None:
+            value = getattr(self, name)
+            check(isinstance(value, int) and not isinstance(value, bool) and value >= low, name, f"must be an integer >= {low}")
+
+        for name in ("threshold", "merge_min_cosine", "split_max_cosine"):
+            finite(name)
+        for name in ("weight_cosine", "weight_entities", "weight_lexical", "time_grace_hours"):
+            finite(name, 0.0)
+        for name in ("time_scale_hours", "window_hours", "retire_after_hours"):
+            finite(name, 0.0)
+            check(getattr(self, name) > 0, name, "must be > 0")
+        finite("time_floor", 0.0)
+        check(self.time_floor <= 1, "time_floor", "must be in [0, 1]")
+        for name, low in (("lexical_chars", 0), ("max_window", 1), ("max_window_bytes", 1), ("retire_after_articles", 1),
+                          ("max_live_stories", 1), ("recluster_every", 0), ("min_cluster_size", 2), ("recluster_dims", 0),
+                          ("min_split_size", 0), ("n_candidates", 1)):
+            integer(name, low)
+        check(self.reduction in REDUCTIONS, "reduction", f"use one of {', '.join(REDUCTIONS)}")
+        check(self.recluster_mode in RECLUSTER_MODES, "recluster_mode", f"use {', '.join(RECLUSTER_MODES)}")
+        check(self.recluster_mode == "inline" or not self.recluster_every or isinstance(self.recluster_worker, ReclusterWorker),
+              "recluster_worker", f"recluster_mode={self.recluster_mode!r} re-clusters in a worker process the caller owns: "
+              "pass recluster_worker=clustering.background.ReclusterWorker(reduction) (or use recluster_mode='inline')")
+        check(isinstance(self.shard, str) and bool(self.shard), "shard", "must be a non-empty string")
+
+    # -- transactions ----------------------------------------------------
+
+    def begin(self) -> None:
+        """Open a transaction: from here every change is journaled until `commit` or `rollback`."""
+        if self._journal is not None:
+            raise RuntimeError("a transaction is already open")
+        journal = Journal()
+        if hasattr(self, "stories_"):
+            journal.record(self.__dict__.update, {name: getattr(self, name) for name in _SAVED_AT_BEGIN})
+            journal.record(self._restore_order, list(self.recluster_seconds_))
+        else:  # a rollback returns to no learned state at all
+            journal.record(self._forget_learned, set(self.__dict__))
+        self._journal = journal
+
+    def commit(self) -> None:
+        """Keep the transaction's changes and drop its journal."""
+        self.__dict__.pop("_journal", None)
+
+    def rollback(self) -> None:
+        """Undo every change since `begin`, newest first: the state is exactly what it was."""
+        journal = self.__dict__.pop("_journal", None)
+        if journal is None:
+            raise RuntimeError("no transaction is open")
+        journal.rollback()
+
+    @contextmanager
+    def transaction(self) -> Iterator["OnlineStoryClusterer"]:
+        """`with clusterer.transaction():` commits when the block ends, rolls back if it raises."""
+        self.begin()
+        try:
+            yield self
+        except BaseException:
+            self.rollback()
+            raise
+        self.commit()
+
+    def _forget_learned(self, keep: set[str]) -> None:
+        for name in set(self.__dict__) - keep:
+            del self.__dict__[name]
+
+    def _restore_order(self, recluster_seconds: list[float]) -> None:
+        """The last undo: the re-clustering timings as they were, and the order of the dicts that
+        lost keys (a key put back goes to the end). Live stories are in the order they were opened,
+        the window in arrival order, which `_order` keeps."""
+        self.recluster_seconds_[:] = recluster_seconds
+        stories = sorted(self.stories_.items(), key=lambda item: _opening_number(item[0]))
+        window = [(e.doc.id, e) for e in self._order if self._window.get(e.doc.id) is e]
+        self.stories_.clear()
+        self.stories_.update(stories)
+        self._window.clear()
+        self._window.update(window)
 
     # -- estimator API ---------------------------------------------------
 
     def partial_fit_predict(self, docs: list[StoryDoc]) -> list[Assignment]:
         """Assign a batch of articles in order; updates the stories as it goes."""
+        self._validate_params()
         if not hasattr(self, "stories_"):
             self._initialize()
         assignments = []
@@ -194,17 +303,22 @@ class OnlineStoryClusterer:
         return assignments
 
     def _apply_if_ready(self) -> None:
-        if self.recluster_mode == "live" and self._background.ready:
+        if self.recluster_mode == "live" and self._background.pending and self._background.ready(self._worker):
             self._timed(self._apply_taken)
 
+    @property
+    def _worker(self) -> ReclusterWorker:
+        assert self.recluster_worker is not None, "checked by _validate_params"
+        return self.recluster_worker
+
     def _apply_taken(self) -> None:
-        result = self._background.take(wait=False)
+        result = self._background.take(self._worker, wait=False, journal=self._journal)
         if result is not None:  # None: its worker died, the job was sent again
             self.apply_recluster(result)
 
     def _recluster(self) -> None:
         if self.recluster_mode == "replay" and self._background.pending:
-            result = self._background.take()  # the fixed point: one period after it was started
+            result = self._background.take(self._worker, journal=self._journal)  # the fixed point: one period after it was started
             assert result is not None  # a waiting take always returns the result
             self.apply_recluster(result)
         if self.recluster_mode != "inline" and self._background.pending:
@@ -214,7 +328,7 @@ class OnlineStoryClusterer:
         if self.recluster_mode == "inline":
             self.apply_recluster(recluster(snapshot, *self._recluster_args()))
         else:
-            self._background.submit(snapshot, *self._recluster_args())
+            self._background.submit(self._worker, snapshot, *self._recluster_args(), journal=self._journal)
 
     def _recluster_args(self) -> tuple[int, int, int, str]:
         return self.min_cluster_size, self.recluster_dims, self.min_split_size, self.reduction
@@ -228,7 +342,8 @@ class OnlineStoryClusterer:
     @property
     def recluster_worker_restarts_(self) -> int:
         """Background re-clustering workers that died and were replaced (clustering.background)."""
-        return self._background.restarts if hasattr(self, "_background") else 0
+        worker = getattr(self, "recluster_worker", None)
+        return worker.restarts if worker is not None else 0
 
     def partial_fit(self, docs: list[StoryDoc]) -> "OnlineStoryClusterer":
         self.partial_fit_predict(docs)
@@ -245,6 +360,7 @@ class OnlineStoryClusterer:
             return None
         self._leave_window(entry)
         story = self.stories_[entry.story_id]
+        self._save(story)
         story.remove(entry.doc)
         self._touch(story)
         return entry.story_id
@@ -265,6 +381,7 @@ class OnlineStoryClusterer:
         changed = [self._changed[sid] for sid in sorted(self._changed)]
         for story in changed:  # once per batch, not per article: the keywords a story record carries
             if story.status == "active":
+                self._save(story)
                 story.rank_terms(self._title_term_rarity)
         moved = self._moved
         self._changed, self._moved = {}, []
@@ -279,11 +396,7 @@ class OnlineStoryClusterer:
         self.generation_ = 0
         self.recluster_seconds_: list[float] = []  # time re-clustering held the stream, not yet reported
         self.last_recluster_window_ = 0
-        self._background = BackgroundReclusterer(self.reduction)
-        if self.recluster_mode != "inline":
-            if self.recluster_mode not in ("live", "replay"):
-                raise ValueError(f"recluster_mode {self.recluster_mode!r}: use inline, live or replay")
-            self._background.start()
+        self._background = BackgroundReclusterer()
         self.watermark_ = -math.inf
         self._window: dict[str, _WindowEntry] = {}  # in arrival order
         self.window_bytes_ = 0
@@ -306,6 +419,7 @@ class OnlineStoryClusterer:
         """Restore a snapshot; one taken before the stream statistics existed starts them afresh."""
         self.__dict__.update(state)
         self.__dict__.setdefault("max_window_bytes", 256 * 2**20)
+        self.__dict__.setdefault("recluster_worker", None)  # from before the caller owned the worker: it hands one in
         if hasattr(self, "_window") and not hasattr(self, "window_bytes_"):
             for entry in self._window.values():
                 entry.nbytes = window_bytes(entry.doc)
@@ -317,19 +431,30 @@ class OnlineStoryClusterer:
                 story.__dict__.setdefault("distinctive_terms", [])
                 story.__dict__.setdefault("last_article", self.n_docs_seen_)
 
+    def _save(self, story: Story) -> None:
+        """Before a story's first change in a transaction: its before-image (counters copied, as they change in place)."""
+        journal = self._journal
+        if journal is not None and journal.first_change(story):
+            attributes = story.__dict__.copy()
+            counters = {k: dict(v) for k, v in attributes.items() if isinstance(v, Counter)}  # a plain copy is ~10x faster
+            journal.record(_restore_story, story, attributes, counters)
+
     def _touch(self, story: Story) -> None:
+        self._save(story)
         story.version = next_version(story.version, getattr(self, "generation_", 0))
-        self._changed[story.story_id] = story
-        self._norms.pop(story.story_id, None)
+        set_item(self._journal, self._changed, story.story_id, story)
+        if story.story_id in self._norms:
+            del_item(self._journal, self._norms, story.story_id)
         if story.status == "active":
-            self._index.upsert(story)
+            self._index.upsert(story, self._journal)
         else:
-            self._index.discard(story.story_id)
+            self._index.discard(story.story_id, self._journal)
 
     def _profile_norms(self, story: Story) -> tuple[float, float]:
         norms = self._norms.get(story.story_id)
         if norms is None:
-            norms = self._norms[story.story_id] = (self._words.norm(story.lexical), self._entities.norm(story.entity_counts))
+            norms = (self._words.norm(story.lexical), self._entities.norm(story.entity_counts))
+            set_item(self._journal, self._norms, story.story_id, norms)
         return norms
 
     def _title_term_rarity(self, terms: list[str]) -> np.ndarray:
@@ -356,9 +481,9 @@ class OnlineStoryClusterer:
 
     def _observe(self, doc: StoryDoc) -> None:
         """Let the article inform the stream's statistics (after it was scored against them)."""
-        self._cosines.observe(doc.vector)
-        self._words.observe(doc.terms.keys)
-        self._entities.observe(set(doc.entities))
+        self._cosines.observe(doc.vector, self._journal)
+        self._words.observe(doc.terms.keys, self._journal)
+        self._entities.observe(set(doc.entities), self._journal)
 
     def _assign(self, doc: StoryDoc) -> Assignment:
         late = doc.published_at < self.watermark_ - self.window_hours * HOUR
@@ -379,15 +504,18 @@ class OnlineStoryClusterer:
             best, best_score = self._open_story(doc.published_at, late, len(doc.vector)), 1.0
         else:
             best = found
+        self._save(best)
         best.add(doc)
         best.last_article = self.n_docs_seen_
         self._touch(best)
         if doc.id in self._window:  # an edit that was not withdrawn first
             self._leave_window(self._window[doc.id])
-        entry = _WindowEntry(doc, best.story_id, self._vectors.add(doc.vector), window_bytes(doc))
-        self._window[doc.id] = entry
+        entry = _WindowEntry(doc, best.story_id, self._vectors.add(doc.vector, self._journal), window_bytes(doc))
+        set_item(self._journal, self._window, doc.id, entry)
         self.window_bytes_ += entry.nbytes
         self._order.append(entry)
+        if self._journal is not None:
+            self._journal.record(self._order.pop)
         return Assignment(doc.id, best.story_id, round(best_score, 4), is_new, late)
 
     def _open_story(self, published_at: float, late: bool, dimension: int) -> Story:
@@ -396,7 +524,9 @@ class OnlineStoryClusterer:
         generation = getattr(self, "generation_", 0)
         story_id = f"{self.shard}-{generation}-{self.n_stories_opened_:06d}" if generation else f"{self.shard}-{self.n_stories_opened_:06d}"
         story = Story(story_id, published_at, published_at, np.zeros(dimension, dtype=np.float32), late=late)
-        self.stories_[story_id] = story
+        if self._journal is not None:
+            self._journal.created(story)
+        set_item(self._journal, self.stories_, story_id, story)
         return story
 
     def _window_snapshot(self) -> tuple[list[str], np.ndarray, list[str]]:
@@ -406,9 +536,17 @@ class OnlineStoryClusterer:
         return [e.doc.id for e in entries], self._vectors.take(rows), [e.story_id for e in entries]
 
     def _leave_window(self, entry: _WindowEntry) -> None:
-        del self._window[entry.doc.id]
-        self._vectors.release(entry.row)
+        del_item(self._journal, self._window, entry.doc.id)
+        self._vectors.release(entry.row, self._journal)
         self.window_bytes_ -= entry.nbytes
+
+    def _move(self, entry: _WindowEntry, story_id: str, reason: str) -> None:
+        """An article in the window changes story (a merge or a split): noted for re-publishing."""
+        self._moved.append(Reassignment(entry.doc.id, entry.story_id, story_id, reason))
+        if self._journal is not None:
+            self._journal.record(self._moved.pop)
+            self._journal.record(setattr, entry, "story_id", entry.story_id)
+        entry.story_id = story_id
 
     def apply_recluster(self, result: ReclusterResult) -> None:
         """Merge the stories re-clustering grouped if their centroids agree; split off parts that differ."""
@@ -446,11 +584,12 @@ class OnlineStoryClusterer:
         new = self._open_story(min(e.doc.published_at for e in entries), False, len(entries[0].doc.vector))
         for entry in sorted(entries, key=lambda e: (e.doc.published_at, e.doc.id)):
             old = self.stories_[entry.story_id]
+            self._save(old)
+            self._save(new)
             old.remove(entry.doc)
             new.add(entry.doc)
             new.last_article = max(new.last_article, old.last_article)
-            self._moved.append(Reassignment(entry.doc.id, old.story_id, new.story_id, "split"))
-            entry.story_id = new.story_id
+            self._move(entry, new.story_id, "split")
             self._touch(old)
         self._touch(new)
 
@@ -459,16 +598,17 @@ class OnlineStoryClusterer:
         reported); older ones stay counted on the merged story, which points to the survivor."""
         moved = members.pop(loser.story_id, [])
         for entry in moved:
-            entry.story_id = survivor.story_id
-            self._moved.append(Reassignment(entry.doc.id, loser.story_id, survivor.story_id, "merged"))
+            self._move(entry, survivor.story_id, "merged")
         members.setdefault(survivor.story_id, []).extend(moved)
+        self._save(survivor)
+        self._save(loser)
         survivor.absorb(loser, len(moved))
         survivor.last_article = max(survivor.last_article, loser.last_article)
         loser.size -= len(moved)
         loser.status, loser.merged_into = "merged", survivor.story_id
         self._touch(survivor)
         self._touch(loser)
-        del self.stories_[loser.story_id]
+        del_item(self._journal, self.stories_, loser.story_id)
 
     def _expire(self) -> None:
         """Drop articles past the window and retire idle stories."""
@@ -479,6 +619,8 @@ class OnlineStoryClusterer:
             or self.window_bytes_ > self.max_window_bytes
         ):
             entry = self._order.popleft()
+            if self._journal is not None:
+                self._journal.record(self._order.appendleft, entry)
             if self._window.get(entry.doc.id) is entry:  # not already replaced by an edit
                 self._leave_window(entry)
         idle_since = self.watermark_ - self.retire_after_hours * HOUR
@@ -491,9 +633,22 @@ class OnlineStoryClusterer:
         if excess > 0:  # over the cap: the longest idle go first
             retiring += heapq.nsmallest(excess, keep, key=lambda s: (s.last_seen, s.story_id))
         for story in retiring:
+            self._save(story)
             story.status = "retired"
             self._touch(story)
-            del self.stories_[story.story_id]
+            del_item(self._journal, self.stories_, story.story_id)
+
+
+def _restore_story(story: Story, attributes: dict, counters: dict[str, dict]) -> None:
+    """Back to a before-image, in place: `stories_` and `_changed` refer to the story object."""
+    story.__dict__.clear()
+    story.__dict__.update(attributes)
+    story.__dict__.update({k: Counter(v) for k, v in counters.items()})  # in the order they were in
+
+
+def _opening_number(story_id: str) -> int:
+    """n of `{shard}-{n:06d}` or `{shard}-{g}-{n:06d}`: the order stories were opened in."""
+    return int(story_id.rsplit("-", 1)[1])
 
 
 def _cosine(a: np.ndarray, b: np.ndarray) -> float:

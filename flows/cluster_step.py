@@ -8,10 +8,12 @@ story was merged or split are re-published with their new story id.
 
 No article can corrupt the shard: its vector is checked and its published_at
 goes through the shard's EventClock (flows/event_time.py) before the clusterer
-sees it. A run of articles is one transaction for the state kept here: versions,
-tag records and counters are recorded only after the clusterer has assigned the
-whole run, so a run it fails on is dead-lettered (with the original bytes) and
-re-driving those dead letters tags them instead of ignoring them as duplicates.
+sees it. A run of articles is one transaction: the clusterer journals what it
+changes and rolls it back if anything in the run raises (clustering.journal),
+and versions, tag records and counters are recorded only once every record of
+the run is built, so a run that fails leaves versions and stories exactly as
+before; it is dead-lettered (with the original bytes) and re-driving those dead
+letters tags them instead of ignoring them as duplicates.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 from bytewax.operators import StatefulBatchLogic
 
-from clustering import OnlineStoryClusterer, StoryDoc, next_version
+from clustering import OnlineStoryClusterer, ReclusterWorker, StoryDoc, next_version
 from flows import metrics
 from flows.config import ClusteringConfig, LimitsConfig
 from flows.enrich import EnrichedArticle, dead_letter_for, where
@@ -164,7 +166,8 @@ class ShardState:
 
 def new_shard_state(config: ClusteringConfig, shard: str, replay: bool = True, limits: LimitsConfig = LimitsConfig()) -> ShardState:
     """Fresh state for a shard."""
-    clusterer = OnlineStoryClusterer(**clusterer_params(config, limits, replay), shard=shard)
+    params = clusterer_params(config, limits, replay)
+    clusterer = OnlineStoryClusterer(**params, shard=shard, recluster_worker=recluster_worker(params))
     tags = TagStore(config.max_window, int(limits.max_stored_tags_mb * 2**20))
     versions = VersionTable(config.max_tracked_articles, int(limits.max_tracked_ids_mb * 2**20))
     return ShardState(clusterer, versions, tags, EventClock.of(limits, live=not replay))
@@ -201,6 +204,14 @@ def clusterer_params(config: ClusteringConfig, limits: LimitsConfig, replay: boo
     )
 
 
+def recluster_worker(params: dict[str, Any]) -> ReclusterWorker | None:
+    """The shard's re-clustering process, started (and warmed up) now; None when HDBSCAN runs inline or never.
+    The flow owns it, not the estimator; it ends with this process."""
+    if params["recluster_mode"] == "inline" or not params["recluster_every"]:
+        return None
+    return ReclusterWorker(params["reduction"]).start()
+
+
 def _with_settings(state: ShardState, config: ClusteringConfig, limits: LimitsConfig, replay: bool) -> ShardState:
     """Apply settings changed since the snapshot to the restored state, saying which.
 
@@ -214,6 +225,7 @@ def _with_settings(state: ShardState, config: ClusteringConfig, limits: LimitsCo
         if old != value:
             log.warning("clustering.%s changed since the snapshot (%r -> %r): applied to the restored shard %s from now on", name, old, value, clusterer.shard)
             setattr(clusterer, name, value)
+    clusterer.recluster_worker = recluster_worker(clusterer_params(config, limits, replay))  # a snapshot holds no process
     state.versions.limit = VersionTable.limit_for(config.max_tracked_articles, int(limits.max_tracked_ids_mb * 2**20))
     state.last_tags.max_records, state.last_tags.max_bytes = config.max_window, int(limits.max_stored_tags_mb * 2**20)
     return state
@@ -411,11 +423,67 @@ class ShardLogic(StatefulBatchLogic[EnrichedArticle, OutputRecord, ShardState]):
         return OutputRecord(DEAD, letter.key, letter.to_json())
 
     def _process_run(self, items: list[EnrichedArticle]) -> list[OutputRecord]:
+        """Cluster one run of distinct ids and build its records, then record it: all or nothing.
+
+        Everything that can fail (the clusterer, building and serialising records)
+        happens inside the clusterer's transaction, before anything is recorded
+        here; recording is plain table inserts."""
+        state = self.state
+        with state.clusterer.transaction():
+            out, duplicates, fresh, kept = self._screen(items)
+            assignments = state.clusterer.partial_fit_predict([to_story_doc(item, at) for item, _, at, _ in fresh])
+            processed_at = now()
+            placed = [
+                (item, version, {"id": a.story_id, "score": a.score, "is_new": a.is_new}, flags + (["late"] if a.late else []))
+                for (item, version, _, flags), a in zip(fresh, assignments)
+            ] + [(item, version, story, flags + ["outside-window"]) for item, version, story, flags in kept]
+            tagged = [(item, version, self._tags(item, version, story, flags, processed_at).to_json()) for item, version, story, flags in placed]
+            stored = {item.article.id: _compact(tags) for item, _, tags in tagged}  # what the tag store will hold
+            versions = {item.article.id: (item.article.content_hash, version) for item, version, _ in tagged}
+            out.extend(OutputRecord(TAGS, item.article.id, tags) for item, _, tags in tagged)
+            stories, moved = state.clusterer.drain_changes()
+            for move in moved:
+                previous = stored.get(move.doc_id) or state.last_tags.get(move.doc_id)
+                if previous is None:  # older than what we keep; the story record still says merged_into
+                    continue
+                republished = json.loads(previous)
+                republished.update(
+                    version=next_version(republished["version"], state.generation),
+                    processed_at=iso(processed_at),
+                    story={"id": move.story_id, "score": republished["story"]["score"], "is_new": False, "previous_id": move.old_story_id},
+                    flags=sorted(set(republished["flags"]) | {f"story-{move.reason}"}),
+                )
+                stored.pop(move.doc_id, None)  # re-inserted: recorded after the run's tags, as the newest
+                stored[move.doc_id] = _compact(republished)
+                content_hash = versions.pop(move.doc_id, (_known_hash(state.versions, move.doc_id), 0))[0]
+                versions[move.doc_id] = (content_hash, republished["version"])
+                out.append(OutputRecord(TAGS, move.doc_id, republished))
+            out.extend(OutputRecord(STORIES, s.story_id, story_record(s)) for s in stories)
+            # The run is clustered and every record built: from here on, record it.
+            state.duplicates += duplicates
+            if fresh:
+                state.dimension = len(fresh[0][0].vector)
+            for article_id, (content_hash, version) in versions.items():
+                if content_hash is not None:
+                    state.versions.put(article_id, content_hash, version)
+            for article_id, record in stored.items():
+                state.last_tags.put(article_id, record)
+            out.extend(self._tombstones([s for s in stories if s.status != "active"]))
+        metrics.duplicates(duplicates)
+        for item, _, _ in tagged:
+            metrics.LATENCY.observe(max(0.0, processed_at - item.article.received_at))
+        metrics.tagged(len(tagged))
+        self._report(state)
+        return out
+
+    def _screen(self, items: list[EnrichedArticle]) -> tuple[list[OutputRecord], int, list, list]:
+        """Sort a run's articles: dead letters, duplicates (counted), articles to cluster (withdrawn from their
+        old story if edited: `fresh`) and edits of articles past the window, which keep their story (`kept`)."""
         state = self.state
         out: list[OutputRecord] = []
         duplicates = 0
         fresh: list[tuple[EnrichedArticle, int, float, list[str]]] = []  # item, version, time to cluster at, flags
-        kept: list[tuple[EnrichedArticle, int, dict, list[str]]] = []  # edits of articles past the window keep their story
+        kept: list[tuple[EnrichedArticle, int, dict, list[str]]] = []
         for item in items:
             article = item.article
             problem = _unclusterable(item, state.dimension)
@@ -439,43 +507,7 @@ class ShardLogic(StatefulBatchLogic[EnrichedArticle, OutputRecord, ShardState]):
                 kept.append((item, version, dict(json.loads(state.last_tags.get(article.id))["story"], is_new=False), flags))
                 continue
             fresh.append((item, version, at, flags))
-        assignments = state.clusterer.partial_fit_predict([to_story_doc(item, at) for item, _, at, _ in fresh])
-        processed_at = now()
-        placed = [
-            (item, version, {"id": a.story_id, "score": a.score, "is_new": a.is_new}, flags + (["late"] if a.late else []))
-            for (item, version, _, flags), a in zip(fresh, assignments)
-        ] + [(item, version, story, flags + ["outside-window"]) for item, version, story, flags in kept]
-        tagged = [(item, version, self._tags(item, version, story, flags, processed_at).to_json()) for item, version, story, flags in placed]
-        # The clusterer took the run and every tag record is built: from here on, record it.
-        state.duplicates += duplicates
-        metrics.duplicates(duplicates)
-        if fresh:
-            state.dimension = len(fresh[0][0].vector)
-        for item, version, tags in tagged:
-            state.versions.put(item.article.id, item.article.content_hash, version)
-            state.last_tags.put(item.article.id, _compact(tags))
-            out.append(OutputRecord(TAGS, item.article.id, tags))
-            metrics.LATENCY.observe(max(0.0, processed_at - item.article.received_at))
-        metrics.tagged(len(tagged))
-        stories, moved = state.clusterer.drain_changes()
-        for move in moved:
-            previous = state.last_tags.get(move.doc_id)
-            if previous is None:  # older than what we keep; the story record still says merged_into
-                continue
-            republished = json.loads(previous)
-            republished.update(
-                version=next_version(republished["version"], state.generation),
-                processed_at=iso(processed_at),
-                story={"id": move.story_id, "score": republished["story"]["score"], "is_new": False, "previous_id": move.old_story_id},
-                flags=sorted(set(republished["flags"]) | {f"story-{move.reason}"}),
-            )
-            state.versions.set_version(move.doc_id, republished["version"])
-            state.last_tags.put(move.doc_id, _compact(republished))
-            out.append(OutputRecord(TAGS, move.doc_id, republished))
-        out.extend(OutputRecord(STORIES, s.story_id, story_record(s)) for s in stories)
-        out.extend(self._tombstones([s for s in stories if s.status != "active"]))
-        self._report(state)
-        return out
+        return out, duplicates, fresh, kept
 
     @property
     def models(self) -> ModelVersions:
@@ -536,6 +568,12 @@ class ShardLogic(StatefulBatchLogic[EnrichedArticle, OutputRecord, ShardState]):
         if hasattr(clusterer, "recluster_seconds_"):
             clusterer.recluster_seconds_.clear()
         metrics.batch_done()
+
+
+def _known_hash(versions: VersionTable, article_id: str) -> str | None:
+    """The content hash recorded for an id (None: no longer tracked, so a re-publication records nothing)."""
+    seen = versions.get(article_id)
+    return None if seen is None else seen[0]
 
 
 def _remember(table: OrderedDict, key: Any, value: Any, limit: int) -> None:

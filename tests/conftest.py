@@ -62,3 +62,32 @@ def ab_run(tmp_path_factory):
                      "--bootstrap", "300", "--out", str(root / "ab"), "--no-progress"])
     assert code == 0
     return root / "ab", out.getvalue(), archive, mapping
+
+
+def _canonical(value, name: str = ""):
+    """Everything a clustering state holds, as comparable plain data: arrays by bytes, dicts in their order
+    (the order is state: it decides ties and the re-clustering input) except two caches never iterated."""
+    import numpy as np
+
+    if isinstance(value, np.ndarray):
+        return ("array", value.dtype.str, value.shape, value.tobytes())
+    if isinstance(value, np.random.Generator):
+        return ("rng", repr(value.bit_generator.state))
+    if isinstance(value, dict):
+        items = [(k, _canonical(v, str(k))) for k, v in value.items()]
+        return ("dict", type(value).__name__, sorted(items) if name in ("_norms", "_row") else items)
+    if isinstance(value, (list, tuple)) or type(value).__name__ == "deque":
+        return (type(value).__name__, [_canonical(v) for v in value])
+    if hasattr(value, "__getstate__") and type(value).__name__ in ("BackgroundReclusterer", "ReclusterWorker"):
+        return (type(value).__name__, _canonical(value.__getstate__()))
+    if hasattr(value, "__dict__") and not callable(value):
+        return (type(value).__name__, _canonical(vars(value)))
+    if hasattr(value, "__dataclass_fields__"):  # frozen, slotted or not
+        return (type(value).__name__, [(f, _canonical(getattr(value, f))) for f in value.__dataclass_fields__])
+    return value
+
+
+@pytest.fixture(scope="session")
+def state_of():
+    """A function: a clustering state (clusterer, shard state, ...) as plain data that compares equal iff the states are."""
+    return _canonical

@@ -11,10 +11,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 START_WORKER = """
 import os, sys
-from clustering.background import BackgroundReclusterer
-reclusterer = BackgroundReclusterer()
-reclusterer.start()
-print(reclusterer._executor().submit(os.getpid).result(), flush=True)
+from clustering.background import ReclusterWorker
+worker = ReclusterWorker().start()
+print(worker._executor().submit(os.getpid).result(), flush=True)
 sys.stdin.read()
 """
 
@@ -51,59 +50,60 @@ def _window(n: int = 60):
 
 
 def test_a_dead_worker_is_replaced_and_the_window_sent_again(caplog):
-    from clustering.background import BackgroundReclusterer
+    from clustering.background import BackgroundReclusterer, ReclusterWorker
     from clustering.recluster import recluster
 
-    reclusterer = BackgroundReclusterer()
+    worker, reclusterer = ReclusterWorker(), BackgroundReclusterer()
     try:
-        worker = reclusterer._executor().submit(os.getpid).result()
-        os.kill(worker, signal.SIGKILL)  # as the OOM killer would
+        pid = worker._executor().submit(os.getpid).result()
+        os.kill(pid, signal.SIGKILL)  # as the OOM killer would
         time.sleep(1)  # the pool notices while idle
-        reclusterer.submit(_window(), 5, 0, 0)
-        assert reclusterer.take() == recluster(_window(), 5, 0, 0)
-        assert reclusterer.restarts == 1 and not reclusterer.pending
+        reclusterer.submit(worker, _window(), 5, 0, 0)
+        assert reclusterer.take(worker) == recluster(_window(), 5, 0, 0)
+        assert worker.restarts == 1 and not reclusterer.pending
         assert "the re-clustering worker died" in caplog.text
-        reclusterer.submit(_window(), 5, 0, 0)  # the new worker serves the next one
-        assert reclusterer.take().n_clusters == 3
+        reclusterer.submit(worker, _window(), 5, 0, 0)  # the new worker serves the next one
+        assert reclusterer.take(worker).n_clusters == 3
     finally:
-        reclusterer.close()
+        worker.close()
 
 
 def test_a_reclustering_in_flight_survives_a_snapshot():
     import copy
     import pickle
 
-    from clustering.background import BackgroundReclusterer
+    from clustering.background import BackgroundReclusterer, ReclusterWorker
 
-    reclusterer = BackgroundReclusterer()
+    worker, reclusterer = ReclusterWorker(), BackgroundReclusterer()
     try:
-        reclusterer.submit(_window(), 5, 0, 0)
+        reclusterer.submit(worker, _window(), 5, 0, 0)
         for restored in (pickle.loads(pickle.dumps(reclusterer)), copy.deepcopy(reclusterer)):
+            other = ReclusterWorker()  # the restored process's own worker
             try:
                 assert restored.pending
-                assert restored.take().n_clusters == 3  # computed again in the restored process's worker
+                assert restored.take(other).n_clusters == 3  # computed again there
             finally:
-                restored.close()
+                other.close()
     finally:
-        reclusterer.close()
+        worker.close()
 
 
 UMAP_WORKER = """
 import sys, time
 import numpy as np
-from clustering.background import BackgroundReclusterer
+from clustering.background import BackgroundReclusterer, ReclusterWorker
 rng = np.random.default_rng(0)
 centres = rng.normal(size=(3, 48))
 vectors = np.vstack([c + 0.15 * rng.normal(size=(60, 48)) for c in centres]).astype(np.float32)
 vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-reclusterer = BackgroundReclusterer("umap")
+worker, reclusterer = ReclusterWorker("umap"), BackgroundReclusterer()
 started = time.perf_counter()
-reclusterer.start()
+worker.start()
 start_s = time.perf_counter() - started
-reclusterer.submit(([str(i) for i in range(180)], vectors, ["s"] * 180), 5, 8, 10, "umap")
-result = reclusterer.take()
+reclusterer.submit(worker, ([str(i) for i in range(180)], vectors, ["s"] * 180), 5, 8, 10, "umap")
+result = reclusterer.take(worker)
 print(start_s, "umap" in sys.modules or "numba" in sys.modules, result.n_clusters, flush=True)
-reclusterer.close()
+worker.close()
 """
 
 

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from clustering import OnlineStoryClusterer, ReclusterResult, StoryDoc
+from clustering.background import ReclusterWorker
 from clustering.online import window_bytes
 
 HOUR = 3600.0
@@ -145,12 +146,14 @@ def test_background_replay_mode_is_reproducible_and_merges():
 
     def run():
         # A strict threshold splits each topic into several stories; re-clustering merges them back.
+        worker = ReclusterWorker()
         c = OnlineStoryClusterer(
-            calibrated=False, weight_lexical=0.0, threshold=0.985, recluster_every=60, min_cluster_size=5, merge_min_cosine=0.9, recluster_mode="replay"
+            calibrated=False, weight_lexical=0.0, threshold=0.985, recluster_every=60, min_cluster_size=5, merge_min_cosine=0.9, recluster_mode="replay",
+            recluster_worker=worker,
         )
         ids = [a.story_id for batch in range(0, len(docs), 20) for a in c.partial_fit_predict(docs[batch : batch + 20])]
         changed, moved = c.drain_changes()
-        c._background.close()
+        worker.close()
         return ids, moved, len(c.stories_)
 
     first, second = run(), run()
@@ -160,8 +163,10 @@ def test_background_replay_mode_is_reproducible_and_merges():
 
 def test_background_live_mode_keeps_assigning_while_hdbscan_runs():
     docs = three_topic_stream()
+    worker = ReclusterWorker()
     c = OnlineStoryClusterer(
-        calibrated=False, weight_lexical=0.0, threshold=0.985, recluster_every=60, min_cluster_size=5, merge_min_cosine=0.9, recluster_mode="live"
+        calibrated=False, weight_lexical=0.0, threshold=0.985, recluster_every=60, min_cluster_size=5, merge_min_cosine=0.9, recluster_mode="live",
+        recluster_worker=worker,
     )
     c.partial_fit_predict(docs[:120])
     assert c._background.pending or c.drain_changes()[1]
@@ -171,18 +176,20 @@ def test_background_live_mode_keeps_assigning_while_hdbscan_runs():
         time.sleep(0.2)
         c.partial_fit_predict([])  # a later batch applies the result when it is ready
         moved = c.drain_changes()[1]
-    c._background.close()
+    worker.close()
     assert moved
 
 
 def test_clusterer_with_a_background_worker_pickles_without_it():
     import pickle
 
-    c = OnlineStoryClusterer(recluster_mode="replay")
+    worker = ReclusterWorker().start()
+    c = OnlineStoryClusterer(recluster_mode="replay", recluster_worker=worker)
     c.partial_fit_predict([doc(1, unit(1, 0))])
     restored = pickle.loads(pickle.dumps(c))
-    c._background.close()
+    worker.close()
     assert list(restored.stories_) == ["default-000001"] and not restored._background.pending
+    assert restored.recluster_worker._pool is None  # the snapshot holds no process
 
 
 def test_words_tell_apart_events_of_one_kind_when_the_vectors_cannot():

@@ -128,6 +128,39 @@ def test_a_run_the_clusterer_fails_on_leaves_no_versions_and_is_tagged_when_redr
     assert {k: (s.version, s.size) for k, s in step.state.clusterer.stories_.items()} != stories_before  # b joined now
 
 
+@pytest.mark.parametrize("where", [("Story", "add", 2), ("Story", "remove", 1), ("CentroidIndex", "upsert", 3), ("OnlineStoryClusterer", "_expire", 1),
+                                   ("Story", "rank_terms", 1)])
+def test_a_run_that_fails_inside_the_clusterer_leaves_it_exactly_as_before_and_is_tagged_when_redriven(monkeypatch, state_of, where):
+    """Issue 15: the failure strikes after the run changed stories (an edit withdrawn, articles joined); the rollback
+    undoes all of it, and re-driving the run gives what a shard that never saw the failure gives."""
+    from clustering import OnlineStoryClusterer, Story
+    from clustering.index import CentroidIndex
+
+    step = logic()
+    step.process([item("a", [1, 0]), item("b", [0, 1], hours=1)])
+    twin = copy.deepcopy(step)  # never sees the failure
+    before = state_of(step.state)
+    owner, name, k = {"Story": Story, "CentroidIndex": CentroidIndex, "OnlineStoryClusterer": OnlineStoryClusterer}[where[0]], where[1], where[2]
+    real, calls = getattr(owner, name), []
+
+    def failing(*args, **kwargs):
+        result = real(*args, **kwargs)
+        calls.append(1)
+        if len(calls) == k:
+            raise RuntimeError(f"{name} broke")
+        return result
+
+    run = [item("c", [1, 0.1], hours=2), item("a", [0.2, 1], title="Quake hits Chile, update", hours=2), item("d", [0.1, 1], hours=2)]
+    monkeypatch.setattr(owner, name, failing)
+    out, _ = step.on_batch(run)
+    monkeypatch.setattr(owner, name, real)
+    assert [(r.output, r.key, r.body["reason"]) for r in out] == [(DEAD, x.article.id, f"clustering failed: RuntimeError: {name} broke") for x in run]
+    assert state_of(step.state) == before
+    redriven, expected = step.process(run), twin.process(run)
+    assert [(r.output, r.key) for r in redriven] == [(r.output, r.key) for r in expected] and any(r.output == TAGS for r in redriven)
+    assert [{**r.body, "processed_at": None} for r in redriven if r.body] == [{**r.body, "processed_at": None} for r in expected if r.body]
+
+
 @pytest.mark.parametrize("replay", [True, False])
 def test_a_far_future_article_cannot_move_the_watermark(replay):
     """Issue 15: one article dated decades ahead among a story's articles."""
@@ -326,3 +359,22 @@ def test_a_store_whose_snapshots_were_deleted_keeps_its_stories(tmp_path):
     first.snapshot()  # it took a snapshot: a later start without one lost the store, not this run's epoch
     again = started(8).process([item("b", [0, 1])])
     assert not [r for r in again if r.output == STORIES and r.body is None]
+
+
+def test_the_flow_owns_the_reclustering_process_and_hands_it_to_the_clusterer():
+    """Issue 17: the estimator starts no process; the step starts one per shard (and one for a restored shard)."""
+    from clustering import ReclusterWorker
+    from flows.cluster_step import new_shard_state
+
+    assert new_shard_state(ClusteringConfig(recluster_mode="inline"), "default").clusterer.recluster_worker is None
+    assert new_shard_state(ClusteringConfig(recluster_every=0), "default").clusterer.recluster_worker is None
+    state = new_shard_state(ClusteringConfig(), "default", replay=True)
+    workers = [state.clusterer.recluster_worker]
+    try:
+        assert isinstance(workers[0], ReclusterWorker) and workers[0]._pool is not None  # started, warming up
+        restored = ShardLogic(copy.deepcopy(state), ClusteringConfig(), lambda _: "default", lambda: VERSIONS, replay=True)
+        workers.append(restored.state.clusterer.recluster_worker)
+        assert workers[1] is not workers[0] and workers[1]._pool is not None  # the snapshot held none: the step gave it one
+    finally:
+        for worker in workers:
+            worker.close()

@@ -42,12 +42,15 @@ from confluent_kafka import Producer  # noqa: E402
 from prometheus_client import REGISTRY  # noqa: E402
 
 from benchmarks.common import UCI, emit  # noqa: E402
+from evaluation.harness import tree_rss_bytes  # noqa: E402
 from flows.config import RunConfig  # noqa: E402
-from flows.evaluate import tree_rss_bytes  # noqa: E402
 from flows.kafka import follow, init_topics  # noqa: E402
 from flows.runner import run  # noqa: E402
-from flows.summary import read_jsonl  # noqa: E402
-from replay import demo_firehose_path, read_archive  # noqa: E402
+from replay import (  # noqa: E402
+    demo_firehose_path,
+    read_archive,
+    read_outputs,  # noqa: E402
+)
 from replay.hostile import hostile  # noqa: E402
 
 
@@ -158,8 +161,8 @@ def through_file(archive: Path, out: Path, n_lines: int, backend: str, state_mb:
     lines = archive.read_bytes().splitlines()
     return Outcome(
         {name: counter(f"storywire_{name}_total") - value for name, value in before.items()},
-        list(read_jsonl(out / "tags.jsonl")),
-        list(read_jsonl(out / "dead-letters.jsonl")),
+        list(read_outputs(out / "tags.jsonl")),
+        list(read_outputs(out / "dead-letters.jsonl")),
         {(None, i): line for i, line in enumerate(lines, 1)},
         rss.mb(),
         wall,

@@ -11,11 +11,11 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from evaluation.summary import RunSummary
 from flows import logs
 from flows.config import ConfigError, RunConfig
 from flows.kafka import SHUTDOWN, check_connectivity, follow, init_topics
 from flows.runner import Archive, ScaleOptions, run
-from flows.summary import RunSummary
 from replay import FORMATS, PROTOCOLS, produce_archive
 
 
@@ -251,9 +251,8 @@ def _add_export_command(commands) -> None:
 
 def cmd_export(args: argparse.Namespace) -> int:
     from export import archive_labels, write_export
-    from flows.summary import read_jsonl as read_outputs
     from flows.topic_tasks import load_for_cli
-    from replay import read_archive
+    from replay import read_archive, read_outputs
 
     config = RunConfig.load(args.config)
     if args.source == "kafka":
@@ -556,7 +555,7 @@ def _replay_to_kafka(config: RunConfig, args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from flows.evaluate import evaluate, render
+    from evaluation.harness import evaluate_stories, render
 
     scale = _scale(args)
     if args.suite:
@@ -568,7 +567,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     values = {"source": _source_values(args, args.input, "label_field")}
     if args.embedding_cache:
         values["models"] = {"embedding_cache": args.embedding_cache}
-    result = evaluate(RunConfig.load(args.config).with_values(values), args.out, args.baseline, scale)
+    result = evaluate_stories(RunConfig.load(args.config).with_values(values), args.out, args.baseline, scale)
     if result is None:
         _print_other_process(scale)
         return 0
@@ -578,7 +577,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def _eval_suite(args: argparse.Namespace) -> int:
-    from flows.suite import render_suite, run_suite
+    from evaluation.suite import render_suite, run_suite
 
     values: dict = {"source": {"progress": not args.no_progress}}
     if args.embedding_cache:

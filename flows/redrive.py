@@ -19,7 +19,7 @@ from typing import Any, Iterable, Iterator
 
 from flows.config import KafkaConfig
 from flows.kafka import check_connectivity, follow
-from flows.summary import read_jsonl
+from replay import read_outputs
 
 
 @dataclass
@@ -40,7 +40,7 @@ class RedriveReport:
 def from_file(path: str | Path) -> Iterator[dict[str, Any]]:
     if not Path(path).exists():
         raise FileNotFoundError(f"dead-letters file {path} does not exist")
-    return read_jsonl(Path(path))
+    return read_outputs(Path(path))
 
 
 def from_topic(config: KafkaConfig, idle_timeout_s: float) -> Iterator[dict[str, Any]]:

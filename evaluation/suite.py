@@ -1,7 +1,7 @@
 """`storywire eval --suite dev`: every labelled dev set, storywire's defaults beside the baselines.
 
 For each set in ../shared/data (and the bundled demo) the suite runs the real
-flow with the configuration given (`flows.evaluate.evaluate`), then scores, on
+flow with the configuration given (`evaluation.harness.evaluate_stories`), then scores, on
 the same articles and embeddings, the naive online centroid at several
 thresholds with and without closing stories idle 72 h, and offline HDBSCAN.
 The articles' features (embedding, entities, time, label) are computed once per
@@ -20,9 +20,9 @@ from pathlib import Path
 import numpy as np
 
 from clustering import OnlineStoryClusterer, StoryDoc
+from evaluation.harness import evaluate_stories, naive_centroid, valid_articles
 from flows.config import RunConfig
 from flows.enrich import enricher_for
-from flows.evaluate import evaluate, naive_centroid, valid_articles
 from flows.runner import Archive
 from replay import score_clustering
 
@@ -178,7 +178,7 @@ def run_suite(config: RunConfig, data_dir: Path, out_dir: Path, features_dir: Pa
     """Every dev set through the real flow with `config`, beside the baselines on the same features; writes suite.json."""
     results = {}
     for dev_set in dev_sets(data_dir):
-        flow = evaluate(dev_set.configure(config), out_dir / dev_set.name)
+        flow = evaluate_stories(dev_set.configure(config), out_dir / dev_set.name)
         features = set_features(dev_set, config, features_dir)
         storywire = {"method": "storywire defaults" if config.clustering == type(config.clustering)() else "storywire (config)",
                      **{k: flow[k] for k in ("bcubed_precision", "bcubed_recall", "bcubed_f1", "ari", "ami", "n_docs",

@@ -2,20 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
-from replay import ClusteringScores, score_clustering
-
-
-def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
-    if path.exists():
-        with path.open(encoding="utf-8") as f:
-            for line in f:
-                if line.strip():
-                    yield json.loads(line)
+from replay import ClusteringScores, read_outputs, score_clustering
 
 
 def latest_by(records: Iterator[dict[str, Any]], key: str) -> dict[str, dict[str, Any]]:
@@ -45,9 +36,9 @@ class RunSummary:
     @classmethod
     def from_outputs(cls, directory: str | Path, n_input: int, labels: dict[str, str] | None = None) -> "RunSummary":
         directory = Path(directory)
-        tags = latest_by(read_jsonl(directory / "tags.jsonl"), "id")
-        stories = latest_by(read_jsonl(directory / "stories.jsonl"), "cluster_id")
-        dead = list(read_jsonl(directory / "dead-letters.jsonl"))
+        tags = latest_by(read_outputs(directory / "tags.jsonl"), "id")
+        stories = latest_by(read_outputs(directory / "stories.jsonl"), "cluster_id")
+        dead = list(read_outputs(directory / "dead-letters.jsonl"))
         summary = cls(n_input, tags, stories, dead)
         if labels:
             summary.scores = score_clustering({aid: resolve(t["story"]["id"], stories) for aid, t in tags.items()}, labels)

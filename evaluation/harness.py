@@ -20,8 +20,7 @@ from flows.config import RunConfig
 from flows.enrich import enricher_for
 from flows.runner import Archive, ScaleOptions, run
 from flows.schema import Article, InvalidArticle, RawRecord, decode_article
-from flows.summary import read_jsonl
-from replay import score_clustering
+from replay import read_outputs, score_clustering
 from replay.evaluation import epoch_seconds, plot_stream, stability, weekly_f1
 
 # vary run to run; the rest must not
@@ -94,7 +93,7 @@ def tree_rss_bytes(root: int) -> dict[int, int]:
     return tree
 
 
-def evaluate(config: RunConfig, out_dir: Path, baseline: bool = False, scale: ScaleOptions = ScaleOptions()) -> dict | None:
+def evaluate_stories(config: RunConfig, out_dir: Path, baseline: bool = False, scale: ScaleOptions = ScaleOptions()) -> dict | None:
     """Run and score; in the other processes of a cluster only run (process 0 scores), returning None."""
     config = config.with_values({"output": {"kind": "file", "directory": str(out_dir)}})
     if not scale.primary:
@@ -116,11 +115,11 @@ def evaluate(config: RunConfig, out_dir: Path, baseline: bool = False, scale: Sc
 
     def tags() -> Iterator[dict]:
         """Tag records streamed once: all of them at once would cost the scorer more memory than the run."""
-        for tag in read_jsonl(out_dir / "tags.jsonl"):
+        for tag in read_outputs(out_dir / "tags.jsonl"):
             published[tag["id"]] = epoch_seconds(tag["published_at"])
             yield tag
 
-    stories = [s for s in read_jsonl(out_dir / "stories.jsonl") if not s.get("tombstone")]
+    stories = [s for s in read_outputs(out_dir / "stories.jsonl") if not s.get("tombstone")]
     stab, final = stability(tags(), stories)
     labels = archive.labels()
     scores = score_clustering(final, labels)

@@ -6,17 +6,17 @@ import argparse
 import json
 import signal
 import sys
-from contextlib import contextmanager
 from pathlib import Path
 
 from tqdm import tqdm
 
 from evaluation.summary import RunSummary
 from flows import logs
-from flows.config import ConfigError, RunConfig
+from flows.config import ConfigError, ModelsConfig, RunConfig
 from flows.kafka import SHUTDOWN, check_connectivity, follow, init_topics
 from flows.runner import Archive, ScaleOptions, run
 from replay import FORMATS, PROTOCOLS, produce_archive
+from training.topics import SliceOptions
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -220,7 +220,7 @@ def _topic_labels(archive: Archive, field: str, mapping_path: str, taxonomy_path
     """The true topic code of every replayed article whose `field` value the mapping covers."""
     from dataclasses import replace
 
-    from flows.topic_tasks import load_for_cli
+    from training.topics import load_for_cli
 
     _, mapping = load_for_cli(taxonomy_path, mapping_path)
     raw = replace(archive, label_field=field).labels()
@@ -251,8 +251,8 @@ def _add_export_command(commands) -> None:
 
 def cmd_export(args: argparse.Namespace) -> int:
     from export import archive_labels, write_export
-    from flows.topic_tasks import load_for_cli
     from replay import read_archive, read_outputs
+    from training.topics import load_for_cli
 
     config = RunConfig.load(args.config)
     if args.source == "kafka":
@@ -604,85 +604,41 @@ def cmd_taxonomy_show(args: argparse.Namespace) -> int:
     return 0
 
 
-def _labelled_slice(args: argparse.Namespace):
-    from flows.enrich import encoder_for
-    from flows.topic_tasks import SliceOptions, load_for_cli, read_labelled
+def _slice_options(args: argparse.Namespace) -> SliceOptions:
+    return SliceOptions(args.title_field, getattr(args, "text_field", None), args.label_field, args.date_field, args.since, args.until,
+                        getattr(args, "sample", None), args.seed)
 
-    taxonomy, mapping = load_for_cli(args.taxonomy, args.mapping)
-    options = SliceOptions(args.title_field, args.text_field, args.label_field, args.date_field, args.since, args.until, args.sample, args.seed)
+
+def _models(args: argparse.Namespace) -> ModelsConfig:
     config = RunConfig.load(args.config)
-    if args.embedding_cache:
+    if getattr(args, "embedding_cache", None):
         config = config.with_values({"models": {"embedding_cache": args.embedding_cache}})
-    return taxonomy, read_labelled(args.input, mapping, options), encoder_for(config.models)
+    return config.models
 
 
 def cmd_taxonomy_train(args: argparse.Namespace) -> int:
-    from flows.topic_tasks import finetune_head, train_head
-    from taggers.finetune import CLASSIFIER_BATCH_SIZE
+    from training.topics import train
 
     if args.finetune_epochs < 0:
         raise ConfigError(f"--finetune-epochs {args.finetune_epochs}: use 0 (no fine-tuning) or more")
-    taxonomy, data, encoder = _labelled_slice(args)
-    if args.finetune_epochs:
-        with _training_bar(args.finetune_epochs * max(1, len(data.texts) // CLASSIFIER_BATCH_SIZE)) as on_step:
-            head = finetune_head(data, _base_model(args), args.out, args.finetune_epochs, args.learning_rate, args.seed, on_step)
-    else:
-        head = train_head(data, encoder, args.out, C=args.C)
-    counts = ", ".join(f"{taxonomy[c].label}: {n}" for c, n in head.metadata_["class_counts"].items())
-    print(f"trained on {len(data.texts)} articles ({counts}); left out {data.skipped_unmapped} unmapped")
-    print(f"wrote {args.out}")
+    print(train(args.input, _slice_options(args), args.taxonomy, args.mapping, _models(args), args.out, C=args.C,
+                finetune_epochs=args.finetune_epochs, learning_rate=args.learning_rate))
     return 0
 
 
 def cmd_taxonomy_eval(args: argparse.Namespace) -> int:
-    from flows.enrich import head_encoder_for
-    from flows.topic_tasks import evaluate, plot_confusion, render
-    from taggers.topic_head import TopicHead
+    from training.topics import evaluate_topics
 
-    taxonomy, data, encoder = _labelled_slice(args)
-    head = TopicHead.load(args.model) if args.model else None
-    if head is not None and head.encoder_path_:
-        encoder = head_encoder_for(head, RunConfig.load(args.config).models)
-    result, predicted = evaluate(data, taxonomy, encoder, head)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "metrics.json").write_text(json.dumps(result, indent=2) + "\n")
-    plot_confusion(data, predicted, taxonomy, args.out / "confusion.png", f"{Path(args.input).name}: {result['method']}")
-    print(f"wrote {args.out}/metrics.json and {args.out}/confusion.png")
-    print(render(result))
+    print(evaluate_topics(args.input, _slice_options(args), args.taxonomy, args.mapping, _models(args), args.out, args.model))
     return 0
 
 
 def cmd_encoder_finetune(args: argparse.Namespace) -> int:
-    from flows.encoder_tasks import read_story_titles
-    from flows.topic_tasks import SliceOptions
-    from taggers.finetune import fine_tune, story_pair_batches
+    from training.story_encoder import finetune
 
-    options = SliceOptions(args.title_field, None, args.label_field, args.date_field, args.since, args.until)
-    titles, groups = read_story_titles(args.input, options, args.group_field)
-    data = story_pair_batches(titles, groups, args.pairs_per_story, args.batch_size, args.seed)
-    print(f"{data.n_pairs} pairs from {data.n_stories} stories in {len(data.batches)} batches")
-    with _training_bar(args.epochs * len(data.batches)) as on_step:
-        fine_tune(_base_model(args), data, args.out, epochs=args.epochs, learning_rate=args.learning_rate, seed=args.seed, on_step=on_step)
-    print(f"wrote {args.out}; set models.encoder = \"{args.out}\" to use it")
+    finetune(args.input, _slice_options(args), args.group_field, _models(args), args.out, args.pairs_per_story, args.batch_size,
+             args.epochs, args.learning_rate, args.seed)
     return 0
-
-
-def _base_model(args: argparse.Namespace) -> str:
-    """The configured encoder's model folder: where fine-tuning starts."""
-    from taggers.encoder import SentenceEncoder
-
-    return SentenceEncoder(RunConfig.load(args.config).models.encoder).model_path
-
-
-@contextmanager
-def _training_bar(steps: int):
-    """A progress bar over training batches, showing the loss; yields the per-step callback."""
-    with tqdm(total=steps, unit="batch", desc="fine-tuning") as bar:
-        def on_step(step: int, loss: float) -> None:
-            bar.update()
-            bar.set_postfix(loss=f"{loss:.3f}")
-
-        yield on_step
 
 
 def cmd_init_topics(args: argparse.Namespace) -> int:

@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from replay.evaluation import stability, top_topic
+from replay.output_scores import stability, top_topic
 from replay.readers import read_outputs
 
 

@@ -191,7 +191,7 @@ def through_kafka(archive: Path, bootstrap: str, backend: str, metrics_port: int
     init_topics(config.kafka, 2)
     raw = produce_lines(archive, config.kafka)
     n_lines = len(raw)
-    service = subprocess.Popen([sys.executable, "-m", "flows.cli", "run"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    service = subprocess.Popen([sys.executable, "-m", "commands.cli", "run"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     scraped: dict[str, float] = {}
     rss = RssByHalf(service.pid, n_lines, lambda: scraped.get("articles_in", 0.0))
     started = time.perf_counter()

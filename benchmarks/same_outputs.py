@@ -47,7 +47,8 @@ def run(tree: Path, out: Path, days: int, cache: Path) -> None:
                  "--seed", "1", "--days", str(days), "--out", str(out / "eval"), "--embedding-cache", str(copy), "--no-progress"],
     }
     for name, argv in commands.items():
-        done = subprocess.run([sys.executable, "-m", "flows.cli", *argv], env=env, cwd=tree, capture_output=True, text=True)
+        cli = "commands.cli" if (tree / "commands" / "cli.py").exists() else "flows.cli"  # where the CLI lived before the split
+        done = subprocess.run([sys.executable, "-m", cli, *argv], env=env, cwd=tree, capture_output=True, text=True)
         (out / f"{name}.stdout").write_text(done.stdout)
         if done.returncode != 0:
             sys.exit(f"{name} failed in {tree} (exit {done.returncode}):\n{done.stderr[-3000:]}")

@@ -15,13 +15,14 @@ from pathlib import Path
 from typing import Iterator
 
 from clustering import OnlineStoryClusterer, StoryDoc
-from flows import metrics
+from evaluation.summary import other_process_report
+from flows import monitoring
 from flows.config import RunConfig
 from flows.enrich import enricher_for
 from flows.runner import Archive, ScaleOptions, run
 from flows.schema import Article, InvalidArticle, RawRecord, decode_article
 from replay import read_outputs, score_clustering
-from replay.evaluation import epoch_seconds, plot_stream, stability, weekly_f1
+from replay.output_scores import epoch_seconds, plot_stream, stability, weekly_f1
 
 # vary run to run; the rest must not
 TIMING_FIELDS = ("docs_per_s", "wall_s", "startup_s", "peak_rss_mb", "peak_rss_by_part_mb", "max_stall_ms", "cluster_ms_per_article")
@@ -103,7 +104,7 @@ def evaluate_stories(config: RunConfig, out_dir: Path, baseline: bool = False, s
     archive = Archive.load(config)
     if not archive.has_labels():
         raise ValueError(f"no record of {archive.path} has the label field {config.source.label_field!r}")
-    metrics.reset_peaks()
+    monitoring.reset_peaks()
     with PeakRss() as rss:
         started = time.perf_counter()
         enricher_for(config.models, config.topics).warm_up()  # model loading is startup, not stream throughput
@@ -131,11 +132,11 @@ def evaluate_stories(config: RunConfig, out_dir: Path, baseline: bool = False, s
         "startup_s": round(startup, 1),
         "peak_rss_mb": rss.peak_mb,
         "peak_rss_by_part_mb": rss.peaks_by_part_mb(),
-        "max_stall_ms": round(metrics.max_stall_seconds() * 1000, 1),
-        "cluster_ms_per_article": metrics.cluster_ms_per_article(),  # None: the shard ran in another process
+        "max_stall_ms": round(monitoring.max_stall_seconds() * 1000, 1),
+        "cluster_ms_per_article": monitoring.cluster_ms_per_article(),  # None: the shard ran in another process
         "layout": {"processes": len(scale.addresses or [None]), "workers_per_process": scale.workers_per_process},
         "recluster_mode": config.clustering.recluster_mode.replace("auto", "replay"),  # eval replays an archive
-        "max_recluster_window": metrics.max_recluster_window(),
+        "max_recluster_window": monitoring.max_recluster_window(),
         "weekly_bcubed_f1": weekly_f1(final, labels, published),
         "input": {"path": str(archive.path), "format": config.source.format, "protocol": config.source.protocol,
                   "seed": config.source.seed, "days": config.source.days, "limit": config.source.limit},
@@ -146,6 +147,14 @@ def evaluate_stories(config: RunConfig, out_dir: Path, baseline: bool = False, s
     (out_dir / "metrics.json").write_text(json.dumps(result, indent=2) + "\n")
     plot_stream(stories, final, out_dir / "stream.png", title=f"{archive.path.name}: BCubed F1 {scores.bcubed_f1:.3f}")
     return result
+
+
+def eval_report(config: RunConfig, out_dir: Path, baseline: bool = False, scale: ScaleOptions = ScaleOptions()) -> str:
+    """`storywire eval`: evaluate and return the table to print (what this process did, in the others of a cluster)."""
+    result = evaluate_stories(config, out_dir, baseline, scale)
+    if result is None:
+        return other_process_report(scale)
+    return f"{render(result)}\n\nwrote {out_dir}/metrics.json and {out_dir}/stream.png"
 
 
 def valid_articles(config: RunConfig, archive: Archive) -> list[Article]:

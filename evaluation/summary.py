@@ -1,4 +1,5 @@
-"""Reading a run's outputs back: final story per article, story table, counts, quality."""
+"""Reading a run's outputs back: final story per article, story table, counts, quality; what `demo`, `replay`
+and `run` print when the flow ends."""
 
 from __future__ import annotations
 
@@ -6,6 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
+from flows import monitoring
+from flows.config import RunConfig
+from flows.runner import ScaleOptions, run
 from replay import ClusteringScores, read_outputs, score_clustering
 
 
@@ -94,3 +98,30 @@ def resolve(story_id: str, stories: dict[str, dict[str, Any]]) -> str:
         seen.add(story_id)
         story_id = stories[story_id]["merged_into"]
     return story_id
+
+
+def replay_and_report(config: RunConfig, scale: ScaleOptions = ScaleOptions()) -> str:
+    """Run the flow (`demo`, `replay`, `run`) and say what it did: the summary of its output files, or, in the
+    other processes of a cluster and with Kafka outputs, what this process did."""
+    archive = run(config, scale)
+    if archive is None or config.output.kind != "file":
+        return other_process_report(scale)
+    summary = RunSummary.from_outputs(config.output.directory, len(archive), archive.labels())
+    lines = [summary.render(), *clustering_cost_lines(),
+             f"\noutputs in {config.output.directory}/: tags.jsonl, stories.jsonl, dead-letters.jsonl"]
+    return "\n".join(lines)
+
+
+def clustering_cost_lines() -> list[str]:
+    """What clustering cost per article in this process: the ceiling of a shard, which lives on one worker."""
+    ms = monitoring.cluster_ms_per_article()
+    if ms is None:
+        return []
+    return [f"clustering: {ms:.2f} ms per article on one worker (the shard's ceiling: ~{1000 / max(ms, 1e-6):,.0f} articles/s)"]
+
+
+def other_process_report(scale: ScaleOptions) -> str:
+    """What a process other than process 0 says when done (nothing in a single process)."""
+    if scale.primary:
+        return ""
+    return "\n".join([f"{scale.label()}: done; process 0 read the input and wrote the outputs", *clustering_cost_lines()])

@@ -32,7 +32,7 @@ import numpy as np
 from bytewax.operators import StatefulBatchLogic
 
 from clustering import OnlineStoryClusterer, StoryDoc, next_version
-from flows import metrics
+from flows import monitoring
 from flows.config import ClusteringConfig, LimitsConfig
 from flows.enrich import EnrichedArticle, dead_letter_for, where
 from flows.event_time import CLAMPED, WARM_UP, EventClock, TooOld
@@ -297,7 +297,7 @@ class ShardLogic(StatefulBatchLogic[EnrichedArticle, OutputRecord, ShardState]):
         started = time.perf_counter()
         out = self.process(items, final)
         if self.state is not None:
-            metrics.clustered(self.state.clusterer.shard, len(items), time.perf_counter() - started)
+            monitoring.clustered(self.state.clusterer.shard, len(items), time.perf_counter() - started)
         return out
 
     def notify_at(self) -> datetime | None:
@@ -370,7 +370,7 @@ class ShardLogic(StatefulBatchLogic[EnrichedArticle, OutputRecord, ShardState]):
                 self.state.clusterer.begin_generation(self.generation)
             except Exception as exc:  # noqa: BLE001
                 log.error("cluster step: cannot start a shard, dead-lettering %d articles: %s: %s", len(items), type(exc).__name__, exc, exc_info=True)
-                metrics.dead_lettered("cluster", len(items))
+                monitoring.dead_lettered("cluster", len(items))
                 return [self._dead(item, f"clustering failed: {type(exc).__name__}: {exc}") for item in items]
         if self.state is None:
             return []
@@ -388,7 +388,7 @@ class ShardLogic(StatefulBatchLogic[EnrichedArticle, OutputRecord, ShardState]):
                 )
                 self.state.clock.recent = recent
                 records = [self._dead(item, f"clustering failed: {type(exc).__name__}: {exc}") for item in run]
-            metrics.dead_lettered("cluster", sum(r.output == DEAD for r in records))
+            monitoring.dead_lettered("cluster", sum(r.output == DEAD for r in records))
             out.extend(records)
         if self._minted is not None:  # on record before any of these records leaves the process
             self._minted.cover(self.state.generation, getattr(self.state.clusterer, "n_stories_opened_", 0))
@@ -448,15 +448,15 @@ class ShardLogic(StatefulBatchLogic[EnrichedArticle, OutputRecord, ShardState]):
         tagged = [(item, version, self._tags(item, version, story, flags, processed_at).to_json()) for item, version, story, flags in placed]
         # The clusterer took the run and every tag record is built: from here on, record it.
         state.duplicates += duplicates
-        metrics.duplicates(duplicates)
+        monitoring.duplicates(duplicates)
         if fresh:
             state.dimension = len(fresh[0][0].vector)
         for item, version, tags in tagged:
             state.versions.put(item.article.id, item.article.content_hash, version)
             state.last_tags.put(item.article.id, _compact(tags))
             out.append(OutputRecord(TAGS, item.article.id, tags))
-            metrics.LATENCY.observe(max(0.0, processed_at - item.article.received_at))
-        metrics.tagged(len(tagged))
+            monitoring.LATENCY.observe(max(0.0, processed_at - item.article.received_at))
+        monitoring.tagged(len(tagged))
         stories, moved = state.clusterer.drain_changes()
         for move in moved:
             previous = state.last_tags.get(move.doc_id)
@@ -520,22 +520,22 @@ class ShardLogic(StatefulBatchLogic[EnrichedArticle, OutputRecord, ShardState]):
     def _report(self, state: ShardState) -> None:
         clusterer = state.clusterer
         restarts = clusterer.recluster_worker_restarts_
-        metrics.RECLUSTER_WORKER_RESTARTS.inc(restarts - self._restarts_reported)
+        monitoring.RECLUSTER_WORKER_RESTARTS.inc(restarts - self._restarts_reported)
         self._restarts_reported = restarts
-        metrics.ACTIVE_STORIES.labels(clusterer.shard).set(len(getattr(clusterer, "stories_", {})))
-        metrics.STORED_TAGS_BYTES.labels(clusterer.shard).set(state.last_tags.bytes)
-        metrics.TRACKED_IDS.labels(clusterer.shard).set(len(state.versions))
-        metrics.TRACKED_IDS_BYTES.labels(clusterer.shard).set(state.versions.bytes)
-        metrics.WINDOW_BYTES.labels(clusterer.shard).set(getattr(clusterer, "window_bytes_", 0))
+        monitoring.ACTIVE_STORIES.labels(clusterer.shard).set(len(getattr(clusterer, "stories_", {})))
+        monitoring.STORED_TAGS_BYTES.labels(clusterer.shard).set(state.last_tags.bytes)
+        monitoring.TRACKED_IDS.labels(clusterer.shard).set(len(state.versions))
+        monitoring.TRACKED_IDS_BYTES.labels(clusterer.shard).set(state.versions.bytes)
+        monitoring.WINDOW_BYTES.labels(clusterer.shard).set(getattr(clusterer, "window_bytes_", 0))
         durations = getattr(clusterer, "recluster_seconds_", [])
         for seconds in durations:
-            metrics.RECLUSTER_SECONDS.observe(seconds)
+            monitoring.RECLUSTER_SECONDS.observe(seconds)
         window = getattr(clusterer, "last_recluster_window_", 0)
-        metrics.RECLUSTER_WINDOW.labels(clusterer.shard).set(window)
-        metrics.record_recluster(sum(durations), window)  # what re-clustering added to this batch
+        monitoring.RECLUSTER_WINDOW.labels(clusterer.shard).set(window)
+        monitoring.record_recluster(sum(durations), window)  # what re-clustering added to this batch
         if hasattr(clusterer, "recluster_seconds_"):
             clusterer.recluster_seconds_.clear()
-        metrics.batch_done()
+        monitoring.batch_done()
 
 
 def _remember(table: OrderedDict, key: Any, value: Any, limit: int) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import threading
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -25,7 +26,7 @@ from bytewax.dataflow import Dataflow
 from bytewax.inputs import Source
 from bytewax.outputs import Sink
 
-from flows import metrics
+from flows import monitoring
 from flows.batching import micro_batch
 from flows.cluster_step import DEAD, STORIES, TAGS, OutputRecord, ShardLogic
 from flows.config import RunConfig
@@ -66,20 +67,21 @@ class Sinks:
         )
 
     @classmethod
-    def kafka(cls, config: RunConfig) -> "Sinks":
+    def kafka(cls, config: RunConfig, stop: threading.Event | None = None) -> "Sinks":
+        """The output topics; `stop` (the run's shutdown request) ends a wait for an unreachable broker."""
         k = config.kafka
         return cls(
-            tags=KafkaRecordSink(k, k.tags_topic),
-            stories=KafkaRecordSink(k, k.stories_topic),
-            dead_letters=KafkaRecordSink(k, k.dlq_topic),
+            tags=KafkaRecordSink(k, k.tags_topic, stop),
+            stories=KafkaRecordSink(k, k.stories_topic, stop),
+            dead_letters=KafkaRecordSink(k, k.dlq_topic, stop),
             null_tombstones=True,
-            vectors=KafkaRecordSink(k, k.vectors_topic) if config.output.vectors else None,
+            vectors=KafkaRecordSink(k, k.vectors_topic, stop) if config.output.vectors else None,
         )
 
     @classmethod
-    def for_config(cls, config: RunConfig, local: bool = True) -> "Sinks":
+    def for_config(cls, config: RunConfig, local: bool = True, stop: threading.Event | None = None) -> "Sinks":
         if config.output.kind == "kafka":
-            return cls.kafka(config)
+            return cls.kafka(config, stop)
         return cls.files(config.output.directory, config.output.vectors, local)
 
     def line(self, max_bytes: int, record: OutputRecord) -> tuple[str, str | None]:
@@ -94,7 +96,7 @@ def decode(config: RunConfig, record: RawRecord, skip: frozenset[tuple[int, int]
 
     `skip` holds (partition, offset) of articles-topic records to dead-letter unread (kafka.skip_offsets).
     """
-    metrics.article_in()
+    monitoring.article_in()
     try:
         if skip and record.origin == f"kafka:{config.kafka.articles_topic}" and (record.partition, record.position) in skip:
             raise InvalidArticle(f"skipped unread: kafka.skip_offsets lists {record.partition}:{record.position}")
@@ -105,7 +107,7 @@ def decode(config: RunConfig, record: RawRecord, skip: frozenset[tuple[int, int]
         partition = f"/{record.partition}" if record.partition is not None else ""
         log.error("decode step: %s%s@%s failed, dead-lettered: %s: %s", record.origin, partition, record.position, type(exc).__name__, exc, exc_info=True)
         reason = f"decode failed: {type(exc).__name__}: {exc}"
-    metrics.dead_lettered("decode")
+    monitoring.dead_lettered("decode")
     return DeadLetter.from_raw(record, reason, config.limits.dead_letter_raw_bytes)
 
 
@@ -118,7 +120,7 @@ def batch_key(article: Article) -> str:
 def enrich_batch(config: RunConfig, keyed_batch: tuple[str, list[Article]]) -> list[EnrichedArticle | DeadLetter]:
     _, articles = keyed_batch
     results = enricher_for(config.models, config.topics).enrich_or_dead_letter(articles, config.limits.dead_letter_raw_bytes)
-    metrics.dead_lettered("enrich", sum(isinstance(r, DeadLetter) for r in results))
+    monitoring.dead_lettered("enrich", sum(isinstance(r, DeadLetter) for r in results))
     return results
 
 

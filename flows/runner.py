@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import gc
 import logging
 import os
 import signal
+import threading
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -14,14 +16,14 @@ from typing import Iterator
 from bytewax.recovery import RecoveryConfig, init_db_dir
 from bytewax.run import cli_main
 
-from flows import metrics
+from flows import monitoring
 from flows.config import RunConfig
 from flows.connectors import ArchiveSource
 from flows.dataflow import Sinks, build_flow
 from flows.enrich import enricher_for
 from flows.generation import mint_generation
 from flows.heap import keep_large_allocations_mapped
-from flows.kafka import SHUTDOWN, ArticlesSource, check_connectivity, check_recovery_store
+from flows.kafka import ArticlesSource, check_connectivity, check_recovery_store
 from replay import ArchiveRecord, RecordSpool, ReplayPlan, apply_slot, demo_firehose_path, plan_replay, read_archive
 
 log = logging.getLogger(__name__)
@@ -100,10 +102,11 @@ def run(config: RunConfig, scale: ScaleOptions = ScaleOptions(), archive: Archiv
     the others enrich and cluster what it deals them.
     """
     _check_kafka(config)
+    stop = threading.Event()  # SIGTERM sets it: the sources end, the flow drains, flushes and snapshots
     if config.source.kind == "kafka":
         if scale.recovery_directory is not None:
             check_recovery_store(config.kafka, scale.recovery_directory)
-        source = ArticlesSource(config.kafka, config.source.starting_offset, config.partition_offsets(), config.source.offset_reset)
+        source = ArticlesSource(config.kafka, config.source.starting_offset, config.partition_offsets(), config.source.offset_reset, stop)
         archive = None
     elif scale.primary:
         archive = archive or Archive.load(config)
@@ -113,6 +116,7 @@ def run(config: RunConfig, scale: ScaleOptions = ScaleOptions(), archive: Archiv
             batch_size=config.batch.max_size,
             total=len(archive),
             progress=config.source.progress,
+            stop=stop,
         )
         log.info("replaying %d records from %s", len(archive), archive.path)
     else:
@@ -124,9 +128,9 @@ def run(config: RunConfig, scale: ScaleOptions = ScaleOptions(), archive: Archiv
         os.environ["BYTEWAX_DATAFLOW_API_PORT"] = str(config.metrics.bytewax_api_port + (scale.process_id or 0))
     keep_large_allocations_mapped()
     enricher_for(config.models, config.topics).warm_up()
-    metrics.ready()
+    monitoring.ready()
     m = config.metrics
-    metrics.configure_health(m.stall_after_s, m.max_dead_letter_ratio, m.dead_letter_min_records)
+    monitoring.configure_health(m.stall_after_s, m.max_dead_letter_ratio, m.dead_letter_min_records)
     # The models' millions of objects go to the permanent generation: a full
     # collection scanning them paused the stream for ~0.4 s at random points.
     gc.collect()
@@ -135,22 +139,21 @@ def run(config: RunConfig, scale: ScaleOptions = ScaleOptions(), archive: Archiv
     flow = build_flow(
         config,
         source,
-        Sinks.for_config(config, local=scale.primary),
+        Sinks.for_config(config, local=scale.primary, stop=stop),
         replay=config.source.kind == "file",
         snapshots=scale.recovery_directory is not None,
         generation=mint_generation(scale.recovery_directory, scale.process_id) if live else 0,
         recovery_directory=scale.recovery_directory,
     )
-    server = metrics.serve(config.metrics.host, config.metrics.port + (scale.process_id or 0)) if config.metrics.port else None
-    previous = signal.signal(signal.SIGTERM, _request_shutdown)
-    SHUTDOWN.clear()
+    server = monitoring.serve(config.metrics.host, config.metrics.port + (scale.process_id or 0)) if config.metrics.port else None
+    previous = signal.signal(signal.SIGTERM, functools.partial(_request_shutdown, stop))
     try:
-        metrics.mark("running")
+        monitoring.mark("running")
         log.info("%s models loaded, starting the dataflow", scale.label() or "single process:")
         cli_main(flow, **_bytewax_options(scale))
-        metrics.mark("stopped")
+        monitoring.mark("stopped")
     except BaseException:
-        metrics.mark("failed")
+        monitoring.mark("failed")
         raise
     finally:
         signal.signal(signal.SIGTERM, previous)
@@ -159,10 +162,10 @@ def run(config: RunConfig, scale: ScaleOptions = ScaleOptions(), archive: Archiv
     return archive
 
 
-def _request_shutdown(signum, frame) -> None:
+def _request_shutdown(stop: threading.Event, signum, frame) -> None:
     """SIGTERM: sources end, the flow finishes its batches, flushes the sinks and snapshots."""
     log.warning("SIGTERM: finishing in-flight batches, flushing outputs and stopping")
-    SHUTDOWN.set()
+    stop.set()
 
 
 def _check_kafka(config: RunConfig) -> None:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from replay.evaluation import epoch_seconds
+from replay.output_scores import epoch_seconds
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS stories (

@@ -146,7 +146,7 @@ class View:
 
 
 def _record_time(record: dict) -> float | None:
-    from replay.evaluation import epoch_seconds
+    from replay.output_scores import epoch_seconds
 
     value = record.get("published_at")
     return epoch_seconds(value) if isinstance(value, str) else None

@@ -206,7 +206,7 @@ def _counts(codes: list[str]) -> dict[str, int]:
     return {c: codes.count(c) for c in sorted(set(codes))}
 
 
-def load_for_cli(taxonomy_path: str, mapping_path: str) -> tuple[Taxonomy, dict[str, str | None]]:
+def taxonomy_and_mapping(taxonomy_path: str, mapping_path: str) -> tuple[Taxonomy, dict[str, str | None]]:
     taxonomy = load_taxonomy(taxonomy_path)
     return taxonomy, load_mapping(mapping_path, taxonomy)
 
@@ -217,7 +217,7 @@ def train(input_path: str, options: SliceOptions, taxonomy_path: str, mapping_pa
     fine-tuned with a softmax layer; saved to `out`. Returns the report to print."""
     from taggers.finetune import CLASSIFIER_BATCH_SIZE
 
-    taxonomy, mapping = load_for_cli(taxonomy_path, mapping_path)
+    taxonomy, mapping = taxonomy_and_mapping(taxonomy_path, mapping_path)
     data = read_labelled(input_path, mapping, options)
     if finetune_epochs:
         with training_bar(finetune_epochs * max(1, len(data.texts) // CLASSIFIER_BATCH_SIZE)) as on_step:
@@ -232,7 +232,7 @@ def evaluate_topics(input_path: str, options: SliceOptions, taxonomy_path: str, 
                     out: Path, model: Path | None = None) -> str:
     """`taxonomy eval`: zero-shot, or the head at `model`, on the slice; writes OUT/metrics.json and OUT/confusion.png
     and returns the report to print (`accuracy: 0.xxx` last)."""
-    taxonomy, mapping = load_for_cli(taxonomy_path, mapping_path)
+    taxonomy, mapping = taxonomy_and_mapping(taxonomy_path, mapping_path)
     data = read_labelled(input_path, mapping, options)
     head = TopicHead.load(model) if model else None
     # a head's own encoder embeds without the embedding cache, as before the move

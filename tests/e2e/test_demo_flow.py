@@ -6,8 +6,8 @@ import json
 
 import pytest
 
+from commands.cli import main
 from evaluation.summary import RunSummary
-from flows.cli import main
 from flows.config import RunConfig
 from flows.runner import run
 from replay import read_outputs

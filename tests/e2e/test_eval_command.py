@@ -4,8 +4,8 @@ import json
 
 import pytest
 
+from commands.cli import main
 from evaluation.harness import TIMING_FIELDS
-from flows.cli import main
 from replay import demo_firehose_path
 
 pytestmark = pytest.mark.slow

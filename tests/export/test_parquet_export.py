@@ -5,7 +5,7 @@ import json
 import pyarrow.dataset as ds
 import pytest
 
-from flows.cli import main
+from commands.cli import main
 from taxonomy.mapping import load_mapping
 from training.story_encoder import read_story_titles
 from training.topics import SliceOptions, read_labelled

@@ -78,7 +78,7 @@ def test_the_kafka_password_is_a_secret_from_the_environment_or_a_file(tmp_path)
     ],
 )
 def test_bad_scale_options_stop_with_a_fix(argv, message, capsys):
-    from flows.cli import main
+    from commands.cli import main
 
     assert main(["replay", "demo", "--out", "/nonexistent/never-written", *argv]) == 2
     assert message in capsys.readouterr().err

@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from replay.metrics import score_clustering
+from replay.quality import score_clustering
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from clustering import OnlineStoryClusterer, StoryDoc
 from evaluation.summary import other_process_report
 from flows import monitoring
 from flows.config import RunConfig
-from flows.enrich import enricher_for
+from flows.enrich import Enricher, load_enricher
 from flows.runner import Archive, ScaleOptions, run
 from flows.schema import Article, InvalidArticle, RawRecord, decode_article
 from replay import read_outputs, score_clustering
@@ -94,11 +94,13 @@ def tree_rss_bytes(root: int) -> dict[int, int]:
     return tree
 
 
-def evaluate_stories(config: RunConfig, out_dir: Path, baseline: bool = False, scale: ScaleOptions = ScaleOptions()) -> dict | None:
-    """Run and score; in the other processes of a cluster only run (process 0 scores), returning None."""
+def evaluate_stories(config: RunConfig, out_dir: Path, baseline: bool = False, scale: ScaleOptions = ScaleOptions(),
+                     enricher: Enricher | None = None) -> dict | None:
+    """Run and score; in the other processes of a cluster only run (process 0 scores), returning None.
+    `enricher`: models already loaded for `config` (the suite shares its own)."""
     config = config.with_values({"output": {"kind": "file", "directory": str(out_dir)}})
     if not scale.primary:
-        run(config, scale)
+        run(config, scale, enricher=enricher)
         return None
     out_dir.mkdir(parents=True, exist_ok=True)
     archive = Archive.load(config)
@@ -107,10 +109,11 @@ def evaluate_stories(config: RunConfig, out_dir: Path, baseline: bool = False, s
     monitoring.reset_peaks()
     with PeakRss() as rss:
         started = time.perf_counter()
-        enricher_for(config.models, config.topics).warm_up()  # model loading is startup, not stream throughput
+        enricher = enricher or load_enricher(config.models, config.topics)
+        enricher.warm_up()  # model loading is startup, not stream throughput
         startup = time.perf_counter() - started
         started = time.perf_counter()
-        run(config, scale, archive=archive)
+        run(config, scale, archive=archive, enricher=enricher)
         wall = time.perf_counter() - started
     published: dict[str, float] = {}
 
@@ -143,7 +146,7 @@ def evaluate_stories(config: RunConfig, out_dir: Path, baseline: bool = False, s
         "embedding_cache": config.models.embedding_cache,
     }
     if baseline:
-        result["baseline"] = score_baseline(config, archive, labels)
+        result["baseline"] = score_baseline(config, archive, labels, enricher.encoder)
     (out_dir / "metrics.json").write_text(json.dumps(result, indent=2) + "\n")
     plot_stream(stories, final, out_dir / "stream.png", title=f"{archive.path.name}: BCubed F1 {scores.bcubed_f1:.3f}")
     return result
@@ -168,10 +171,9 @@ def valid_articles(config: RunConfig, archive: Archive) -> list[Article]:
     return articles
 
 
-def score_baseline(config: RunConfig, archive: Archive, labels: dict[str, str]) -> dict:
-    """The naive online method on the same slice and embeddings: what the system adds over it."""
+def score_baseline(config: RunConfig, archive: Archive, labels: dict[str, str], encoder) -> dict:
+    """The naive online method on the same slice and embeddings (the run's `encoder`): what the system adds over it."""
     articles = valid_articles(config, archive)
-    encoder = enricher_for(config.models, config.topics).encoder
     clusterer = naive_centroid(BASELINE["threshold"], BASELINE["idle_hours"])
     predicted = {}
     size = config.batch.max_size

@@ -22,7 +22,7 @@ import numpy as np
 from clustering import OnlineStoryClusterer, StoryDoc
 from evaluation.harness import evaluate_stories, naive_centroid, valid_articles
 from flows.config import RunConfig
-from flows.enrich import enricher_for
+from flows.enrich import Enricher, load_enricher
 from flows.runner import Archive
 from replay import score_clustering
 
@@ -93,10 +93,10 @@ class SetFeatures:
                    [tuple(e) for e in meta["entities"]], meta["labels"])
 
 
-def set_features(dev_set: DevSet, config: RunConfig, features_dir: Path | None) -> SetFeatures:
-    """The set's features, from `features_dir` when computed before with the same models."""
+def set_features(dev_set: DevSet, config: RunConfig, features_dir: Path | None, enricher: Enricher) -> SetFeatures:
+    """The set's features (computed with `enricher`, the models of `config`), from `features_dir` when computed
+    before with the same models."""
     config = dev_set.configure(config)
-    enricher = enricher_for(config.models, config.topics)
     models = hashlib.sha256(f"{enricher.encoder.version}|{enricher.entity_tagger.version}".encode()).hexdigest()[:12]
     cached = features_dir / f"{dev_set.name}-{models}" if features_dir else None
     if cached is not None and cached.with_suffix(".json").exists():
@@ -177,9 +177,10 @@ def baselines(features: SetFeatures) -> list[dict]:
 def run_suite(config: RunConfig, data_dir: Path, out_dir: Path, features_dir: Path | None) -> dict:
     """Every dev set through the real flow with `config`, beside the baselines on the same features; writes suite.json."""
     results = {}
+    enricher = load_enricher(config.models, config.topics)  # the sets differ in source only: one set of models
     for dev_set in dev_sets(data_dir):
-        flow = evaluate_stories(dev_set.configure(config), out_dir / dev_set.name)
-        features = set_features(dev_set, config, features_dir)
+        flow = evaluate_stories(dev_set.configure(config), out_dir / dev_set.name, enricher=enricher)
+        features = set_features(dev_set, config, features_dir, enricher)
         storywire = {"method": "storywire defaults" if config.clustering == type(config.clustering)() else "storywire (config)",
                      **{k: flow[k] for k in ("bcubed_precision", "bcubed_recall", "bcubed_f1", "ari", "ami", "n_docs",
                                              "n_labels", "n_stories", "docs_per_s", "id_churn")}}

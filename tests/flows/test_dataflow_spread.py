@@ -56,9 +56,9 @@ def enriching_threads(monkeypatch):
     seen: dict[int, set] = defaultdict(set)
     real = dataflow.enrich_batch
 
-    def spy(config, keyed_batch):
+    def spy(enricher, raw_cap, keyed_batch):
         seen[threading.get_ident()].update(a.partition for a in keyed_batch[1])
-        return real(config, keyed_batch)
+        return real(enricher, raw_cap, keyed_batch)
 
     monkeypatch.setattr(dataflow, "enrich_batch", spy)
     return seen

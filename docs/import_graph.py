@@ -11,7 +11,7 @@ from pathlib import Path
 
 import grimp
 
-PACKAGES = ("flows", "evaluation", "training", "admin", "replay", "taggers", "taxonomy", "clustering",
+PACKAGES = ("commands", "flows", "evaluation", "training", "admin", "replay", "taggers", "taxonomy", "clustering",
             "service", "abtest", "export", "spark")
 EXTERNAL = ("bytewax", "confluent_kafka", "fastapi")
 

@@ -459,14 +459,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def _eval_suite(args: argparse.Namespace) -> int:
-    from evaluation.suite import render_suite, run_suite
+    from evaluation.suite import suite_report
 
     values: dict = {"source": {"progress": not args.no_progress}}
     if args.embedding_cache:
         values["models"] = {"embedding_cache": args.embedding_cache}
-    results = run_suite(RunConfig.load(args.config).with_values(values), args.data, args.out, args.out / "features")
-    print(render_suite(results))
-    print(f"\nwrote {args.out}/suite.json")
+    print(suite_report(RunConfig.load(args.config).with_values(values), args.data, args.out))
     return 0
 
 

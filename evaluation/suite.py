@@ -189,6 +189,12 @@ def run_suite(config: RunConfig, data_dir: Path, out_dir: Path, features_dir: Pa
     return results
 
 
+def suite_report(config: RunConfig, data_dir: Path, out_dir: Path) -> str:
+    """`storywire eval --suite dev`: run the suite (features kept in OUT/features) and return the tables to print."""
+    results = run_suite(config, data_dir, out_dir, out_dir / "features")
+    return f"{render_suite(results)}\n\nwrote {out_dir}/suite.json"
+
+
 def render_suite(results: dict) -> str:
     """One table per set: storywire first, then the baselines; * marks the best naive centroid."""
     lines = []

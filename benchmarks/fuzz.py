@@ -41,10 +41,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from confluent_kafka import Producer  # noqa: E402
 from prometheus_client import REGISTRY  # noqa: E402
 
+from admin.topics import follow, init_topics  # noqa: E402
 from benchmarks.common import UCI, emit  # noqa: E402
 from evaluation.harness import tree_rss_bytes  # noqa: E402
 from flows.config import RunConfig  # noqa: E402
-from flows.kafka import follow, init_topics  # noqa: E402
 from flows.runner import run  # noqa: E402
 from replay import (  # noqa: E402
     demo_firehose_path,

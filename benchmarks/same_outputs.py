@@ -30,7 +30,7 @@ from benchmarks.common import UCI, emit, require_dev_data  # noqa: E402
 WALL_CLOCK = {"processed_at", "received_at"}
 TIMINGS = {"docs_per_s", "wall_s", "startup_s", "peak_rss_mb", "peak_rss_by_part_mb", "max_stall_ms", "cluster_ms_per_article"}
 RECORD_FILES = ("tags.jsonl", "stories.jsonl", "dead-letters.jsonl")
-VOLATILE_LINE = re.compile(r"^clustering: .* ms per article|^wrote |^outputs in ")
+VOLATILE_LINE = re.compile(r"^clustering: .* ms per article|^wrote |^outputs in |^(docs/s|wall s|startup s|peak RSS MB|max stall ms|cluster ms/doc) ")
 CACHE = Path("/work/main/out/embeddings.sqlite")
 
 
@@ -56,6 +56,9 @@ def run(tree: Path, out: Path, days: int, cache: Path) -> None:
 
 
 def _records(path: Path) -> list[dict]:
+    """The records of an output file, wall-clock fields left out; none when the run wrote no such file."""
+    if not path.exists():
+        return []
     return [{k: v for k, v in json.loads(line).items() if k not in WALL_CLOCK} for line in path.open(encoding="utf-8") if line.strip()]
 
 

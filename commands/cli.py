@@ -1,4 +1,4 @@
-"""The `storywire` command line: demo, run and replay, each with --help."""
+"""The `storywire` command line: the parsers of every subcommand, and handlers that call one function of the job."""
 
 from __future__ import annotations
 

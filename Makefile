@@ -26,10 +26,12 @@ serve-demo: setup
 test: setup
 	$(BIN)/python -m pytest
 
-# ruff's pyflakes, pycodestyle and import-order rules ([tool.ruff]), mypy on the pure cores ([tool.mypy])
+# ruff's pyflakes, pycodestyle and import-order rules ([tool.ruff]), mypy on the pure cores ([tool.mypy]),
+# the layering of the folders (import-linter contracts in [tool.importlinter], docs/architecture.md)
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 # everything not marked slow (no broker, no full model loads in the flow): for the edit-test loop
 test-fast: setup

@@ -6,8 +6,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from replay.evaluation import stability, top_topic
-from replay.readers import read_jsonl
+from replay.output_scores import stability, top_topic
+from replay.readers import read_outputs
 
 
 @dataclass(frozen=True)
@@ -24,8 +24,8 @@ class RunView:
         directory = Path(directory)
         if not (directory / "tags.jsonl").exists():
             raise FileNotFoundError(f"{directory}/tags.jsonl does not exist: not a run's output folder")
-        tags = [r.parsed for r in read_jsonl(directory / "tags.jsonl")]
-        stories = [r.parsed for r in read_jsonl(directory / "stories.jsonl")] if (directory / "stories.jsonl").exists() else []
+        tags = list(read_outputs(directory / "tags.jsonl"))
+        stories = list(read_outputs(directory / "stories.jsonl"))
         _, final = stability(tags, [s for s in stories if not s.get("tombstone")])
         latest: dict[str, dict] = {}
         for tag in tags:

@@ -38,7 +38,7 @@ def main() -> int:
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     walls, parts = {}, {}
     for name, command in (
-        ("plain_replay", [sys.executable, "-m", "flows.cli", "replay", args.input, *slice_args, "--out", str(args.out / "plain"), "--no-progress"]),
+        ("plain_replay", [sys.executable, "-m", "commands.cli", "replay", args.input, *slice_args, "--out", str(args.out / "plain"), "--no-progress"]),
         ("backfill", [sys.executable, "-m", "spark.backfill", "--input", args.input, *slice_args, "--out", str(args.out / "backfill"),
                       "--master", args.master, "--no-progress"]),
     ):

@@ -94,7 +94,7 @@ class Cluster:
             if self.plan.processes > 1:
                 args += ["-i", str(i), "-a", self.addresses]
             log = open(self.workdir / f"storywire-{i}.log", "ab")
-            command = [sys.executable, "-m", "flows.cli", "--log-level", "INFO", "run", *args]
+            command = [sys.executable, "-m", "commands.cli", "--log-level", "INFO", "run", *args]
             self.procs.append(subprocess.Popen(command, env=self.env, stdout=log, stderr=log, cwd=ROOT))
 
     def health(self, i: int = 0) -> dict | None:
@@ -202,7 +202,7 @@ def run(plan: Plan, workdir: Path, log=print) -> dict:
         }
     )
     subprocess.run(
-        [sys.executable, "-m", "flows.cli", "kafka", "init-topics", "--partitions", str(plan.partitions)],
+        [sys.executable, "-m", "commands.cli", "kafka", "init-topics", "--partitions", str(plan.partitions)],
         env=env, check=True, capture_output=True, cwd=ROOT,
     )
     produced: dict = {}

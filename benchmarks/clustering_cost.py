@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.common import emit  # noqa: E402
 from benchmarks.tune_clustering import load_sets  # noqa: E402
 from clustering import OnlineStoryClusterer  # noqa: E402
-from flows.suite import SetFeatures, assign  # noqa: E402
+from evaluation.suite import SetFeatures, assign  # noqa: E402
 
 BEFORE = {"calibrated": False, "threshold": 0.4, "weight_entities": 0.4, "weight_lexical": 0.0, "time_grace_hours": 0.0,
           "time_floor": 0.0, "retire_after_hours": 72.0}

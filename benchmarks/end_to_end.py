@@ -57,7 +57,7 @@ def one_run(backend: str, layout: tuple[int, int], days: int, out: Path, device:
     env = dict(os.environ, STORYWIRE_MODELS__BACKEND=backend, STORYWIRE_MODELS__DEVICE=device)
     if processes > 1:
         env["STORYWIRE_MODELS__TORCH_THREADS"] = "1"  # one core per process
-    command = [sys.executable, "-m", "flows.cli", "eval", "--input", str(UCI), "--format", "uci", "--label-field", "story",
+    command = [sys.executable, "-m", "commands.cli", "eval", "--input", str(UCI), "--format", "uci", "--label-field", "story",
                "--protocol", "jitter", "--seed", "1", "--days", str(days), "--out", str(out), "--no-progress", "-w", str(workers)]
     cluster = []
     if processes > 1:
@@ -67,7 +67,7 @@ def one_run(backend: str, layout: tuple[int, int], days: int, out: Path, device:
     for i in range(1, processes):
         log = out.parent / f"{out.name}-p{i}.log"
         with log.open("w") as err:
-            others.append((subprocess.Popen([sys.executable, "-m", "flows.cli", "--log-level", "INFO", *command[3:], "-i", str(i), *cluster],
+            others.append((subprocess.Popen([sys.executable, "-m", "commands.cli", "--log-level", "INFO", *command[3:], "-i", str(i), *cluster],
                                             env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=err, text=True), log))
     for proc, log in others:
         while READY not in log.read_text():

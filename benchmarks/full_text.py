@@ -63,7 +63,7 @@ def one_run(path: Path, backend: str, scope: tuple[int, int], out: Path) -> dict
     env = {k: v for k, v in os.environ.items() if not k.startswith("STORYWIRE_")}
     env.update(STORYWIRE_MODELS__BACKEND=backend, STORYWIRE_MODELS__NER_MAX_CHARS=str(scope[0]),
                STORYWIRE_MODELS__EMBED_MAX_CHARS=str(scope[1]))
-    command = [sys.executable, "-m", "flows.cli", "eval", "--input", str(path), "--format", "jsonl", "--label-field", "event",
+    command = [sys.executable, "-m", "commands.cli", "eval", "--input", str(path), "--format", "jsonl", "--label-field", "event",
                "--out", str(out), "--no-progress"]
     subprocess.run(command, env=env, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
     return json.loads((out / "metrics.json").read_text())

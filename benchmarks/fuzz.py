@@ -41,13 +41,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from confluent_kafka import Producer  # noqa: E402
 from prometheus_client import REGISTRY  # noqa: E402
 
+from admin.topics import follow, init_topics  # noqa: E402
 from benchmarks.common import UCI, emit  # noqa: E402
+from evaluation.harness import tree_rss_bytes  # noqa: E402
 from flows.config import RunConfig  # noqa: E402
-from flows.evaluate import tree_rss_bytes  # noqa: E402
-from flows.kafka import follow, init_topics  # noqa: E402
 from flows.runner import run  # noqa: E402
-from flows.summary import read_jsonl  # noqa: E402
-from replay import demo_firehose_path, read_archive  # noqa: E402
+from replay import (  # noqa: E402
+    demo_firehose_path,
+    read_archive,
+    read_outputs,  # noqa: E402
+)
 from replay.hostile import hostile  # noqa: E402
 
 
@@ -158,8 +161,8 @@ def through_file(archive: Path, out: Path, n_lines: int, backend: str, state_mb:
     lines = archive.read_bytes().splitlines()
     return Outcome(
         {name: counter(f"storywire_{name}_total") - value for name, value in before.items()},
-        list(read_jsonl(out / "tags.jsonl")),
-        list(read_jsonl(out / "dead-letters.jsonl")),
+        list(read_outputs(out / "tags.jsonl")),
+        list(read_outputs(out / "dead-letters.jsonl")),
         {(None, i): line for i, line in enumerate(lines, 1)},
         rss.mb(),
         wall,
@@ -188,7 +191,7 @@ def through_kafka(archive: Path, bootstrap: str, backend: str, metrics_port: int
     init_topics(config.kafka, 2)
     raw = produce_lines(archive, config.kafka)
     n_lines = len(raw)
-    service = subprocess.Popen([sys.executable, "-m", "flows.cli", "run"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    service = subprocess.Popen([sys.executable, "-m", "commands.cli", "run"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     scraped: dict[str, float] = {}
     rss = RssByHalf(service.pid, n_lines, lambda: scraped.get("articles_in", 0.0))
     started = time.perf_counter()

@@ -79,9 +79,9 @@ def main() -> None:
         cluster = ["-a", ";".join(f"127.0.0.1:{free_port()}" for _ in range(args.processes))]
     services: list[subprocess.Popen] = []
     try:
-        subprocess.run([sys.executable, "-m", "flows.cli", "kafka", "init-topics"], env=env, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+        subprocess.run([sys.executable, "-m", "commands.cli", "kafka", "init-topics"], env=env, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
         for i in range(args.processes):
-            services.append(subprocess.Popen([sys.executable, "-m", "flows.cli", "run", *(["-i", str(i), *cluster] if cluster else [])],
+            services.append(subprocess.Popen([sys.executable, "-m", "commands.cli", "run", *(["-i", str(i), *cluster] if cluster else [])],
                                              env=env, cwd=ROOT, stdout=open(workdir / f"storywire-{i}.log", "wb"), stderr=subprocess.STDOUT))
         producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 0})
         consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"bench-{port}", "auto.offset.reset": "latest"})

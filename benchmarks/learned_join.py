@@ -34,7 +34,7 @@ from benchmarks.common import emit  # noqa: E402
 from benchmarks.tune_clustering import load_sets  # noqa: E402
 from clustering import OnlineStoryClusterer  # noqa: E402
 from clustering.lexical import Terms  # noqa: E402
-from flows.suite import SetFeatures, assign  # noqa: E402
+from evaluation.suite import SetFeatures, assign  # noqa: E402
 from replay import bcubed  # noqa: E402
 
 

@@ -32,8 +32,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from benchmarks.common import UCI, emit, require_dev_data  # noqa: E402
 from clustering.story import Story, StoryDoc, title_terms  # noqa: E402
-from replay.metrics import bcubed  # noqa: E402
 from replay.protocols import plan_replay  # noqa: E402
+from replay.quality import bcubed  # noqa: E402
 from replay.readers import read_uci  # noqa: E402
 from replay.times import utc_day  # noqa: E402
 

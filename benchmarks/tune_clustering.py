@@ -28,8 +28,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from benchmarks.common import emit  # noqa: E402
 from clustering import OnlineStoryClusterer  # noqa: E402
+from evaluation.suite import SetFeatures, assign  # noqa: E402
 from flows.config import ClusteringConfig  # noqa: E402
-from flows.suite import SetFeatures, assign  # noqa: E402
 from replay import bcubed  # noqa: E402
 
 GRID = {

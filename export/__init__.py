@@ -1,7 +1,7 @@
 """`storywire export`: a run's tags, stories (all versions) and labels as partitioned Parquet training data.
 
-Pure over output records (never imports flows): the CLI reads a run's folder
-or the Kafka topics and hands the records here.
+parquet.py and enriched.py are pure over output records (they never import flows);
+command.py gathers the records from a run's folder or the Kafka topics and hands them there.
 """
 
 from export.parquet import (

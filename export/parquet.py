@@ -20,7 +20,7 @@ from typing import Any, Iterable, Iterator
 import pyarrow as pa
 
 from replay import times
-from replay.evaluation import resolve, top_topic
+from replay.output_scores import resolve, top_topic
 
 ENTITY = pa.struct([("text", pa.string()), ("label", pa.string()), ("canonical", pa.string()), ("count", pa.int32()),
                     ("in_title", pa.bool_())])

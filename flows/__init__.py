@@ -1,5 +1,5 @@
-"""The storywire application: message schema, run config, the Bytewax dataflow, connectors and CLI.
+"""The storywire service: message schema, run config, the Bytewax dataflow, its connectors, sinks and monitoring.
 
-Entry points: `flows.cli.main` (the `storywire` command) and
-`flows.runner.run(config)`; `flows.dataflow.build_flow` wires the steps.
+Entry points: `flows.runner.run(config)` runs the flow; `flows.dataflow.build_flow` wires the steps.
+The `storywire` command (commands/) and the tools (evaluation/, training/, admin/) call into it; it never imports them.
 """

@@ -34,7 +34,7 @@ import numpy as np
 from bytewax.operators import StatefulBatchLogic
 
 from clustering import OnlineStoryClusterer, ReclusterWorker, StoryDoc, next_version
-from flows import metrics
+from flows import monitoring
 from flows.config import ClusteringConfig, LimitsConfig
 from flows.enrich import EnrichedArticle, dead_letter_for, where
 from flows.event_time import CLAMPED, WARM_UP, EventClock, TooOld
@@ -309,7 +309,7 @@ class ShardLogic(StatefulBatchLogic[EnrichedArticle, OutputRecord, ShardState]):
         started = time.perf_counter()
         out = self.process(items, final)
         if self.state is not None:
-            metrics.clustered(self.state.clusterer.shard, len(items), time.perf_counter() - started)
+            monitoring.clustered(self.state.clusterer.shard, len(items), time.perf_counter() - started)
         return out
 
     def notify_at(self) -> datetime | None:
@@ -382,7 +382,7 @@ class ShardLogic(StatefulBatchLogic[EnrichedArticle, OutputRecord, ShardState]):
                 self.state.clusterer.begin_generation(self.generation)
             except Exception as exc:  # noqa: BLE001
                 log.error("cluster step: cannot start a shard, dead-lettering %d articles: %s: %s", len(items), type(exc).__name__, exc, exc_info=True)
-                metrics.dead_lettered("cluster", len(items))
+                monitoring.dead_lettered("cluster", len(items))
                 return [self._dead(item, f"clustering failed: {type(exc).__name__}: {exc}") for item in items]
         if self.state is None:
             return []
@@ -400,7 +400,7 @@ class ShardLogic(StatefulBatchLogic[EnrichedArticle, OutputRecord, ShardState]):
                 )
                 self.state.clock.recent = recent
                 records = [self._dead(item, f"clustering failed: {type(exc).__name__}: {exc}") for item in run]
-            metrics.dead_lettered("cluster", sum(r.output == DEAD for r in records))
+            monitoring.dead_lettered("cluster", sum(r.output == DEAD for r in records))
             out.extend(records)
         if self._minted is not None:  # on record before any of these records leaves the process
             self._minted.cover(self.state.generation, getattr(self.state.clusterer, "n_stories_opened_", 0))
@@ -469,10 +469,10 @@ class ShardLogic(StatefulBatchLogic[EnrichedArticle, OutputRecord, ShardState]):
             for article_id, record in stored.items():
                 state.last_tags.put(article_id, record)
             out.extend(self._tombstones([s for s in stories if s.status != "active"]))
-        metrics.duplicates(duplicates)
+        monitoring.duplicates(duplicates)
         for item, _, _ in tagged:
-            metrics.LATENCY.observe(max(0.0, processed_at - item.article.received_at))
-        metrics.tagged(len(tagged))
+            monitoring.LATENCY.observe(max(0.0, processed_at - item.article.received_at))
+        monitoring.tagged(len(tagged))
         self._report(state)
         return out
 
@@ -552,22 +552,22 @@ class ShardLogic(StatefulBatchLogic[EnrichedArticle, OutputRecord, ShardState]):
     def _report(self, state: ShardState) -> None:
         clusterer = state.clusterer
         restarts = clusterer.recluster_worker_restarts_
-        metrics.RECLUSTER_WORKER_RESTARTS.inc(restarts - self._restarts_reported)
+        monitoring.RECLUSTER_WORKER_RESTARTS.inc(restarts - self._restarts_reported)
         self._restarts_reported = restarts
-        metrics.ACTIVE_STORIES.labels(clusterer.shard).set(len(getattr(clusterer, "stories_", {})))
-        metrics.STORED_TAGS_BYTES.labels(clusterer.shard).set(state.last_tags.bytes)
-        metrics.TRACKED_IDS.labels(clusterer.shard).set(len(state.versions))
-        metrics.TRACKED_IDS_BYTES.labels(clusterer.shard).set(state.versions.bytes)
-        metrics.WINDOW_BYTES.labels(clusterer.shard).set(getattr(clusterer, "window_bytes_", 0))
+        monitoring.ACTIVE_STORIES.labels(clusterer.shard).set(len(getattr(clusterer, "stories_", {})))
+        monitoring.STORED_TAGS_BYTES.labels(clusterer.shard).set(state.last_tags.bytes)
+        monitoring.TRACKED_IDS.labels(clusterer.shard).set(len(state.versions))
+        monitoring.TRACKED_IDS_BYTES.labels(clusterer.shard).set(state.versions.bytes)
+        monitoring.WINDOW_BYTES.labels(clusterer.shard).set(getattr(clusterer, "window_bytes_", 0))
         durations = getattr(clusterer, "recluster_seconds_", [])
         for seconds in durations:
-            metrics.RECLUSTER_SECONDS.observe(seconds)
+            monitoring.RECLUSTER_SECONDS.observe(seconds)
         window = getattr(clusterer, "last_recluster_window_", 0)
-        metrics.RECLUSTER_WINDOW.labels(clusterer.shard).set(window)
-        metrics.record_recluster(sum(durations), window)  # what re-clustering added to this batch
+        monitoring.RECLUSTER_WINDOW.labels(clusterer.shard).set(window)
+        monitoring.record_recluster(sum(durations), window)  # what re-clustering added to this batch
         if hasattr(clusterer, "recluster_seconds_"):
             clusterer.recluster_seconds_.clear()
-        metrics.batch_done()
+        monitoring.batch_done()
 
 
 def _known_hash(versions: VersionTable, article_id: str) -> str | None:

@@ -7,6 +7,7 @@ sink (taking (key, JSON line) pairs).
 from __future__ import annotations
 
 import json
+import threading
 import time
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
@@ -15,14 +16,15 @@ from bytewax.connectors.files import FileSink
 from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
 from tqdm import tqdm
 
-from flows.kafka import SHUTDOWN
 from flows.schema import RawRecord
 from replay import ArchiveRecord
 
 
 class _ArchivePartition(StatefulSourcePartition[RawRecord, int]):
-    def __init__(self, records: Iterator[ArchiveRecord], origin: str, batch_size: int, skip: int, progress: tqdm | None):
+    def __init__(self, records: Iterator[ArchiveRecord], origin: str, batch_size: int, skip: int, progress: tqdm | None,
+                 stop: threading.Event):
         self._records = records
+        self._stop = stop
         self._origin = origin
         self._batch_size = batch_size
         self._consumed = 0
@@ -32,7 +34,7 @@ class _ArchivePartition(StatefulSourcePartition[RawRecord, int]):
             self._consumed += 1
 
     def next_batch(self) -> list[RawRecord]:
-        if SHUTDOWN.is_set():
+        if self._stop.is_set():
             raise StopIteration
         batch = []
         for record in self._records:
@@ -57,7 +59,8 @@ class ArchiveSource(FixedPartitionedSource[RawRecord, int]):
 
     `open_records` returns a fresh iterator over the (sliced, ordered) archive, so
     a resumed run can skip to where the last snapshot left off. `local=False`: this
-    process lists no partition (another process of the cluster reads the archive).
+    process lists no partition (another process of the cluster reads the archive). Setting `stop`
+    (the run's shutdown request) ends the partition early.
     """
 
     def __init__(
@@ -68,8 +71,10 @@ class ArchiveSource(FixedPartitionedSource[RawRecord, int]):
         total: int | None = None,
         progress: bool = True,
         local: bool = True,
+        stop: threading.Event | None = None,
     ) -> None:
         self.open_records = open_records
+        self.stop = stop or threading.Event()
         self.local = local
         self.origin = origin
         self.batch_size = batch_size
@@ -81,7 +86,7 @@ class ArchiveSource(FixedPartitionedSource[RawRecord, int]):
 
     def build_part(self, step_id: str, for_part: str, resume_state: int | None) -> _ArchivePartition:
         bar = tqdm(total=self.total, desc="replay", unit="article", disable=not self.progress) if self.progress else None
-        return _ArchivePartition(iter(self.open_records()), self.origin, self.batch_size, resume_state or 0, bar)
+        return _ArchivePartition(iter(self.open_records()), self.origin, self.batch_size, resume_state or 0, bar, self.stop)
 
 
 class _LocalFileSink(FileSink):

@@ -1,8 +1,12 @@
 """The storywire dataflow.
 
-    source -> decode+validate -> micro-batch -> enrich -> key by shard -> cluster -> sinks
-                   | bad input                    | model failure
-                   +--------------> dead letters <+
+    source -> decode -> micro-batch -> enrich -> key by shard -> cluster -> route -> tags, stories
+                | errs                   | errs                               | errs
+                +---------------------> dead letters <------------------------+
+
+`decode`, `enrich` and `route` are Bytewax operators returning typed streams
+(`Results(oks, errs)`, `ClusterOut(tags, stories, dead_letters)`), as Bytewax's
+own Kafka operators do, so the wiring below reads as the picture above.
 
 Decoding is per record on the worker that reads it; micro-batches form per
 source partition and are then dealt to every worker (`op.redistribute`), so
@@ -16,27 +20,31 @@ from __future__ import annotations
 
 import functools
 import logging
+import threading
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Generic, TypeVar, cast
 
 import bytewax.operators as op
-from bytewax.dataflow import Dataflow
+from bytewax.dataflow import Dataflow, Stream, operator
 from bytewax.inputs import Source
 from bytewax.outputs import Sink
 
-from flows import metrics
+from flows import monitoring
 from flows.batching import micro_batch
 from flows.cluster_step import DEAD, STORIES, TAGS, OutputRecord, ShardLogic
 from flows.config import RunConfig
 from flows.connectors import jsonl_sink, to_line
-from flows.enrich import EnrichedArticle, enricher_for
+from flows.enrich import EnrichedArticle, Enricher, load_enricher
 from flows.kafka import KafkaRecordSink
 from flows.outputs import fit_line
 from flows.schema import Article, DeadLetter, InvalidArticle, RawRecord, decode_record
 from flows.vectors import vector_line
 
 log = logging.getLogger(__name__)
+
+X = TypeVar("X")
 
 DEFAULT_SHARD = "default"
 OTHER_LANGUAGES_SHARD = "other-languages"  # one bounded shard for every language the models do not cover
@@ -66,20 +74,21 @@ class Sinks:
         )
 
     @classmethod
-    def kafka(cls, config: RunConfig) -> "Sinks":
+    def kafka(cls, config: RunConfig, stop: threading.Event | None = None) -> "Sinks":
+        """The output topics; `stop` (the run's shutdown request) ends a wait for an unreachable broker."""
         k = config.kafka
         return cls(
-            tags=KafkaRecordSink(k, k.tags_topic),
-            stories=KafkaRecordSink(k, k.stories_topic),
-            dead_letters=KafkaRecordSink(k, k.dlq_topic),
+            tags=KafkaRecordSink(k, k.tags_topic, stop),
+            stories=KafkaRecordSink(k, k.stories_topic, stop),
+            dead_letters=KafkaRecordSink(k, k.dlq_topic, stop),
             null_tombstones=True,
-            vectors=KafkaRecordSink(k, k.vectors_topic) if config.output.vectors else None,
+            vectors=KafkaRecordSink(k, k.vectors_topic, stop) if config.output.vectors else None,
         )
 
     @classmethod
-    def for_config(cls, config: RunConfig, local: bool = True) -> "Sinks":
+    def for_config(cls, config: RunConfig, local: bool = True, stop: threading.Event | None = None) -> "Sinks":
         if config.output.kind == "kafka":
-            return cls.kafka(config)
+            return cls.kafka(config, stop)
         return cls.files(config.output.directory, config.output.vectors, local)
 
     def line(self, max_bytes: int, record: OutputRecord) -> tuple[str, str | None]:
@@ -94,7 +103,7 @@ def decode(config: RunConfig, record: RawRecord, skip: frozenset[tuple[int, int]
 
     `skip` holds (partition, offset) of articles-topic records to dead-letter unread (kafka.skip_offsets).
     """
-    metrics.article_in()
+    monitoring.article_in()
     try:
         if skip and record.origin == f"kafka:{config.kafka.articles_topic}" and (record.partition, record.position) in skip:
             raise InvalidArticle(f"skipped unread: kafka.skip_offsets lists {record.partition}:{record.position}")
@@ -105,7 +114,7 @@ def decode(config: RunConfig, record: RawRecord, skip: frozenset[tuple[int, int]
         partition = f"/{record.partition}" if record.partition is not None else ""
         log.error("decode step: %s%s@%s failed, dead-lettered: %s: %s", record.origin, partition, record.position, type(exc).__name__, exc, exc_info=True)
         reason = f"decode failed: {type(exc).__name__}: {exc}"
-    metrics.dead_lettered("decode")
+    monitoring.dead_lettered("decode")
     return DeadLetter.from_raw(record, reason, config.limits.dead_letter_raw_bytes)
 
 
@@ -115,10 +124,10 @@ def batch_key(article: Article) -> str:
     return article.origin if article.partition is None else f"{article.origin}/{article.partition}"
 
 
-def enrich_batch(config: RunConfig, keyed_batch: tuple[str, list[Article]]) -> list[EnrichedArticle | DeadLetter]:
+def enrich_batch(enricher: Enricher, raw_cap: int, keyed_batch: tuple[str, list[Article]]) -> list[EnrichedArticle | DeadLetter]:
     _, articles = keyed_batch
-    results = enricher_for(config.models, config.topics).enrich_or_dead_letter(articles, config.limits.dead_letter_raw_bytes)
-    metrics.dead_lettered("enrich", sum(isinstance(r, DeadLetter) for r in results))
+    results = enricher.enrich_or_dead_letter(articles, raw_cap)
+    monitoring.dead_lettered("enrich", sum(isinstance(r, DeadLetter) for r in results))
     return results
 
 
@@ -128,8 +137,45 @@ def shard_of(item: EnrichedArticle) -> str:
     return DEFAULT_SHARD if item.lang_covered else OTHER_LANGUAGES_SHARD
 
 
-def model_versions(config: RunConfig) -> dict[str, str]:
-    return enricher_for(config.models, config.topics).versions()
+@dataclass(frozen=True)
+class Results(Generic[X]):
+    """What a step made of its input: the items that went through, and dead letters for the rest."""
+
+    oks: Stream[X]
+    errs: Stream[DeadLetter]
+
+
+@dataclass(frozen=True)
+class ClusterOut:
+    """The clustering step's records by output: tag records, story records (and tombstones), dead letters."""
+
+    tags: Stream[OutputRecord]
+    stories: Stream[OutputRecord]
+    dead_letters: Stream[OutputRecord]
+
+
+@operator
+def decode_records(step_id: str, up: Stream[RawRecord], config: RunConfig) -> Results[Article]:
+    """Every raw record to a validated article or a dead letter (see `decode`)."""
+    decoded = op.map("decode", up, functools.partial(decode, config, skip=config.kafka.skipped_offsets()))
+    valid = op.branch("validate", decoded, lambda x: isinstance(x, Article))
+    return Results(cast(Stream[Article], valid.trues), cast(Stream[DeadLetter], valid.falses))
+
+
+@operator
+def enrich_batches(step_id: str, up: Stream[tuple[str, list[Article]]], enricher: Enricher, raw_cap: int) -> Results[EnrichedArticle]:
+    """Each (key, micro-batch) to its enriched articles, and a dead letter for each article the models failed on."""
+    enriched = op.flat_map("enrich", up, functools.partial(enrich_batch, enricher, raw_cap))
+    ok = op.branch("enriched", enriched, lambda x: isinstance(x, EnrichedArticle))
+    return Results(cast(Stream[EnrichedArticle], ok.trues), cast(Stream[DeadLetter], ok.falses))
+
+
+@operator
+def route_outputs(step_id: str, up: Stream[OutputRecord]) -> ClusterOut:
+    """The clustering step's records split by the output they belong to."""
+    is_tags = op.branch("route_tags", up, lambda r: r.output == TAGS)
+    is_story = op.branch("route_stories", is_tags.falses, lambda r: r.output == STORIES)
+    return ClusterOut(is_tags.trues, is_story.trues, is_story.falses)
 
 
 def build_flow(
@@ -140,28 +186,28 @@ def build_flow(
     snapshots: bool = True,
     generation: int = 0,
     recovery_directory: Path | None = None,
+    enricher: Enricher | None = None,
 ) -> Dataflow:
     """Wire the steps. `replay=True` batches by size only (deterministic results); `snapshots=False`
     (no recovery store) skips copying the clustering state at every epoch; `generation` > 0 goes
     into story IDs and versions (flows/generation.py), and the recovery directory then keeps the
-    record of the IDs minted (flows/minted.py)."""
+    record of the IDs minted (flows/minted.py). `enricher`: the process's models (default: loaded
+    for `config`), shared by its worker threads."""
+    enricher = enricher or load_enricher(config.models, config.topics)
     flow = Dataflow("storywire")
     raw = op.input("input", flow, source)
-    decoded = op.map("decode", raw, functools.partial(decode, config, skip=config.kafka.skipped_offsets()))
-    valid = op.branch("validate", decoded, lambda x: isinstance(x, Article))
+    decoded = decode_records("decode", raw, config)
 
     timeout = REPLAY_BATCH_TIMEOUT if replay else timedelta(milliseconds=config.batch.timeout_ms)
-    batches = micro_batch("micro_batch", op.key_on("batch_key", valid.trues, batch_key), timeout, config.batch.max_size)
+    batches = micro_batch("micro_batch", op.key_on("batch_key", decoded.oks, batch_key), timeout, config.batch.max_size)
     # Keys route by hash, so a few partition keys can land on one worker (8 round-robin lanes hashed 6:2 onto
     # 2 workers): each batch goes to a random worker instead, which spreads any number of partitions evenly.
     spread = op.redistribute("spread", batches)
-    enriched = op.flat_map("enrich", spread, functools.partial(enrich_batch, config))
-    enrich_ok = op.branch("enriched", enriched, lambda x: isinstance(x, EnrichedArticle))
+    enriched = enrich_batches("enrich", spread, enricher, config.limits.dead_letter_raw_bytes)
     if sinks.vectors is not None:
-        op.output("vectors", op.map("vectors_json", enrich_ok.trues, vector_line), sinks.vectors)
+        op.output("vectors", op.map("vectors_json", enriched.oks, vector_line), sinks.vectors)
 
-    versions = functools.partial(model_versions, config)
-    sharded = op.key_on("shard", enrich_ok.trues, shard_of)
+    sharded = op.key_on("shard", enriched.oks, shard_of)
     clustered = op.stateful_batch(
         "cluster",
         sharded,
@@ -169,7 +215,7 @@ def build_flow(
             state,
             config.clustering,
             shard_of,
-            versions,
+            enricher.versions,
             config.output.tombstone_after_hours,
             config.limits,
             snapshots,
@@ -178,18 +224,16 @@ def build_flow(
             recovery_directory,
         ),
     )
-    records = op.key_rm("unshard", clustered)
-    is_tags = op.branch("route_tags", records, lambda r: r.output == TAGS)
-    is_story = op.branch("route_stories", is_tags.falses, lambda r: r.output == STORIES)
+    routed = route_outputs("route", op.key_rm("unshard", clustered))
     line = functools.partial(sinks.line, config.limits.max_output_bytes)
-    op.output("tags", op.map("tags_json", is_tags.trues, line), sinks.tags)
-    op.output("stories", op.map("stories_json", is_story.trues, line), sinks.stories)
+    op.output("tags", op.map("tags_json", routed.tags, line), sinks.tags)
+    op.output("stories", op.map("stories_json", routed.stories, line), sinks.stories)
 
-    dead = op.merge("dead_letters", valid.falses, enrich_ok.falses)
+    dead = op.merge("dead_letters", decoded.errs, enriched.errs)
     dead_lines = op.merge(
         "all_dead_letters",
         op.map("dead_letter_json", dead, lambda d: line(OutputRecord(DEAD, d.key, d.to_json()))),
-        op.map("cluster_dead_json", is_story.falses, line),
+        op.map("cluster_dead_json", routed.dead_letters, line),
     )
     op.output("dlq", dead_lines, sinks.dead_letters)
     return flow

@@ -1,8 +1,8 @@
 """The enrichment step: NER, one embedding per article and zero-shot topics, in batches.
 
 `Enricher` takes its components (entity tagger, encoder, topic classifier, rule tagger) ready-made, so a test
-builds them small; `Enricher.from_config` builds the real ones. Models load lazily, once per process
-(`enricher_for`), never per item. Worker
+builds them small; `Enricher.from_config` builds the real ones. Models load lazily, once per run
+(`load_enricher`, which `flows.runner.run` calls and passes to the dataflow), never per item. Worker
 threads of one process (`-w`) share them and take turns (spaCy pipelines and the
 memo are not thread-safe: two threads in one pipeline crashed spaCy's NER);
 processes are what scale. A batch that fails is retried article by article so one bad article becomes one dead
@@ -18,7 +18,6 @@ import threading
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from functools import lru_cache
 
 import numpy as np
 
@@ -212,9 +211,10 @@ def dead_letter_for(article: Article, reason: str, raw_cap: int) -> DeadLetter:
     return DeadLetter.from_raw(record, reason, raw_cap, article_id=article.id)
 
 
-@lru_cache(maxsize=4)
-def enricher_for(models: ModelsConfig, topics: TopicsConfig) -> Enricher:
-    """The process-wide enricher for a configuration (models load on first use; none with models.precomputed)."""
+def load_enricher(models: ModelsConfig, topics: TopicsConfig) -> Enricher:
+    """The enricher for a configuration (models load on first use; none with models.precomputed).
+
+    Build one per process and share it (flows.runner.run does): each holds its own models."""
     if models.precomputed:
         from flows.precomputed import PrecomputedEnricher
 

@@ -1,10 +1,10 @@
-"""Kafka plumbing for the flow: connectivity check, articles source, our own sink, topic admin.
+"""Kafka plumbing for the flow: connectivity check, recovery-store check, articles source, our own sink.
 
 Bytewax's KafkaSource is used for consuming (manual partition assignment,
 offsets in the recovery store) but wrapped: it hangs forever on an unreachable
 broker, so `check_connectivity` runs first with a timeout; its messages become
 RawRecords; broker errors are decided here (transient ones are logged while
-librdkafka reconnects, fatal ones stop the flow); and a shutdown request ends
+librdkafka reconnects, fatal ones stop the flow); and a shutdown request (the run's stop event) ends
 the partitions so the dataflow drains, flushes and snapshots.
 
 Bytewax's KafkaSink registers no delivery callback, so `KafkaRecordSink` is our
@@ -30,15 +30,14 @@ from bytewax.inputs import StatefulSourcePartition
 from bytewax.outputs import DynamicSink, StatelessSinkPartition
 from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaException, Producer, TopicCollection, TopicPartition
 from confluent_kafka import KafkaError as ConfluentError
-from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
+from confluent_kafka.admin import AdminClient
 
-from flows import logs, metrics
+from flows import logs, monitoring
 from flows.config import ConfigError, KafkaConfig
 from flows.schema import RawRecord
 
 log = logging.getLogger(__name__)
 
-SHUTDOWN = threading.Event()  # set on SIGTERM: sources end, the flow drains and snapshots
 IDLE_POLL = timedelta(milliseconds=20)  # how long an idle partition sleeps between polls
 
 
@@ -104,55 +103,20 @@ def check_connectivity(config: KafkaConfig, topics: Iterable[str] = ()) -> None:
         )
 
 
-def init_topics(config: KafkaConfig, partitions: int | None = None) -> dict[str, str]:
-    """Create the four topics where missing (idempotent); returns what happened per topic."""
-    check_connectivity(config)
-    admin = AdminClient(config.client_config())
-    existing = admin.list_topics(timeout=config.connect_timeout_s).topics
-    count = partitions or config.partitions
-    wanted = {
-        config.articles_topic: {},
-        config.tags_topic: {},
-        config.stories_topic: {"cleanup.policy": "compact"},
-        config.dlq_topic: {},
-    }
-    result = {}
-    new = [
-        NewTopic(name, num_partitions=count, replication_factor=config.replication_factor, config=settings)
-        for name, settings in wanted.items()
-        if name not in existing
-    ]
-    for name, future in (admin.create_topics(new) if new else {}).items():
-        try:
-            future.result()
-            result[name] = f"created ({count} partitions)"
-        except KafkaException as exc:
-            if exc.args[0].code() != ConfluentError.TOPIC_ALREADY_EXISTS:
-                raise
-            result[name] = "exists"
-    for name in wanted:
-        if name not in result:
-            result[name] = f"exists ({len(existing[name].partitions)} partitions)"
-    policy = admin.describe_configs([ConfigResource(ConfigResource.Type.TOPIC, config.stories_topic)])
-    for future in policy.values():
-        if future.result()["cleanup.policy"].value != "compact":
-            result[config.stories_topic] += " WARNING: cleanup.policy is not compact"
-    return result
-
-
 class _ArticlesPartition(StatefulSourcePartition[RawRecord, int | None]):
     """One Kafka partition as RawRecords; errors decided, shutdown honoured, no busy polling,
     and offsets that were never read (retention deleted them first) logged and counted."""
 
-    def __init__(self, inner: StatefulSourcePartition, topic: str, partition: int, next_offset: int | None) -> None:
+    def __init__(self, inner: StatefulSourcePartition, topic: str, partition: int, next_offset: int | None, stop: threading.Event) -> None:
         self._inner = inner
+        self._stop = stop
         self._topic = topic
         self._partition = partition
         self._idle = False
         self._next = next_offset  # the offset expected next, when known
 
     def next_batch(self) -> list[RawRecord]:
-        if SHUTDOWN.is_set():
+        if self._stop.is_set():
             raise StopIteration
         now = time.time()
         batch = []
@@ -184,7 +148,7 @@ def skipped(topic: str, partition: int, start: int, end: int) -> None:
         "%s/%d: offsets %d..%d were deleted (retention) before storywire read them: %d records skipped; "
         "reading on at %d (source.offset_reset)", topic, partition, start, end - 1, end - start, end,
     )
-    metrics.SKIPPED_OFFSETS.labels(str(partition)).inc(end - start)
+    monitoring.SKIPPED_OFFSETS.labels(str(partition)).inc(end - start)
 
 
 def _decide(error: ConfluentError, topic: str, partition: int) -> None:
@@ -195,7 +159,7 @@ def _decide(error: ConfluentError, topic: str, partition: int) -> None:
 
 
 class ArticlesSource(KafkaSource):
-    """Bytewax's KafkaSource over the articles topic, yielding RawRecords."""
+    """Bytewax's KafkaSource over the articles topic, yielding RawRecords; its partitions end once `stop` is set."""
 
     def __init__(
         self,
@@ -203,8 +167,10 @@ class ArticlesSource(KafkaSource):
         starting_offset: str = "earliest",
         partition_offsets: dict[int, int] | None = None,
         offset_reset: str = "earliest",
+        stop: threading.Event | None = None,
     ):
         self.config = config
+        self.stop = stop or threading.Event()
         self.offset_reset = offset_reset
         self.starting_offset = starting_offset
         client = config.client_config()
@@ -234,7 +200,7 @@ class ArticlesSource(KafkaSource):
             self._add_config = shared
         start = f"offset {resume_state}" if resume_state is not None and resume_state >= 0 else f"the {self.starting_offset} offset"
         logs.lifecycle.info("consuming %s partition %s from %s", topic, index, start)
-        return _ArticlesPartition(inner, topic, int(index), resume_state if resume_state is not None and resume_state >= 0 else None)
+        return _ArticlesPartition(inner, topic, int(index), resume_state if resume_state is not None and resume_state >= 0 else None, self.stop)
 
     def _checked(self, topic: str, partition: int, offset: int) -> int:
         """A snapshotted offset against the log: past its end is refused, before its start is a skipped range."""
@@ -257,8 +223,9 @@ class ArticlesSource(KafkaSource):
 
 
 class _ProducerPartition(StatelessSinkPartition[tuple[str, str | None]]):
-    def __init__(self, config: KafkaConfig, topic: str) -> None:
+    def __init__(self, config: KafkaConfig, topic: str, stop: threading.Event) -> None:
         self._topic = topic
+        self._stop = stop
         self._timeout = config.delivery_timeout_s
         settings = config.client_config()
         settings.update(
@@ -303,17 +270,17 @@ class _ProducerPartition(StatelessSinkPartition[tuple[str, str | None]]):
                 break
             if outage_since is None:
                 outage_since = started
-                metrics.broker_outage(self._topic, outage_since)
+                monitoring.broker_outage(self._topic, outage_since)
             log.warning(
                 "Kafka delivery to %s: %d records not delivered for %.0f s (%s); waiting for the broker, the flow is paused",
                 self._topic, remaining + len(failures), time.time() - outage_since, failures[0][2].str() if failures else "in flight",
             )
-            if SHUTDOWN.is_set():
+            if self._stop.is_set():
                 raise RuntimeError(f"stopping during a Kafka outage: this epoch's output to {self._topic} is not committed and is redone at the next start")
             self._produce([(k, v) for k, v, _ in failures])  # timed out: the same records again, in their order
         if outage_since is not None:
             log.warning("Kafka delivery to %s resumed after %.0f s", self._topic, time.time() - outage_since)
-            metrics.broker_outage(self._topic, None)
+            monitoring.broker_outage(self._topic, None)
 
     def close(self) -> None:
         self._producer.flush(self._timeout)
@@ -331,51 +298,15 @@ def _permanent(error: ConfluentError) -> bool:
 
 
 class KafkaRecordSink(DynamicSink[tuple[str, str | None]]):
-    """Writes (key, JSON or None) pairs to a topic with delivery guarantees (one producer per worker)."""
+    """Writes (key, JSON or None) pairs to a topic with delivery guarantees (one producer per worker).
 
-    def __init__(self, config: KafkaConfig, topic: str) -> None:
+    During a broker outage it retries until delivered, unless `stop` (the run's shutdown request) is set.
+    """
+
+    def __init__(self, config: KafkaConfig, topic: str, stop: threading.Event | None = None) -> None:
         self.config = config
         self.topic = topic
+        self.stop = stop or threading.Event()
 
     def build(self, step_id: str, worker_index: int, worker_count: int) -> _ProducerPartition:
-        return _ProducerPartition(self.config, self.topic)
-
-
-def follow(
-    config: KafkaConfig, topic: str, from_beginning: bool = True, group: str | None = None, idle_timeout_s: float | None = None
-) -> Iterable[tuple[str | None, dict | None]]:
-    """Yield (key, decoded JSON or None for a tombstone) from a topic, following it.
-
-    Without `group` the consumer reads every partition from the chosen end and
-    commits nothing; stops after `idle_timeout_s` without messages when given.
-    """
-    import json
-
-    from confluent_kafka import Consumer
-
-    check_connectivity(config, [topic])
-    consumer = Consumer(
-        {
-            **config.client_config(),
-            "group.id": group or f"storywire-tail-{time.time_ns()}",
-            "enable.auto.commit": group is not None,
-            "auto.offset.reset": "earliest" if from_beginning else "latest",
-        }
-    )
-    consumer.subscribe([topic])
-    last = time.monotonic()
-    try:
-        while not SHUTDOWN.is_set():
-            message = consumer.poll(0.5)
-            if message is None:
-                if idle_timeout_s is not None and time.monotonic() - last > idle_timeout_s:
-                    return
-                continue
-            if message.error():
-                log.warning("Kafka error while following %s: %s", topic, message.error().str())
-                continue
-            last = time.monotonic()
-            key = message.key().decode("utf-8", "replace") if message.key() else None
-            yield key, json.loads(message.value()) if message.value() is not None else None
-    finally:
-        consumer.close()
+        return _ProducerPartition(self.config, self.topic, self.stop)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import gc
+import functools
 import logging
 import os
 import signal
+import threading
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -14,14 +15,14 @@ from typing import Iterator
 from bytewax.recovery import RecoveryConfig, init_db_dir
 from bytewax.run import cli_main
 
-from flows import logs, metrics
+from flows import logs, monitoring
 from flows.config import RunConfig
 from flows.connectors import ArchiveSource
 from flows.dataflow import Sinks, build_flow
-from flows.enrich import enricher_for
+from flows.enrich import Enricher, load_enricher
 from flows.generation import mint_generation
-from flows.heap import keep_large_allocations_mapped
-from flows.kafka import SHUTDOWN, ArticlesSource, check_connectivity, check_recovery_store
+from flows.heap import freeze_loaded_objects, keep_large_allocations_mapped
+from flows.kafka import ArticlesSource, check_connectivity, check_recovery_store
 from replay import ArchiveRecord, RecordSpool, ReplayPlan, apply_slot, demo_firehose_path, plan_replay, read_archive
 
 log = logging.getLogger(__name__)
@@ -92,18 +93,21 @@ class Archive:
         return str(doc["id"]), str(doc[self.label_field])
 
 
-def run(config: RunConfig, scale: ScaleOptions = ScaleOptions(), archive: Archive | None = None) -> Archive | None:
+def run(config: RunConfig, scale: ScaleOptions = ScaleOptions(), archive: Archive | None = None,
+        enricher: Enricher | None = None) -> Archive | None:
     """Run the flow as configured until its source ends (an archive) or SIGTERM (Kafka).
 
     Returns the replayed archive (for summaries), or None for a Kafka source and in the
     other processes of a replay: process 0 alone reads the archive and writes the output files,
-    the others enrich and cluster what it deals them.
+    the others enrich and cluster what it deals them. `enricher`: models already loaded for
+    `config` (the eval harness loads them first to time start-up apart); default: loaded here.
     """
     _check_kafka(config)
+    stop = threading.Event()  # SIGTERM sets it: the sources end, the flow drains, flushes and snapshots
     if config.source.kind == "kafka":
         if scale.recovery_directory is not None:
             check_recovery_store(config.kafka, scale.recovery_directory)
-        source = ArticlesSource(config.kafka, config.source.starting_offset, config.partition_offsets(), config.source.offset_reset)
+        source = ArticlesSource(config.kafka, config.source.starting_offset, config.partition_offsets(), config.source.offset_reset, stop)
         archive = None
     elif scale.primary:
         archive = archive or Archive.load(config)
@@ -113,45 +117,40 @@ def run(config: RunConfig, scale: ScaleOptions = ScaleOptions(), archive: Archiv
             batch_size=config.batch.max_size,
             total=len(archive),
             progress=config.source.progress,
+            stop=stop,
         )
         log.info("replaying %d records from %s", len(archive), archive.path)
     else:
         source, archive = ArchiveSource(lambda: (), origin="file:elsewhere", local=False), None
-    if config.models.torch_threads:
-        os.environ.setdefault("OMP_NUM_THREADS", str(config.models.torch_threads))
-    if config.metrics.bytewax_api_port:
-        os.environ["BYTEWAX_DATAFLOW_API_ENABLED"] = "true"
-        os.environ["BYTEWAX_DATAFLOW_API_PORT"] = str(config.metrics.bytewax_api_port + (scale.process_id or 0))
+    _set_process_environment(config, scale)
     keep_large_allocations_mapped()
-    enricher_for(config.models, config.topics).warm_up()
-    metrics.ready()
+    enricher = enricher or load_enricher(config.models, config.topics)
+    enricher.warm_up()
+    monitoring.ready()
     m = config.metrics
-    metrics.configure_health(m.stall_after_s, m.max_dead_letter_ratio, m.dead_letter_min_records)
-    # The models' millions of objects go to the permanent generation: a full
-    # collection scanning them paused the stream for ~0.4 s at random points.
-    gc.collect()
-    gc.freeze()
+    monitoring.configure_health(m.stall_after_s, m.max_dead_letter_ratio, m.dead_letter_min_records)
+    freeze_loaded_objects()
     live = "kafka" in (config.source.kind, config.output.kind)  # published where other runs publish too
     flow = build_flow(
         config,
         source,
-        Sinks.for_config(config, local=scale.primary),
+        Sinks.for_config(config, local=scale.primary, stop=stop),
         replay=config.source.kind == "file",
         snapshots=scale.recovery_directory is not None,
         generation=mint_generation(scale.recovery_directory, scale.process_id) if live else 0,
         recovery_directory=scale.recovery_directory,
+        enricher=enricher,
     )
-    server = metrics.serve(config.metrics.host, config.metrics.port + (scale.process_id or 0)) if config.metrics.port else None
-    previous = signal.signal(signal.SIGTERM, _request_shutdown)
-    SHUTDOWN.clear()
+    server = monitoring.serve(config.metrics.host, config.metrics.port + (scale.process_id or 0)) if config.metrics.port else None
+    previous = signal.signal(signal.SIGTERM, functools.partial(_request_shutdown, stop))
     try:
-        metrics.mark("running")
+        monitoring.mark("running")
         (logs.lifecycle if live else log).info("%s models loaded, starting the dataflow%s", scale.label() or "single process:",
                                                  f" (source {_describe(config, 'source')}, outputs {_describe(config, 'output')})")
         cli_main(flow, **_bytewax_options(scale))
-        metrics.mark("stopped")
+        monitoring.mark("stopped")
     except BaseException:
-        metrics.mark("failed")
+        monitoring.mark("failed")
         raise
     finally:
         signal.signal(signal.SIGTERM, previous)
@@ -170,10 +169,20 @@ def _describe(config: RunConfig, section: str) -> str:
     return f"Kafka {k.bootstrap_servers} topic(s) {topics}"
 
 
-def _request_shutdown(signum, frame) -> None:
+def _set_process_environment(config: RunConfig, scale: ScaleOptions) -> None:
+    """What only the environment can say: Bytewax's API server (read by its Rust side when the flow
+    starts) and the thread count of the processes this one starts (the re-clustering worker)."""
+    if config.models.torch_threads:
+        os.environ.setdefault("OMP_NUM_THREADS", str(config.models.torch_threads))
+    if config.metrics.bytewax_api_port:
+        os.environ["BYTEWAX_DATAFLOW_API_ENABLED"] = "true"
+        os.environ["BYTEWAX_DATAFLOW_API_PORT"] = str(config.metrics.bytewax_api_port + (scale.process_id or 0))
+
+
+def _request_shutdown(stop: threading.Event, signum, frame) -> None:
     """SIGTERM: sources end, the flow finishes its batches, flushes the sinks and snapshots."""
     log.warning("SIGTERM: finishing in-flight batches, flushing outputs and stopping")
-    SHUTDOWN.set()
+    stop.set()
 
 
 def _check_kafka(config: RunConfig) -> None:

@@ -47,6 +47,19 @@ def read_jsonl(path: str | Path) -> Iterator[ArchiveRecord]:
             yield parse_record(number, payload)
 
 
+def read_outputs(path: str | Path) -> Iterator[dict[str, Any]]:
+    """The records of a run's output file (tags, stories, dead letters) as dicts; nothing when it does not exist.
+
+    Not an archive reader: outputs are storywire's own valid JSON lines, read back for scoring and tools.
+    """
+    path = Path(path)
+    if path.exists():
+        with path.open(encoding="utf-8") as f:
+            for line in f:
+                if line.strip():
+                    yield json.loads(line)
+
+
 def read_uci(path: str | Path) -> Iterator[ArchiveRecord]:
     """UCI News Aggregator records converted to storywire's input article schema.
 

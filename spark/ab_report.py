@@ -18,7 +18,7 @@ from pathlib import Path
 
 from abtest import AbCounts, VariantCounts, build_report, summary, write_report
 from abtest.compare import NO_TOPIC
-from replay.evaluation import resolve
+from replay.output_scores import resolve
 from spark.session import spark_session
 
 

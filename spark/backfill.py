@@ -29,10 +29,15 @@ import argparse
 import json
 import sys
 import time
+from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from flows.config import RunConfig
+from flows.config import ModelsConfig, RunConfig, TopicsConfig
 from replay.times import utc_day
+
+if TYPE_CHECKING:
+    from flows.enrich import Enricher
 
 ENCODED_SCHEMA = "key string, vector array<float>, entities string"
 
@@ -75,18 +80,25 @@ class _KeyOnly:
         self.models = config.models
 
 
+@lru_cache(maxsize=1)
+def _worker_enricher(models: ModelsConfig, topics: TopicsConfig) -> Enricher:
+    """The models of one Spark Python worker, loaded on its first batch and kept for the next ones."""
+    from flows.enrich import load_enricher
+
+    return load_enricher(models, topics)
+
+
 def enrich_in_spark(spark, config: RunConfig, frame, out: Path) -> int:
     """Steps 2 and 3 (and the model versions, from an executor); returns the rows written."""
     from export.enriched import ENRICHED_SCHEMA
     from export.parquet import write_table
-    from flows.enrich import enricher_for
 
     def embed(batch):
         """One encoder call over a batch's first-seen texts, as the flow's memo makes it."""
         import pandas as pd
 
         batch = batch.sort_values("seq")
-        enricher = enricher_for(config.models, config.topics)  # once per Python worker
+        enricher = _worker_enricher(config.models, config.topics)  # once per Python worker
         articles = _articles(config, batch["payload"], batch["line"])
         vectors, entities = enricher.embed_and_tag(articles, list(batch["covered"]))
         return pd.DataFrame({"key": batch["key"].tolist(), "vector": list(vectors),
@@ -101,7 +113,7 @@ def enrich_in_spark(spark, config: RunConfig, frame, out: Path) -> int:
         from taggers import Entity
 
         batch = batch.sort_values("seq")
-        enricher = enricher_for(config.models, config.topics)
+        enricher = _worker_enricher(config.models, config.topics)
         articles = _articles(config, batch["payload"], batch["line"])
         entities = [tuple(Entity(**e) for e in json.loads(x)) for x in batch["entities"]]
         vectors = np.stack([np.asarray(v, dtype=np.float32) for v in batch["vector"]])
@@ -116,7 +128,7 @@ def enrich_in_spark(spark, config: RunConfig, frame, out: Path) -> int:
     assembled = joined.groupBy("batch").applyInPandas(assemble, "row string")
     rows = (json.loads(r.row) for r in assembled.toLocalIterator())  # nested rows cross as JSON, written by pyarrow
     write_table(rows, ENRICHED_SCHEMA, out)
-    versions = spark.sparkContext.parallelize([0], 1).map(lambda _: enricher_for(config.models, config.topics).versions()).first()
+    versions = spark.sparkContext.parallelize([0], 1).map(lambda _: _worker_enricher(config.models, config.topics).versions()).first()
     (out / "_models.json").write_text(json.dumps(versions) + "\n")
     df.unpersist()
     return len(frame)

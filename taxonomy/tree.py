@@ -98,3 +98,16 @@ class Taxonomy:
                 continue
             yield current
             stack.extend(reversed(self._children.get(current.code, [])))
+
+    def outline(self, code: str | None = None, depth: int = 2, include_retired: bool = False, aliases: bool = False) -> list[str]:
+        """`code` (every root without it) and its descendants down to `depth` levels, indented: `taxonomy show`."""
+        lines = []
+        for root in [self[code]] if code else self.roots(include_retired):
+            for concept in self.walk(root.code, include_retired):
+                below = concept.level - root.level
+                if below > depth:
+                    continue
+                extra = f"  (retired {concept.retired})" if concept.retired else ""
+                extra += f"  aliases: {', '.join(concept.aliases)}" if aliases and concept.aliases else ""
+                lines.append(f"{'  ' * below}{concept.code}  {concept.label}{extra}")
+        return lines

@@ -42,7 +42,7 @@ def ab_run(tmp_path_factory):
     from contextlib import redirect_stdout
     from io import StringIO
 
-    from flows.cli import main
+    from commands.cli import main
     from replay import demo_firehose_path
 
     root = tmp_path_factory.mktemp("ab")

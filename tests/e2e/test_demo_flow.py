@@ -6,10 +6,11 @@ import json
 
 import pytest
 
-from flows.cli import main
+from commands.cli import main
+from evaluation.summary import RunSummary
 from flows.config import RunConfig
 from flows.runner import run
-from flows.summary import RunSummary, read_jsonl
+from replay import read_outputs
 
 pytestmark = pytest.mark.slow
 
@@ -41,7 +42,7 @@ def test_demo_command_accounts_for_every_record_and_scores_the_stories(demo_outp
 
 
 def test_malformed_records_are_dead_lettered_with_reasons(demo_run):
-    dead = {d["position"]: d for d in read_jsonl(demo_run / "dead-letters.jsonl")}
+    dead = {d["position"]: d for d in read_outputs(demo_run / "dead-letters.jsonl")}
     reasons = sorted(d["reason"].split(":")[0] for d in dead.values())
     assert reasons == [
         "expected a JSON object, got an array",
@@ -55,7 +56,7 @@ def test_malformed_records_are_dead_lettered_with_reasons(demo_run):
 
 
 def test_every_topic_has_evidence_and_every_tag_a_story(demo_run):
-    tags = list(read_jsonl(demo_run / "tags.jsonl"))
+    tags = list(read_outputs(demo_run / "tags.jsonl"))
     assert tags and all(t["story"]["id"] and t["models"]["encoder"] for t in tags)
     topics = [topic for t in tags for topic in t["topics"]]
     assert topics and all(topic["evidence"] for topic in topics)
@@ -77,7 +78,7 @@ def test_same_input_and_config_give_identical_outputs(demo_run, tmp_path):
 
 def _without_clock(path):
     rows = []
-    for row in read_jsonl(path):
+    for row in read_outputs(path):
         row.pop("processed_at", None)
         row.pop("received_at", None)
         rows.append(json.dumps(row, sort_keys=True))

@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from flows.cli import main
-from flows.evaluate import TIMING_FIELDS
+from commands.cli import main
+from evaluation.harness import TIMING_FIELDS
 from replay import demo_firehose_path
 
 pytestmark = pytest.mark.slow

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from flows.cli import main
+from commands.cli import main
 
 HEADLINES = {
     "biz": ["Stocks fall as investors weigh Federal Reserve rate hike", "Bank profits beat forecasts in first quarter",

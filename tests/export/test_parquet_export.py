@@ -5,10 +5,10 @@ import json
 import pyarrow.dataset as ds
 import pytest
 
-from flows.cli import main
-from flows.encoder_tasks import read_story_titles
-from flows.topic_tasks import SliceOptions, read_labelled
+from commands.cli import main
 from taxonomy.mapping import load_mapping
+from training.story_encoder import read_story_titles
+from training.topics import SliceOptions, read_labelled
 
 pytestmark = pytest.mark.slow
 

@@ -271,13 +271,13 @@ def test_a_replayed_shard_with_few_articles_flushes_them_at_the_end_of_the_input
 
 
 def test_the_step_reports_what_clustering_costs_per_article():
-    from flows import metrics
+    from flows import monitoring
 
-    metrics.reset_peaks()
-    assert metrics.cluster_ms_per_article() is None
+    monitoring.reset_peaks()
+    assert monitoring.cluster_ms_per_article() is None
     step = logic()
     step.on_batch([item("a", [1, 0]), item("b", [0, 1], hours=1)])
-    ms = metrics.cluster_ms_per_article()
+    ms = monitoring.cluster_ms_per_article()
     assert ms is not None and 0 < ms < 1000
     from prometheus_client import REGISTRY
 

@@ -132,13 +132,13 @@ def test_the_password_never_shows_in_errors_or_logs(caplog):
 def test_the_password_is_not_in_the_lifecycle_log_nor_in_the_metrics():
     from prometheus_client import REGISTRY, generate_latest
 
-    from flows import metrics
+    from flows import monitoring
     from flows.runner import _describe
 
     config = RunConfig.load(env={"STORYWIRE_KAFKA__PASSWORD": "hunter2", "STORYWIRE_SOURCE__KIND": "kafka", "STORYWIRE_OUTPUT__KIND": "kafka"})
     described = _describe(config, "source") + _describe(config, "output")
     m = config.metrics
-    metrics.configure_health(m.stall_after_s, m.max_dead_letter_ratio, m.dead_letter_min_records)
+    monitoring.configure_health(m.stall_after_s, m.max_dead_letter_ratio, m.dead_letter_min_records)
     assert "localhost:9092" in described and "hunter2" not in described and b"hunter2" not in generate_latest(REGISTRY)
 
 
@@ -152,7 +152,7 @@ def test_the_password_is_not_in_the_lifecycle_log_nor_in_the_metrics():
     ],
 )
 def test_bad_scale_options_stop_with_a_fix(argv, message, capsys):
-    from flows.cli import main
+    from commands.cli import main
 
     assert main(["replay", "demo", "--out", "/nonexistent/never-written", *argv]) == 2
     assert message in capsys.readouterr().err

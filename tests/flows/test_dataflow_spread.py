@@ -16,8 +16,7 @@ from flows.config import RunConfig
 from flows.connectors import ArchiveSource
 from flows.dataflow import Sinks, build_flow
 from flows.schema import RawRecord
-from flows.summary import read_jsonl
-from replay import demo_firehose_path, read_archive
+from replay import demo_firehose_path, read_archive, read_outputs
 
 pytestmark = pytest.mark.slow
 
@@ -57,9 +56,9 @@ def enriching_threads(monkeypatch):
     seen: dict[int, set] = defaultdict(set)
     real = dataflow.enrich_batch
 
-    def spy(config, keyed_batch):
+    def spy(enricher, raw_cap, keyed_batch):
         seen[threading.get_ident()].update(a.partition for a in keyed_batch[1])
-        return real(config, keyed_batch)
+        return real(enricher, raw_cap, keyed_batch)
 
     monkeypatch.setattr(dataflow, "enrich_batch", spy)
     return seen
@@ -68,8 +67,8 @@ def enriching_threads(monkeypatch):
 def _run_on_two_workers(source, out) -> tuple[dict, list]:
     config = RunConfig.load().with_values({"batch": {"max_size": BATCH}, "source": {"progress": False}})
     cluster_main(build_flow(config, source, Sinks.files(out)), [], 0, worker_count_per_proc=2)
-    tags = {t["id"]: t for t in read_jsonl(out / "tags.jsonl")}
-    return tags, list(read_jsonl(out / "dead-letters.jsonl"))
+    tags = {t["id"]: t for t in read_outputs(out / "tags.jsonl")}
+    return tags, list(read_outputs(out / "dead-letters.jsonl"))
 
 
 def test_batches_from_several_partitions_are_enriched_on_several_workers(tmp_path, enriching_threads):

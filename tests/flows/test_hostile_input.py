@@ -22,8 +22,7 @@ from prometheus_client import REGISTRY
 from flows.config import RunConfig
 from flows.dataflow import Sinks, build_flow, decode
 from flows.schema import Article, DeadLetter, RawRecord
-from flows.summary import read_jsonl
-from replay import demo_firehose_path
+from replay import demo_firehose_path, read_outputs
 from replay.hostile import MUTATIONS, TEXT_FIELDS, hostile
 
 ARTICLES = [json.loads(line) for line in demo_firehose_path().read_text().splitlines() if '"event"' in line]
@@ -73,9 +72,9 @@ def test_the_flow_accounts_for_every_hostile_record(tmp_path_factory, hostile_pa
     records = [RawRecord(p, "file:hostile", i, 1.8e9) for i, p in enumerate(payloads, 1)]
     duplicates_before = _counter("storywire_duplicates_total")
     run_main(build_flow(CONFIG, TestingSource(records, batch_size=8), Sinks.files(out), replay=True, snapshots=False))
-    tags = list(read_jsonl(out / "tags.jsonl"))
+    tags = list(read_outputs(out / "tags.jsonl"))
     first_publications = [t for t in tags if not any(f.startswith("story-") for f in t["flags"])]
-    dead = list(read_jsonl(out / "dead-letters.jsonl"))
+    dead = list(read_outputs(out / "dead-letters.jsonl"))
     duplicates = _counter("storywire_duplicates_total") - duplicates_before
     assert len(first_publications) + len(dead) + duplicates == len(records)
     for letter in dead:

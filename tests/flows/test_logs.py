@@ -3,8 +3,8 @@
 import logging
 import socket
 
+from commands.cli import main
 from flows import logs
-from flows.cli import main
 
 
 def test_lifecycle_lines_show_at_the_default_level_and_other_info_does_not(capsys):

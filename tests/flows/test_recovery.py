@@ -16,8 +16,7 @@ from bytewax.testing import TestingSource, run_main
 from flows.config import RunConfig
 from flows.dataflow import Sinks, build_flow
 from flows.schema import RawRecord
-from flows.summary import read_jsonl
-from replay import demo_firehose_path, read_archive
+from replay import demo_firehose_path, read_archive, read_outputs
 
 CONFIG = RunConfig().with_values({"batch": {"max_size": 8}, "clustering": {"recluster_every": 0}, "source": {"progress": False}})
 RECORDS = [RawRecord(r.payload, "file:demo", i, time.time(), 0) for i, r in enumerate(read_archive(demo_firehose_path(), "jsonl"))]
@@ -26,7 +25,7 @@ RECORDS = [RawRecord(r.payload, "file:demo", i, time.time(), 0) for i, r in enum
 def latest(path, key: str) -> dict[str, dict]:
     """The highest version per key, as a deduplicating consumer keeps it; processing times left out."""
     out: dict[str, dict] = {}
-    for record in read_jsonl(path):
+    for record in read_outputs(path):
         if record[key] not in out or record["version"] >= out[record[key]]["version"]:
             out[record[key]] = {k: v for k, v in record.items() if k not in ("processed_at", "received_at")}
     return out
@@ -58,4 +57,4 @@ def test_aborted_run_resumed_from_its_snapshot_publishes_what_an_uninterrupted_r
 
 
 def dead_letters(out) -> set[tuple]:
-    return {(d["reason"], d["raw_sha256"]) for d in read_jsonl(out / "dead-letters.jsonl")}
+    return {(d["reason"], d["raw_sha256"]) for d in read_outputs(out / "dead-letters.jsonl")}

@@ -111,7 +111,7 @@ def storywire_env(broker: Broker, topics: Topics, **settings: str) -> dict[str, 
 
 
 def storywire(args: list[str], env: dict[str, str], check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "flows.cli", *args], env=env, capture_output=True, text=True, check=check, timeout=timeout)
+    return subprocess.run([sys.executable, "-m", "commands.cli", *args], env=env, capture_output=True, text=True, check=check, timeout=timeout)
 
 
 class Service:
@@ -121,7 +121,7 @@ class Service:
         self.log = log
         self.stopping = False
         out = open(log, "ab") if log else subprocess.DEVNULL
-        self.proc = subprocess.Popen([sys.executable, "-m", "flows.cli", "--log-level", "INFO", "run", *args], env=env, stdout=out, stderr=out)
+        self.proc = subprocess.Popen([sys.executable, "-m", "commands.cli", "--log-level", "INFO", "run", *args], env=env, stdout=out, stderr=out)
 
     def terminate(self, timeout: float = 60) -> int:
         self.signal_stop()

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from flows.cli import main
+from commands.cli import main
 
 pytestmark = pytest.mark.slow
 

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from flows.cli import main
+from commands.cli import main
 from flows.config import RunConfig
 
 pytestmark = pytest.mark.slow

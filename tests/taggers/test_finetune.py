@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from flows.cli import main
+from commands.cli import main
 from taggers import SentenceEncoder
 from taggers.finetune import story_pair_batches
 

@@ -1,7 +1,7 @@
 """`storywire eval --suite dev`: every labelled dev set, storywire's defaults beside the baselines.
 
 For each set in ../shared/data (and the bundled demo) the suite runs the real
-flow with the configuration given (`flows.evaluate.evaluate`), then scores, on
+flow with the configuration given (`evaluation.harness.evaluate_stories`), then scores, on
 the same articles and embeddings, the naive online centroid at several
 thresholds with and without closing stories idle 72 h, and offline HDBSCAN.
 The articles' features (embedding, entities, time, label) are computed once per
@@ -20,9 +20,9 @@ from pathlib import Path
 import numpy as np
 
 from clustering import OnlineStoryClusterer, StoryDoc
+from evaluation.harness import evaluate_stories, naive_centroid, valid_articles
 from flows.config import RunConfig
-from flows.enrich import enricher_for
-from flows.evaluate import evaluate, naive_centroid, valid_articles
+from flows.enrich import Enricher, load_enricher
 from flows.runner import Archive
 from replay import score_clustering
 
@@ -93,10 +93,10 @@ class SetFeatures:
                    [tuple(e) for e in meta["entities"]], meta["labels"])
 
 
-def set_features(dev_set: DevSet, config: RunConfig, features_dir: Path | None) -> SetFeatures:
-    """The set's features, from `features_dir` when computed before with the same models."""
+def set_features(dev_set: DevSet, config: RunConfig, features_dir: Path | None, enricher: Enricher) -> SetFeatures:
+    """The set's features (computed with `enricher`, the models of `config`), from `features_dir` when computed
+    before with the same models."""
     config = dev_set.configure(config)
-    enricher = enricher_for(config.models, config.topics)
     models = hashlib.sha256(f"{enricher.encoder.version}|{enricher.entity_tagger.version}".encode()).hexdigest()[:12]
     cached = features_dir / f"{dev_set.name}-{models}" if features_dir else None
     if cached is not None and cached.with_suffix(".json").exists():
@@ -177,15 +177,22 @@ def baselines(features: SetFeatures) -> list[dict]:
 def run_suite(config: RunConfig, data_dir: Path, out_dir: Path, features_dir: Path | None) -> dict:
     """Every dev set through the real flow with `config`, beside the baselines on the same features; writes suite.json."""
     results = {}
+    enricher = load_enricher(config.models, config.topics)  # the sets differ in source only: one set of models
     for dev_set in dev_sets(data_dir):
-        flow = evaluate(dev_set.configure(config), out_dir / dev_set.name)
-        features = set_features(dev_set, config, features_dir)
+        flow = evaluate_stories(dev_set.configure(config), out_dir / dev_set.name, enricher=enricher)
+        features = set_features(dev_set, config, features_dir, enricher)
         storywire = {"method": "storywire defaults" if config.clustering == type(config.clustering)() else "storywire (config)",
                      **{k: flow[k] for k in ("bcubed_precision", "bcubed_recall", "bcubed_f1", "ari", "ami", "n_docs",
                                              "n_labels", "n_stories", "docs_per_s", "id_churn")}}
         results[dev_set.name] = {"protocol": dev_set.protocol, "rows": [storywire, *baselines(features)]}
     (out_dir / "suite.json").write_text(json.dumps(results, indent=2) + "\n")
     return results
+
+
+def suite_report(config: RunConfig, data_dir: Path, out_dir: Path) -> str:
+    """`storywire eval --suite dev`: run the suite (features kept in OUT/features) and return the tables to print."""
+    results = run_suite(config, data_dir, out_dir, out_dir / "features")
+    return f"{render_suite(results)}\n\nwrote {out_dir}/suite.json"
 
 
 def render_suite(results: dict) -> str:

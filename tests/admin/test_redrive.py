@@ -4,7 +4,7 @@ import contextlib
 import io
 import json
 
-from flows.cli import main
+from commands.cli import main
 from flows.config import RunConfig
 from flows.dataflow import decode
 from flows.schema import RawRecord

@@ -17,9 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
+from admin.topics import follow
 from flows.config import KafkaConfig
-from flows.kafka import check_connectivity, follow
-from flows.summary import read_jsonl
+from flows.kafka import check_connectivity
+from replay import read_outputs
 
 
 @dataclass
@@ -40,7 +41,7 @@ class RedriveReport:
 def from_file(path: str | Path) -> Iterator[dict[str, Any]]:
     if not Path(path).exists():
         raise FileNotFoundError(f"dead-letters file {path} does not exist")
-    return read_jsonl(Path(path))
+    return read_outputs(Path(path))
 
 
 def from_topic(config: KafkaConfig, idle_timeout_s: float) -> Iterator[dict[str, Any]]:
@@ -94,3 +95,16 @@ def to_topic(records: Iterable[tuple[str | None, bytes]], config: KafkaConfig, t
     remaining = producer.flush(config.delivery_timeout_s)
     if remaining or failures:
         raise RuntimeError(f"re-driving to {topic}: {remaining} not delivered, {len(failures)} failed (first: {failures[:1]})")
+
+
+def redrive(config: KafkaConfig, file: Path | None, reason: str | None, out: Path | None, idle_exit_s: float) -> RedriveReport:
+    """`storywire dlq redrive`: dead letters from `file` (else the dead-letter topic) whose reason matches,
+    to the archive `out` (else the articles topic)."""
+    report = RedriveReport()
+    letters = from_file(file) if file is not None else from_topic(config, idle_exit_s)
+    records = selected(letters, reason, report)
+    if out is None:
+        to_topic(records, config, config.articles_topic, report)
+    else:
+        to_archive(records, out, report)
+    return report

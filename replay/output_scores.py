@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from replay.metrics import score_clustering
+from replay.quality import score_clustering
 from replay.times import epoch_seconds, utc_datetime
 
 

@@ -1,21 +1,16 @@
-"""Reading a run's outputs back: final story per article, story table, counts, quality."""
+"""Reading a run's outputs back: final story per article, story table, counts, quality; what `demo`, `replay`
+and `run` print when the flow ends."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
-from replay import ClusteringScores, score_clustering
-
-
-def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
-    if path.exists():
-        with path.open(encoding="utf-8") as f:
-            for line in f:
-                if line.strip():
-                    yield json.loads(line)
+from flows import monitoring
+from flows.config import RunConfig
+from flows.runner import ScaleOptions, run
+from replay import ClusteringScores, read_outputs, score_clustering
 
 
 def latest_by(records: Iterator[dict[str, Any]], key: str) -> dict[str, dict[str, Any]]:
@@ -45,9 +40,9 @@ class RunSummary:
     @classmethod
     def from_outputs(cls, directory: str | Path, n_input: int, labels: dict[str, str] | None = None) -> "RunSummary":
         directory = Path(directory)
-        tags = latest_by(read_jsonl(directory / "tags.jsonl"), "id")
-        stories = latest_by(read_jsonl(directory / "stories.jsonl"), "cluster_id")
-        dead = list(read_jsonl(directory / "dead-letters.jsonl"))
+        tags = latest_by(read_outputs(directory / "tags.jsonl"), "id")
+        stories = latest_by(read_outputs(directory / "stories.jsonl"), "cluster_id")
+        dead = list(read_outputs(directory / "dead-letters.jsonl"))
         summary = cls(n_input, tags, stories, dead)
         if labels:
             summary.scores = score_clustering({aid: resolve(t["story"]["id"], stories) for aid, t in tags.items()}, labels)
@@ -103,3 +98,30 @@ def resolve(story_id: str, stories: dict[str, dict[str, Any]]) -> str:
         seen.add(story_id)
         story_id = stories[story_id]["merged_into"]
     return story_id
+
+
+def replay_and_report(config: RunConfig, scale: ScaleOptions = ScaleOptions()) -> str:
+    """Run the flow (`demo`, `replay`, `run`) and say what it did: the summary of its output files, or, in the
+    other processes of a cluster and with Kafka outputs, what this process did."""
+    archive = run(config, scale)
+    if archive is None or config.output.kind != "file":
+        return other_process_report(scale)
+    summary = RunSummary.from_outputs(config.output.directory, len(archive), archive.labels())
+    lines = [summary.render(), *clustering_cost_lines(),
+             f"\noutputs in {config.output.directory}/: tags.jsonl, stories.jsonl, dead-letters.jsonl"]
+    return "\n".join(lines)
+
+
+def clustering_cost_lines() -> list[str]:
+    """What clustering cost per article in this process: the ceiling of a shard, which lives on one worker."""
+    ms = monitoring.cluster_ms_per_article()
+    if ms is None:
+        return []
+    return [f"clustering: {ms:.2f} ms per article on one worker (the shard's ceiling: ~{1000 / max(ms, 1e-6):,.0f} articles/s)"]
+
+
+def other_process_report(scale: ScaleOptions) -> str:
+    """What a process other than process 0 says when done (nothing in a single process)."""
+    if scale.primary:
+        return ""
+    return "\n".join([f"{scale.label()}: done; process 0 read the input and wrote the outputs", *clustering_cost_lines()])

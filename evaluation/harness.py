@@ -15,14 +15,14 @@ from pathlib import Path
 from typing import Iterator
 
 from clustering import OnlineStoryClusterer, StoryDoc
-from flows import metrics
+from evaluation.summary import other_process_report
+from flows import monitoring
 from flows.config import RunConfig
-from flows.enrich import enricher_for
+from flows.enrich import Enricher, load_enricher
 from flows.runner import Archive, ScaleOptions, run
 from flows.schema import Article, InvalidArticle, RawRecord, decode_article
-from flows.summary import read_jsonl
-from replay import score_clustering
-from replay.evaluation import epoch_seconds, plot_stream, stability, weekly_f1
+from replay import read_outputs, score_clustering
+from replay.output_scores import epoch_seconds, plot_stream, stability, weekly_f1
 
 # vary run to run; the rest must not
 TIMING_FIELDS = ("docs_per_s", "wall_s", "startup_s", "peak_rss_mb", "peak_rss_by_part_mb", "max_stall_ms", "cluster_ms_per_article")
@@ -94,33 +94,36 @@ def tree_rss_bytes(root: int) -> dict[int, int]:
     return tree
 
 
-def evaluate(config: RunConfig, out_dir: Path, baseline: bool = False, scale: ScaleOptions = ScaleOptions()) -> dict | None:
-    """Run and score; in the other processes of a cluster only run (process 0 scores), returning None."""
+def evaluate_stories(config: RunConfig, out_dir: Path, baseline: bool = False, scale: ScaleOptions = ScaleOptions(),
+                     enricher: Enricher | None = None) -> dict | None:
+    """Run and score; in the other processes of a cluster only run (process 0 scores), returning None.
+    `enricher`: models already loaded for `config` (the suite shares its own)."""
     config = config.with_values({"output": {"kind": "file", "directory": str(out_dir)}})
     if not scale.primary:
-        run(config, scale)
+        run(config, scale, enricher=enricher)
         return None
     out_dir.mkdir(parents=True, exist_ok=True)
     archive = Archive.load(config)
     if not archive.has_labels():
         raise ValueError(f"no record of {archive.path} has the label field {config.source.label_field!r}")
-    metrics.reset_peaks()
+    monitoring.reset_peaks()
     with PeakRss() as rss:
         started = time.perf_counter()
-        enricher_for(config.models, config.topics).warm_up()  # model loading is startup, not stream throughput
+        enricher = enricher or load_enricher(config.models, config.topics)
+        enricher.warm_up()  # model loading is startup, not stream throughput
         startup = time.perf_counter() - started
         started = time.perf_counter()
-        run(config, scale, archive=archive)
+        run(config, scale, archive=archive, enricher=enricher)
         wall = time.perf_counter() - started
     published: dict[str, float] = {}
 
     def tags() -> Iterator[dict]:
         """Tag records streamed once: all of them at once would cost the scorer more memory than the run."""
-        for tag in read_jsonl(out_dir / "tags.jsonl"):
+        for tag in read_outputs(out_dir / "tags.jsonl"):
             published[tag["id"]] = epoch_seconds(tag["published_at"])
             yield tag
 
-    stories = [s for s in read_jsonl(out_dir / "stories.jsonl") if not s.get("tombstone")]
+    stories = [s for s in read_outputs(out_dir / "stories.jsonl") if not s.get("tombstone")]
     stab, final = stability(tags(), stories)
     labels = archive.labels()
     scores = score_clustering(final, labels)
@@ -132,21 +135,29 @@ def evaluate(config: RunConfig, out_dir: Path, baseline: bool = False, scale: Sc
         "startup_s": round(startup, 1),
         "peak_rss_mb": rss.peak_mb,
         "peak_rss_by_part_mb": rss.peaks_by_part_mb(),
-        "max_stall_ms": round(metrics.max_stall_seconds() * 1000, 1),
-        "cluster_ms_per_article": metrics.cluster_ms_per_article(),  # None: the shard ran in another process
+        "max_stall_ms": round(monitoring.max_stall_seconds() * 1000, 1),
+        "cluster_ms_per_article": monitoring.cluster_ms_per_article(),  # None: the shard ran in another process
         "layout": {"processes": len(scale.addresses or [None]), "workers_per_process": scale.workers_per_process},
         "recluster_mode": config.clustering.recluster_mode.replace("auto", "replay"),  # eval replays an archive
-        "max_recluster_window": metrics.max_recluster_window(),
+        "max_recluster_window": monitoring.max_recluster_window(),
         "weekly_bcubed_f1": weekly_f1(final, labels, published),
         "input": {"path": str(archive.path), "format": config.source.format, "protocol": config.source.protocol,
                   "seed": config.source.seed, "days": config.source.days, "limit": config.source.limit},
         "embedding_cache": config.models.embedding_cache,
     }
     if baseline:
-        result["baseline"] = score_baseline(config, archive, labels)
+        result["baseline"] = score_baseline(config, archive, labels, enricher.encoder)
     (out_dir / "metrics.json").write_text(json.dumps(result, indent=2) + "\n")
     plot_stream(stories, final, out_dir / "stream.png", title=f"{archive.path.name}: BCubed F1 {scores.bcubed_f1:.3f}")
     return result
+
+
+def eval_report(config: RunConfig, out_dir: Path, baseline: bool = False, scale: ScaleOptions = ScaleOptions()) -> str:
+    """`storywire eval`: evaluate and return the table to print (what this process did, in the others of a cluster)."""
+    result = evaluate_stories(config, out_dir, baseline, scale)
+    if result is None:
+        return other_process_report(scale)
+    return f"{render(result)}\n\nwrote {out_dir}/metrics.json and {out_dir}/stream.png"
 
 
 def valid_articles(config: RunConfig, archive: Archive) -> list[Article]:
@@ -160,10 +171,9 @@ def valid_articles(config: RunConfig, archive: Archive) -> list[Article]:
     return articles
 
 
-def score_baseline(config: RunConfig, archive: Archive, labels: dict[str, str]) -> dict:
-    """The naive online method on the same slice and embeddings: what the system adds over it."""
+def score_baseline(config: RunConfig, archive: Archive, labels: dict[str, str], encoder) -> dict:
+    """The naive online method on the same slice and embeddings (the run's `encoder`): what the system adds over it."""
     articles = valid_articles(config, archive)
-    encoder = enricher_for(config.models, config.topics).encoder
     clusterer = naive_centroid(BASELINE["threshold"], BASELINE["idle_hours"])
     predicted = {}
     size = config.batch.max_size

@@ -1,4 +1,4 @@
-from replay.evaluation import resolve, stability, weekly_f1
+from replay.output_scores import resolve, stability, weekly_f1
 
 
 def tag(article_id, version, story):

@@ -8,13 +8,18 @@ training and evaluation slices are disjoint and reproducible.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
+from tqdm import tqdm
 
+from flows.config import ModelsConfig
+from flows.enrich import encoder_for, head_encoder_for
 from replay.readers import read_jsonl
 from taggers.topic_head import TopicHead
 from taggers.topics import ZeroShotTopicClassifier
@@ -120,7 +125,7 @@ def finetune_head(data: LabelledSlice, base_model: str, out: Path, epochs: int, 
     return head
 
 
-def evaluate(data: LabelledSlice, taxonomy: Taxonomy, encoder, head: TopicHead | None = None) -> tuple[dict, list[str]]:
+def predict_and_score(data: LabelledSlice, taxonomy: Taxonomy, encoder, head: TopicHead | None = None) -> tuple[dict, list[str]]:
     """Scores of the head, or of zero-shot over every active concept of the mapped level; and the predictions."""
     vectors = encoder.encode(data.texts)
     if head is not None:
@@ -201,7 +206,57 @@ def _counts(codes: list[str]) -> dict[str, int]:
     return {c: codes.count(c) for c in sorted(set(codes))}
 
 
-def load_for_cli(taxonomy_path: str, mapping_path: str) -> tuple[Taxonomy, dict[str, str | None]]:
+def taxonomy_and_mapping(taxonomy_path: str, mapping_path: str) -> tuple[Taxonomy, dict[str, str | None]]:
     taxonomy = load_taxonomy(taxonomy_path)
     return taxonomy, load_mapping(mapping_path, taxonomy)
 
+
+def train(input_path: str, options: SliceOptions, taxonomy_path: str, mapping_path: str, models: ModelsConfig, out: Path,
+          C: float = 10.0, finetune_epochs: int = 0, learning_rate: float = 5e-5) -> str:
+    """`taxonomy train`: a logistic-regression head on the frozen encoder, or (finetune_epochs > 0) the encoder
+    fine-tuned with a softmax layer; saved to `out`. Returns the report to print."""
+    from taggers.finetune import CLASSIFIER_BATCH_SIZE
+
+    taxonomy, mapping = taxonomy_and_mapping(taxonomy_path, mapping_path)
+    data = read_labelled(input_path, mapping, options)
+    if finetune_epochs:
+        with training_bar(finetune_epochs * max(1, len(data.texts) // CLASSIFIER_BATCH_SIZE)) as on_step:
+            head = finetune_head(data, base_model_path(models), out, finetune_epochs, learning_rate, options.seed, on_step)
+    else:
+        head = train_head(data, encoder_for(models), out, C=C)
+    counts = ", ".join(f"{taxonomy[c].label}: {n}" for c, n in head.metadata_["class_counts"].items())
+    return f"trained on {len(data.texts)} articles ({counts}); left out {data.skipped_unmapped} unmapped\nwrote {out}"
+
+
+def evaluate_topics(input_path: str, options: SliceOptions, taxonomy_path: str, mapping_path: str, models: ModelsConfig,
+                    out: Path, model: Path | None = None) -> str:
+    """`taxonomy eval`: zero-shot, or the head at `model`, on the slice; writes OUT/metrics.json and OUT/confusion.png
+    and returns the report to print (`accuracy: 0.xxx` last)."""
+    taxonomy, mapping = taxonomy_and_mapping(taxonomy_path, mapping_path)
+    data = read_labelled(input_path, mapping, options)
+    head = TopicHead.load(model) if model else None
+    # a head's own encoder embeds without the embedding cache, as before the move
+    encoder = head_encoder_for(head, replace(models, embedding_cache=None)) if head is not None and head.encoder_path_ else encoder_for(models)
+    result, predicted = predict_and_score(data, taxonomy, encoder, head)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "metrics.json").write_text(json.dumps(result, indent=2) + "\n")
+    plot_confusion(data, predicted, taxonomy, out / "confusion.png", f"{Path(input_path).name}: {result['method']}")
+    return f"wrote {out}/metrics.json and {out}/confusion.png\n{render(result)}"
+
+
+def base_model_path(models: ModelsConfig) -> str:
+    """The configured encoder's model folder: where fine-tuning starts."""
+    from taggers.encoder import SentenceEncoder
+
+    return SentenceEncoder(models.encoder).model_path
+
+
+@contextmanager
+def training_bar(steps: int) -> Iterator[Callable[[int, float], None]]:
+    """A progress bar over training batches, showing the loss; yields the per-step callback."""
+    with tqdm(total=steps, unit="batch", desc="fine-tuning") as bar:
+        def on_step(step: int, loss: float) -> None:
+            bar.update()
+            bar.set_postfix(loss=f"{loss:.3f}")
+
+        yield on_step

@@ -1,22 +1,17 @@
-"""The `storywire` command line: demo, run and replay, each with --help."""
+"""The `storywire` command line: the parsers of every subcommand, and handlers that call one function of the job."""
 
 from __future__ import annotations
 
 import argparse
-import json
-import signal
 import sys
-from contextlib import contextmanager
 from pathlib import Path
 
-from tqdm import tqdm
-
+from evaluation.summary import replay_and_report
 from flows import logs
-from flows.config import ConfigError, RunConfig
-from flows.kafka import SHUTDOWN, check_connectivity, follow, init_topics
-from flows.runner import Archive, ScaleOptions, run
-from flows.summary import RunSummary
-from replay import FORMATS, PROTOCOLS, produce_archive
+from flows.config import ConfigError, ModelsConfig, RunConfig
+from flows.runner import ScaleOptions
+from replay import FORMATS, PROTOCOLS
+from training.topics import SliceOptions
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -174,57 +169,13 @@ def _add_ab_command(commands) -> None:
 
 
 def cmd_ab(args: argparse.Namespace) -> int:
-    from abtest import build_report, counts_from_runs, summary, write_report
+    from abtest.command import AbOptions, run_ab
 
-    if bool(args.topic_field) != bool(args.topic_mapping):
-        raise ConfigError("give --topic-field and --topic-mapping together (e.g. --topic-field category --topic-mapping uci-categories)")
-    values = {"source": _source_values(args, args.input, "label_field")}
-    if args.embedding_cache:
-        values["models"] = {"embedding_cache": args.embedding_cache}
-    configs = [RunConfig.load(path).with_values(values) for path in (args.a, args.b)]
-    archive = Archive.load(configs[0])
-    if not archive.has_labels():
-        raise ValueError(f"no record of {archive.path} has the label field {configs[0].source.label_field!r}")
-    for config, config_path, side in zip(configs, (args.a, args.b), ("a", "b")):
-        if not args.reuse_runs:
-            _eval_in_subprocess(args, config_path, config.source.label_field, args.out / side)
-        elif not (args.out / side / "metrics.json").exists():
-            raise FileNotFoundError(f"--reuse-runs: {args.out / side}/metrics.json does not exist (run without it first)")
-    topic_labels = _topic_labels(archive, args.topic_field, args.topic_mapping, configs[0].topics.taxonomy) if args.topic_field else {}
-    counts = counts_from_runs(args.out / "a", args.out / "b", archive.labels(), topic_labels)
-    report = build_report(counts, args.bootstrap, args.bootstrap_seed)
-    names = (str(args.a), str(args.b))
-    write_report(report, args.out, names)
-    print(summary(report, names))
-    print(f"\nwrote {args.out}/report.html and {args.out}/report.json (runs in {args.out}/a and {args.out}/b)")
+    print(run_ab(AbOptions(
+        args.a, args.b, args.input, args.out, _archive_values(args), args.label_field, args.topic_field, args.topic_mapping,
+        args.bootstrap, args.bootstrap_seed, args.embedding_cache, args.reuse_runs, not args.no_progress, args.log_level,
+    )))
     return 0
-
-
-def _eval_in_subprocess(args: argparse.Namespace, config_path: Path, label_field: str, out: Path) -> None:
-    """`storywire eval` of one variant in a fresh process: its peak RSS and timings are its own."""
-    import subprocess
-
-    argv = [sys.executable, "-m", "flows.cli", "--log-level", args.log_level, "eval", "--input", args.input,
-            "--config", str(config_path), "--label-field", label_field, "--out", str(out)]
-    for name in (*ARCHIVE_OPTIONS, "embedding_cache"):
-        if getattr(args, name) is not None:
-            argv += [f"--{name.replace('_', '-')}", str(getattr(args, name))]
-    if args.no_progress:
-        argv.append("--no-progress")
-    done = subprocess.run(argv, stdout=subprocess.DEVNULL)
-    if done.returncode != 0:
-        raise RuntimeError(f"the evaluation of {config_path} into {out} failed (exit code {done.returncode}); its error is above")
-
-
-def _topic_labels(archive: Archive, field: str, mapping_path: str, taxonomy_path: str) -> dict[str, str]:
-    """The true topic code of every replayed article whose `field` value the mapping covers."""
-    from dataclasses import replace
-
-    from flows.topic_tasks import load_for_cli
-
-    _, mapping = load_for_cli(taxonomy_path, mapping_path)
-    raw = replace(archive, label_field=field).labels()
-    return {article: mapping[value] for article, value in raw.items() if mapping.get(value)}
 
 
 def _add_export_command(commands) -> None:
@@ -250,38 +201,10 @@ def _add_export_command(commands) -> None:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from export import archive_labels, write_export
-    from flows.summary import read_jsonl as read_outputs
-    from flows.topic_tasks import load_for_cli
-    from replay import read_archive
+    from export.command import LabelOptions, export_run
 
-    config = RunConfig.load(args.config)
-    if args.source == "kafka":
-        k = config.kafka
-        check_connectivity(k, [k.tags_topic, k.stories_topic])
-        tags = (value for _, value in follow(k, k.tags_topic, True, None, args.idle_exit) if value is not None)
-        stories = [value or {"cluster_id": key, "tombstone": True} for key, value in follow(k, k.stories_topic, True, None, args.idle_exit)]
-        run_info: dict = {"source": f"kafka {k.bootstrap_servers} {k.tags_topic} {k.stories_topic}"}
-    else:
-        folder = Path(args.source)
-        if not (folder / "tags.jsonl").exists():
-            raise FileNotFoundError(f"{folder}/tags.jsonl does not exist: give a run's output folder or kafka")
-        tags, stories = read_outputs(folder / "tags.jsonl"), list(read_outputs(folder / "stories.jsonl"))
-        run_info = json.loads((folder / "metrics.json").read_text()) if (folder / "metrics.json").exists() else {}
-        run_info["source"] = str(folder)
-    labels = {}
-    if args.label_field or args.topic_field:
-        given = run_info.get("input", {})
-        archive = args.archive or given.get("path")
-        if not archive:
-            raise ConfigError("labels need the archive: give --archive (the folder's metrics.json names none)")
-        mapping = load_for_cli(config.topics.taxonomy, args.topic_mapping)[1] if args.topic_mapping else {}
-        records = (r.parsed for r in read_archive(archive, args.archive_format or given.get("format", "jsonl")))
-        labels = archive_labels(records, args.label_field, args.topic_field, mapping)
-    with tqdm(tags, desc="export tags", unit="record", disable=args.no_progress) as counted:
-        report = write_export(counted, stories, labels, args.to, run_info)
-    print(f"wrote {args.to}: {report.tags} articles over {report.days} days in tags/, {report.stories} story records "
-          f"in stories/, {report.labels} labelled articles in labels/")
+    labels = LabelOptions(args.archive, args.archive_format, args.label_field, args.topic_field, args.topic_mapping)
+    print(export_run(args.source, RunConfig.load(args.config), args.to, labels, args.idle_exit, not args.no_progress))
     return 0
 
 
@@ -348,16 +271,9 @@ def _add_dlq_commands(commands) -> None:
 
 
 def cmd_dlq_redrive(args: argparse.Namespace) -> int:
-    from flows import redrive
+    from admin.redrive import redrive
 
-    config = RunConfig.load(args.config)
-    report = redrive.RedriveReport()
-    letters = redrive.from_topic(config.kafka, args.idle_exit) if args.from_topic else redrive.from_file(args.file)
-    records = redrive.selected(letters, args.reason, report)
-    if args.to_kafka:
-        redrive.to_topic(records, config.kafka, config.kafka.articles_topic, report)
-    else:
-        redrive.to_archive(records, args.out, report)
+    report = redrive(RunConfig.load(args.config).kafka, None if args.from_topic else args.file, args.reason, args.out, args.idle_exit)
     print(report.render())
     return 0
 
@@ -453,10 +369,13 @@ def _add_archive_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--limit", type=int, help="at most N records")
 
 
+def _archive_values(args: argparse.Namespace, *extra: str) -> dict:
+    """The archive options given on the command line (unset ones keep the config's value)."""
+    return {k: getattr(args, k) for k in (*ARCHIVE_OPTIONS, *extra) if getattr(args, k) is not None}
+
+
 def _source_values(args: argparse.Namespace, path: str, *extra: str) -> dict:
-    source = {"path": path, "progress": not args.no_progress}
-    source.update({k: getattr(args, k) for k in (*ARCHIVE_OPTIONS, *extra) if getattr(args, k) is not None})
-    return source
+    return {"path": path, "progress": not args.no_progress, **_archive_values(args, *extra)}
 
 
 def _add_scale_options(parser: argparse.ArgumentParser, recovery: bool = True) -> None:
@@ -492,41 +411,20 @@ def _scale(args: argparse.Namespace) -> ScaleOptions:
     )
 
 
-def _run_and_summarize(config: RunConfig, scale: ScaleOptions = ScaleOptions()) -> RunSummary | None:
-    archive = run(config, scale)
-    if archive is None or config.output.kind != "file":
-        _print_other_process(scale)
-        return None
-    summary = RunSummary.from_outputs(config.output.directory, len(archive), archive.labels())
-    print(summary.render())
-    _print_clustering_cost()
-    print(f"\noutputs in {config.output.directory}/: tags.jsonl, stories.jsonl, dead-letters.jsonl")
-    return summary
-
-
-def _print_clustering_cost() -> None:
-    """What clustering cost per article in this process: the ceiling of a shard, which lives on one worker."""
-    from flows import metrics
-
-    ms = metrics.cluster_ms_per_article()
-    if ms is not None:
-        print(f"clustering: {ms:.2f} ms per article on one worker (the shard's ceiling: ~{1000 / max(ms, 1e-6):,.0f} articles/s)")
-
-
-def _print_other_process(scale: ScaleOptions) -> None:
-    if not scale.primary:
-        print(f"{scale.label()}: done; process 0 read the input and wrote the outputs")
-        _print_clustering_cost()
+def _say(text: str) -> None:
+    """Print a command's report; nothing at all when it has nothing to say."""
+    if text:
+        print(text)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     config = RunConfig.load().with_values({"output": {"directory": args.out}, "source": {"path": "demo", "progress": not args.no_progress}})
-    _run_and_summarize(config)
+    _say(replay_and_report(config))
     return 0
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    _run_and_summarize(RunConfig.load(args.config), _scale(args))
+    _say(replay_and_report(RunConfig.load(args.config), _scale(args)))
     return 0
 
 
@@ -536,27 +434,15 @@ def cmd_replay(args: argparse.Namespace) -> int:
         values["output"] = {"directory": args.out}
     config = RunConfig.load(args.config).with_values(values)
     if args.to_kafka:
-        return _replay_to_kafka(config, args)
-    _run_and_summarize(config, _scale(args))
+        from admin.produce import produce_to_kafka
+
+        return produce_to_kafka(config, args.topic, args.rate, args.speed)
+    _say(replay_and_report(config, _scale(args)))
     return 0
 
 
-def _replay_to_kafka(config: RunConfig, args: argparse.Namespace) -> int:
-    archive = Archive.load(config)
-    topic = args.topic or config.kafka.articles_topic
-    check_connectivity(config.kafka, [topic])
-    with tqdm(total=len(archive), desc=f"produce {topic}", unit="record", disable=not config.source.progress) as bar:
-        report = produce_archive(archive.records(), config.kafka.client_config(), topic, args.rate, args.speed, bar.update)
-    print(
-        f"produced {report.sent} of {len(archive)} records to {topic} at {config.kafka.bootstrap_servers} "
-        f"in {report.seconds:.1f}s ({report.rate:.1f}/s); failed: {report.failed}"
-        + (f" (first error: {report.first_error})" if report.first_error else "")
-    )
-    return 0 if report.failed == 0 else 1
-
-
 def cmd_eval(args: argparse.Namespace) -> int:
-    from flows.evaluate import evaluate, render
+    from evaluation.harness import eval_report
 
     scale = _scale(args)
     if args.suite:
@@ -568,125 +454,67 @@ def cmd_eval(args: argparse.Namespace) -> int:
     values = {"source": _source_values(args, args.input, "label_field")}
     if args.embedding_cache:
         values["models"] = {"embedding_cache": args.embedding_cache}
-    result = evaluate(RunConfig.load(args.config).with_values(values), args.out, args.baseline, scale)
-    if result is None:
-        _print_other_process(scale)
-        return 0
-    print(render(result))
-    print(f"\nwrote {args.out}/metrics.json and {args.out}/stream.png")
+    _say(eval_report(RunConfig.load(args.config).with_values(values), args.out, args.baseline, scale))
     return 0
 
 
 def _eval_suite(args: argparse.Namespace) -> int:
-    from flows.suite import render_suite, run_suite
+    from evaluation.suite import suite_report
 
     values: dict = {"source": {"progress": not args.no_progress}}
     if args.embedding_cache:
         values["models"] = {"embedding_cache": args.embedding_cache}
-    results = run_suite(RunConfig.load(args.config).with_values(values), args.data, args.out, args.out / "features")
-    print(render_suite(results))
-    print(f"\nwrote {args.out}/suite.json")
+    print(suite_report(RunConfig.load(args.config).with_values(values), args.data, args.out))
     return 0
 
 
 def cmd_taxonomy_show(args: argparse.Namespace) -> int:
     from taxonomy import load_taxonomy
 
-    taxonomy = load_taxonomy(args.taxonomy)
-    roots = [taxonomy[args.code]] if args.code else taxonomy.roots(args.retired)
-    for root in roots:
-        for concept in taxonomy.walk(root.code, args.retired):
-            depth = concept.level - root.level
-            if depth > args.depth:
-                continue
-            extra = f"  (retired {concept.retired})" if concept.retired else ""
-            extra += f"  aliases: {', '.join(concept.aliases)}" if args.aliases and concept.aliases else ""
-            print(f"{'  ' * depth}{concept.code}  {concept.label}{extra}")
+    _say("\n".join(load_taxonomy(args.taxonomy).outline(args.code, args.depth, args.retired, args.aliases)))
     return 0
 
 
-def _labelled_slice(args: argparse.Namespace):
-    from flows.enrich import encoder_for
-    from flows.topic_tasks import SliceOptions, load_for_cli, read_labelled
+def _slice_options(args: argparse.Namespace) -> SliceOptions:
+    return SliceOptions(args.title_field, getattr(args, "text_field", None), args.label_field, args.date_field, args.since, args.until,
+                        getattr(args, "sample", None), args.seed)
 
-    taxonomy, mapping = load_for_cli(args.taxonomy, args.mapping)
-    options = SliceOptions(args.title_field, args.text_field, args.label_field, args.date_field, args.since, args.until, args.sample, args.seed)
+
+def _models(args: argparse.Namespace) -> ModelsConfig:
     config = RunConfig.load(args.config)
-    if args.embedding_cache:
+    if getattr(args, "embedding_cache", None):
         config = config.with_values({"models": {"embedding_cache": args.embedding_cache}})
-    return taxonomy, read_labelled(args.input, mapping, options), encoder_for(config.models)
+    return config.models
 
 
 def cmd_taxonomy_train(args: argparse.Namespace) -> int:
-    from flows.topic_tasks import finetune_head, train_head
-    from taggers.finetune import CLASSIFIER_BATCH_SIZE
+    from training.topics import train
 
     if args.finetune_epochs < 0:
         raise ConfigError(f"--finetune-epochs {args.finetune_epochs}: use 0 (no fine-tuning) or more")
-    taxonomy, data, encoder = _labelled_slice(args)
-    if args.finetune_epochs:
-        with _training_bar(args.finetune_epochs * max(1, len(data.texts) // CLASSIFIER_BATCH_SIZE)) as on_step:
-            head = finetune_head(data, _base_model(args), args.out, args.finetune_epochs, args.learning_rate, args.seed, on_step)
-    else:
-        head = train_head(data, encoder, args.out, C=args.C)
-    counts = ", ".join(f"{taxonomy[c].label}: {n}" for c, n in head.metadata_["class_counts"].items())
-    print(f"trained on {len(data.texts)} articles ({counts}); left out {data.skipped_unmapped} unmapped")
-    print(f"wrote {args.out}")
+    print(train(args.input, _slice_options(args), args.taxonomy, args.mapping, _models(args), args.out, C=args.C,
+                finetune_epochs=args.finetune_epochs, learning_rate=args.learning_rate))
     return 0
 
 
 def cmd_taxonomy_eval(args: argparse.Namespace) -> int:
-    from flows.enrich import head_encoder_for
-    from flows.topic_tasks import evaluate, plot_confusion, render
-    from taggers.topic_head import TopicHead
+    from training.topics import evaluate_topics
 
-    taxonomy, data, encoder = _labelled_slice(args)
-    head = TopicHead.load(args.model) if args.model else None
-    if head is not None and head.encoder_path_:
-        encoder = head_encoder_for(head, RunConfig.load(args.config).models)
-    result, predicted = evaluate(data, taxonomy, encoder, head)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "metrics.json").write_text(json.dumps(result, indent=2) + "\n")
-    plot_confusion(data, predicted, taxonomy, args.out / "confusion.png", f"{Path(args.input).name}: {result['method']}")
-    print(f"wrote {args.out}/metrics.json and {args.out}/confusion.png")
-    print(render(result))
+    print(evaluate_topics(args.input, _slice_options(args), args.taxonomy, args.mapping, _models(args), args.out, args.model))
     return 0
 
 
 def cmd_encoder_finetune(args: argparse.Namespace) -> int:
-    from flows.encoder_tasks import read_story_titles
-    from flows.topic_tasks import SliceOptions
-    from taggers.finetune import fine_tune, story_pair_batches
+    from training.story_encoder import finetune
 
-    options = SliceOptions(args.title_field, None, args.label_field, args.date_field, args.since, args.until)
-    titles, groups = read_story_titles(args.input, options, args.group_field)
-    data = story_pair_batches(titles, groups, args.pairs_per_story, args.batch_size, args.seed)
-    print(f"{data.n_pairs} pairs from {data.n_stories} stories in {len(data.batches)} batches")
-    with _training_bar(args.epochs * len(data.batches)) as on_step:
-        fine_tune(_base_model(args), data, args.out, epochs=args.epochs, learning_rate=args.learning_rate, seed=args.seed, on_step=on_step)
-    print(f"wrote {args.out}; set models.encoder = \"{args.out}\" to use it")
+    finetune(args.input, _slice_options(args), args.group_field, _models(args), args.out, args.pairs_per_story, args.batch_size,
+             args.epochs, args.learning_rate, args.seed)
     return 0
 
 
-def _base_model(args: argparse.Namespace) -> str:
-    """The configured encoder's model folder: where fine-tuning starts."""
-    from taggers.encoder import SentenceEncoder
-
-    return SentenceEncoder(RunConfig.load(args.config).models.encoder).model_path
-
-
-@contextmanager
-def _training_bar(steps: int):
-    """A progress bar over training batches, showing the loss; yields the per-step callback."""
-    with tqdm(total=steps, unit="batch", desc="fine-tuning") as bar:
-        def on_step(step: int, loss: float) -> None:
-            bar.update()
-            bar.set_postfix(loss=f"{loss:.3f}")
-
-        yield on_step
-
-
 def cmd_init_topics(args: argparse.Namespace) -> int:
+    from admin.topics import init_topics
+
     config = RunConfig.load(args.config)
     for topic, outcome in init_topics(config.kafka, args.partitions).items():
         print(f"{topic}: {outcome}")
@@ -694,29 +522,12 @@ def cmd_init_topics(args: argparse.Namespace) -> int:
 
 
 def cmd_tail(args: argparse.Namespace) -> int:
-    config = RunConfig.load(args.config)
-    topic = {"article-tags": config.kafka.tags_topic, "story-clusters": config.kafka.stories_topic, "articles.dlq": config.kafka.dlq_topic}[args.topic]
-    signal.signal(signal.SIGTERM, lambda *_: SHUTDOWN.set())
-    for key, value in follow(config.kafka, topic, not args.latest, args.group, args.idle_exit):
-        print(json.dumps({"key": key, "value": value}, ensure_ascii=False) if args.json else describe(key, value), flush=True)
+    from admin.topics import tail
+
+    k = RunConfig.load(args.config).kafka
+    topic = {"article-tags": k.tags_topic, "story-clusters": k.stories_topic, "articles.dlq": k.dlq_topic}[args.topic]
+    tail(k, topic, not args.latest, args.group, args.idle_exit, args.json)
     return 0
-
-
-def describe(key: str | None, value: dict | None) -> str:
-    """One readable line for a tags, story or dead-letter record."""
-    if value is None:
-        return f"{key}  (tombstone: deleted)"
-    if "cluster_id" in value:
-        return (
-            f"{value['cluster_id']} v{value['version']} {value['status']:<7} size {value['size']:>4}  "
-            f"{value['representative_title']}  [{', '.join(value['top_entities'][:3])}]"
-            + (f" -> {value['merged_into']}" if value.get("merged_into") else "")
-        )
-    if "story" in value:
-        entities = ", ".join(e["canonical"] for e in value["entities"][:3])
-        topics = ", ".join(t["label"] for t in value["topics"] if t["level"] == 1)
-        return f"{value['id']} v{value['version']} story {value['story']['id']}  {value['title']}  [{entities}] ({topics})"
-    return f"dead letter {key}: {value.get('reason')}"
 
 
 if __name__ == "__main__":

@@ -4,8 +4,8 @@ import json
 import urllib.error
 import urllib.request
 
-from flows import metrics
-from flows.metrics import Health
+from flows import monitoring
+from flows.monitoring import Health
 
 
 def test_records_waiting_without_progress_are_a_stall():
@@ -47,16 +47,16 @@ def _get(port, path):
 
 
 def test_readyz_turns_ready_once_models_are_loaded_and_the_flow_runs(monkeypatch):
-    monkeypatch.setitem(metrics._state, "ready", False)
-    monkeypatch.setitem(metrics._state, "status", "starting")
-    server = metrics.serve("127.0.0.1", 0)
+    monkeypatch.setitem(monitoring._state, "ready", False)
+    monkeypatch.setitem(monitoring._state, "status", "starting")
+    server = monitoring.serve("127.0.0.1", 0)
     port = server.server_address[1]
     try:
         assert _get(port, "/readyz")[0] == 503
-        metrics.ready()
-        metrics.mark("running")
+        monitoring.ready()
+        monitoring.mark("running")
         assert _get(port, "/readyz") == (200, {"ready": True, "status": "running"})
-        metrics.mark("failed")
+        monitoring.mark("failed")
         code, body = _get(port, "/healthz")
         assert code == 503 and body["problems"][0] == "dataflow failed"
     finally:

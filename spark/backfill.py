@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from flows.enrich import Enricher
 
 ENCODED_SCHEMA = "key string, vector array<float>, entities string"
+ROWS_PER_PARTITION = 2_000
 
 
 def _articles(config: RunConfig, payloads, lines):
@@ -165,7 +166,8 @@ def backfill(config: RunConfig, out: Path, master: str) -> dict:
     started = time.perf_counter()
     frame, archive = plan(config)
     planned = time.perf_counter()
-    spark = spark_session(master, "storywire-backfill")
+    # partitions of ~2,000 articles: the driver fetches the enriched rows one partition at a time
+    spark = spark_session(master, "storywire-backfill", shuffle_partitions=max(8, len(frame) // ROWS_PER_PARTITION))
     try:
         rows = enrich_in_spark(spark, config, frame, out / "enriched")
     finally:

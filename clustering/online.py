@@ -13,6 +13,7 @@ import numpy as np
 
 from clustering.background import BackgroundReclusterer
 from clustering.calibration import CosineBackground
+from clustering.evidence import text_years, year_contradiction
 from clustering.index import CentroidIndex
 from clustering.lexical import Terms, TermStatistics
 from clustering.recluster import ReclusterResult, recluster
@@ -82,6 +83,11 @@ class OnlineStoryClusterer:
       gap the hours between the article and the story's span: a story stays
       fully open for the grace (day-only dates, multi-day events), then fades
       to `time_floor`, so only a close follow-up joins a story idle for weeks.
+      An undated article (no published_at) has no gap: its time factor is
+      `undated_decay` (as far apart: content alone must carry the join), and
+      the years its text mentions stand in for the date: minus `weight_years`
+      times the share of the story's year-mentioning members that mention none
+      of them, scaled by the article's share of MAX_DOC_TERMS words (clustering.evidence).
     The article joins the best story scoring at least `threshold`, else opens a new story.
 
     Every `recluster_every` articles HDBSCAN re-clusters the window (after
@@ -133,6 +139,8 @@ class OnlineStoryClusterer:
         time_grace_hours: float = 24.0,
         time_scale_hours: float = 24.0,
         time_floor: float = 0.8,
+        undated_decay: float = 0.8,
+        weight_years: float = 2.0,
         window_hours: float = 72.0,
         max_window: int = 50_000,
         max_window_bytes: int = 256 * 2**20,
@@ -159,6 +167,8 @@ class OnlineStoryClusterer:
         self.time_grace_hours = time_grace_hours
         self.time_scale_hours = time_scale_hours
         self.time_floor = time_floor
+        self.undated_decay = undated_decay
+        self.weight_years = weight_years
         self.window_hours = window_hours
         self.max_window = max_window
         self.max_window_bytes = max_window_bytes
@@ -306,6 +316,8 @@ class OnlineStoryClusterer:
         """Restore a snapshot; one taken before the stream statistics existed starts them afresh."""
         self.__dict__.update(state)
         self.__dict__.setdefault("max_window_bytes", 256 * 2**20)
+        self.__dict__.setdefault("undated_decay", 0.8)
+        self.__dict__.setdefault("weight_years", 2.0)
         if hasattr(self, "_window") and not hasattr(self, "window_bytes_"):
             for entry in self._window.values():
                 entry.nbytes = window_bytes(entry.doc)
@@ -352,7 +364,12 @@ class OnlineStoryClusterer:
                 profiles = [s.entity_counts if which else s.lexical for s in candidates]
                 norms = np.array([self._profile_norms(s)[which] for s in candidates])
                 scores = scores + weight * stats.cosines(terms, stats.idf(terms.keys), profiles, norms)
-        return scores * self._decay(gap_s)
+        if doc.dated:
+            return scores * self._decay(gap_s)
+        if self.weight_years and doc.years:
+            length = min(1.0, len(doc.terms.keys) / MAX_DOC_TERMS)  # long text: more reliable evidence
+            scores = scores - self.weight_years * length * year_contradiction(doc.years, candidates)
+        return scores * self.undated_decay
 
     def _observe(self, doc: StoryDoc) -> None:
         """Let the article inform the stream's statistics (after it was scored against them)."""
@@ -363,8 +380,9 @@ class OnlineStoryClusterer:
     def _assign(self, doc: StoryDoc) -> Assignment:
         late = doc.published_at < self.watermark_ - self.window_hours * HOUR
         self.watermark_ = max(self.watermark_, doc.published_at)
-        terms = self._words.terms(doc.text or doc.title, self.lexical_chars, MAX_DOC_TERMS)
-        doc = replace(doc, text="", terms=terms)  # the window keeps the terms, not the text
+        text = doc.text or doc.title
+        terms = self._words.terms(text, self.lexical_chars, MAX_DOC_TERMS)
+        doc = replace(doc, text="", terms=terms, years=text_years(text, self.lexical_chars))  # the window keeps these, not the text
         ids, cosine, gap_s = self._index.candidates(doc.vector, doc.published_at, self._decay, self.n_candidates)
         found: Story | None = None
         best_score = 0.0

@@ -214,6 +214,8 @@ class ClusteringConfig:
     time_grace_hours: float = 24.0  # a story stays fully open this long after its last article (day-only dates, multi-day events)
     time_scale_hours: float = 24.0  # ... then its score decays with this time constant
     time_floor: float = 0.8  # ... down to this share: a close enough follow-up joins a story idle for weeks
+    undated_decay: float = 0.8  # the time factor of an article without published_at: as far apart as the floor
+    weight_years: float = 2.0  # ... and a story whose members' texts name other years than its text loses up to this
     n_candidates: int = 20  # live stories scored per article (highest decayed cosine)
     window_hours: float = 72.0
     max_window: int = 50_000

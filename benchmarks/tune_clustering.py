@@ -21,7 +21,6 @@ import itertools
 import json
 import sys
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -47,17 +46,11 @@ def load_sets(features_dir: Path, uci_limit: int | None) -> dict[str, SetFeature
         name = path.stem.rsplit("-", 1)[0]
         features = SetFeatures.load(path.with_suffix(""))
         if name.startswith("uci") and uci_limit:
-            features = _head(features, uci_limit)
+            features = features.head(uci_limit)
         sets[name] = features
     if not sets:
         sys.exit(f"no set features in {features_dir}: run `storywire eval --suite dev` first")
     return sets
-
-
-def _head(features: SetFeatures, n: int) -> SetFeatures:
-    return replace(features, ids=features.ids[:n], titles=features.titles[:n], texts=features.texts[:n],
-                   published_at=features.published_at[:n], vectors=features.vectors[:n], entities=features.entities[:n],
-                   labels=features.labels[:n])
 
 
 def score(args: tuple[SetFeatures, dict]) -> float:

@@ -15,6 +15,7 @@ import numpy as np
 
 from clustering.background import BackgroundReclusterer, ReclusterWorker
 from clustering.calibration import CosineBackground
+from clustering.evidence import text_years, year_contradiction
 from clustering.index import CentroidIndex
 from clustering.journal import Journal, del_item, set_item
 from clustering.lexical import Terms, TermStatistics
@@ -89,6 +90,11 @@ class OnlineStoryClusterer:
       gap the hours between the article and the story's span: a story stays
       fully open for the grace (day-only dates, multi-day events), then fades
       to `time_floor`, so only a close follow-up joins a story idle for weeks.
+      An undated article (no published_at) has no gap: its time factor is
+      `undated_decay` (as far apart: content alone must carry the join), and
+      the years its text mentions stand in for the date: minus `weight_years`
+      times the share of the story's year-mentioning members that mention none
+      of them, scaled by the article's share of MAX_DOC_TERMS words (clustering.evidence).
     The article joins the best story scoring at least `threshold`, else opens a new story.
 
     Every `recluster_every` articles HDBSCAN re-clusters the window (after
@@ -152,6 +158,8 @@ class OnlineStoryClusterer:
         time_grace_hours: float = 24.0,
         time_scale_hours: float = 24.0,
         time_floor: float = 0.8,
+        undated_decay: float = 0.8,
+        weight_years: float = 2.0,
         window_hours: float = 72.0,
         max_window: int = 50_000,
         max_window_bytes: int = 256 * 2**20,
@@ -179,6 +187,8 @@ class OnlineStoryClusterer:
         self.time_grace_hours = time_grace_hours
         self.time_scale_hours = time_scale_hours
         self.time_floor = time_floor
+        self.undated_decay = undated_decay
+        self.weight_years = weight_years
         self.window_hours = window_hours
         self.max_window = max_window
         self.max_window_bytes = max_window_bytes
@@ -219,8 +229,10 @@ class OnlineStoryClusterer:
         for name in ("time_scale_hours", "window_hours", "retire_after_hours"):
             finite(name, 0.0)
             check(getattr(self, name) > 0, name, "must be > 0")
-        finite("time_floor", 0.0)
-        check(self.time_floor <= 1, "time_floor", "must be in [0, 1]")
+        for name in ("time_floor", "undated_decay"):
+            finite(name, 0.0)
+            check(getattr(self, name) <= 1, name, "must be in [0, 1]")
+        finite("weight_years", 0.0)
         for name, low in (("lexical_chars", 0), ("max_window", 1), ("max_window_bytes", 1), ("retire_after_articles", 1),
                           ("max_live_stories", 1), ("recluster_every", 0), ("min_cluster_size", 2), ("recluster_dims", 0),
                           ("min_split_size", 0), ("n_candidates", 1)):
@@ -420,6 +432,8 @@ class OnlineStoryClusterer:
         self.__dict__.update(state)
         self.__dict__.setdefault("max_window_bytes", 256 * 2**20)
         self.__dict__.setdefault("recluster_worker", None)  # from before the caller owned the worker: it hands one in
+        self.__dict__.setdefault("undated_decay", 0.8)
+        self.__dict__.setdefault("weight_years", 2.0)
         if hasattr(self, "_window") and not hasattr(self, "window_bytes_"):
             for entry in self._window.values():
                 entry.nbytes = window_bytes(entry.doc)
@@ -477,7 +491,12 @@ class OnlineStoryClusterer:
                 profiles = [s.entity_counts if which else s.lexical for s in candidates]
                 norms = np.array([self._profile_norms(s)[which] for s in candidates])
                 scores = scores + weight * stats.cosines(terms, stats.idf(terms.keys), profiles, norms)
-        return scores * self._decay(gap_s)
+        if doc.dated:
+            return scores * self._decay(gap_s)
+        if self.weight_years and doc.years:
+            length = min(1.0, len(doc.terms.keys) / MAX_DOC_TERMS)  # long text: more reliable evidence
+            scores = scores - self.weight_years * length * year_contradiction(doc.years, candidates)
+        return scores * self.undated_decay
 
     def _observe(self, doc: StoryDoc) -> None:
         """Let the article inform the stream's statistics (after it was scored against them)."""
@@ -488,8 +507,9 @@ class OnlineStoryClusterer:
     def _assign(self, doc: StoryDoc) -> Assignment:
         late = doc.published_at < self.watermark_ - self.window_hours * HOUR
         self.watermark_ = max(self.watermark_, doc.published_at)
-        terms = self._words.terms(doc.text or doc.title, self.lexical_chars, MAX_DOC_TERMS)
-        doc = replace(doc, text="", terms=terms)  # the window keeps the terms, not the text
+        text = doc.text or doc.title
+        terms = self._words.terms(text, self.lexical_chars, MAX_DOC_TERMS)
+        doc = replace(doc, text="", terms=terms, years=text_years(text, self.lexical_chars))  # the window keeps these, not the text
         ids, cosine, gap_s = self._index.candidates(doc.vector, doc.published_at, self._decay, self.n_candidates)
         found: Story | None = None
         best_score = 0.0

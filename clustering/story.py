@@ -30,6 +30,8 @@ class StoryDoc:
     topics: tuple[str, ...] = ()  # taxonomy labels
     text: str = ""  # title, lead and body as the flow read them: the source of `terms` (dropped once they are taken)
     terms: Terms = Terms()  # the article's most frequent hashed words (clustering.lexical)
+    dated: bool = True  # False: the record had no published_at (the time is when it was read; clustering.evidence)
+    years: tuple[int, ...] = ()  # years its text mentions (clustering.evidence)
 
 
 @dataclass
@@ -53,6 +55,13 @@ class Story:
     term_counts: Counter = field(default_factory=Counter)
     lexical: Counter = field(default_factory=Counter)  # hashed word -> summed term weight over the members
     distinctive_terms: list[str] = field(default_factory=list)  # title terms by class-based TF-IDF, best first
+    year_counts: Counter = field(default_factory=Counter)  # year -> members whose text mentions it (clustering.evidence)
+    n_year_members: int = 0  # members whose text mentions a year
+
+    def __setstate__(self, state: dict) -> None:
+        """Restore a story pickled before it counted years."""
+        self.__dict__.update(state)
+        self.__dict__.setdefault("year_counts", Counter())
 
     @property
     def centroid(self) -> np.ndarray:
@@ -68,6 +77,7 @@ class Story:
         _bump(self.topic_counts, _distinct(doc.topics))
         _bump(self.term_counts, _distinct(title_terms(doc.title)))
         _add_weights(self.lexical, doc.terms.keys, doc.terms.weights)
+        self._count_years(doc.years, 1)
         closeness = float(doc.vector @ self.centroid)
         if closeness > self.representative_score:
             self.representative_title, self.representative_score = doc.title, closeness
@@ -85,6 +95,12 @@ class Story:
         self.topic_counts.subtract(_distinct(doc.topics))
         self.term_counts.subtract(_distinct(title_terms(doc.title)))
         _add_weights(self.lexical, doc.terms.keys, [-w for w in doc.terms.weights])
+        self._count_years(doc.years, -1)
+
+    def _count_years(self, years: tuple[int, ...], sign: int) -> None:
+        if years:
+            self.year_counts.update({y: sign for y in years})
+            self.n_year_members += sign
 
     def absorb(self, other: "Story", members: int) -> None:
         """Take over a story merged into this one: its content, and `members` of its articles."""
@@ -100,6 +116,8 @@ class Story:
         ):
             _bump(mine, theirs)
         _add_weights(self.lexical, other.lexical.keys(), other.lexical.values())
+        self.year_counts.update(other.year_counts)
+        self.n_year_members += other.n_year_members
 
     def top_entities(self, k: int = 5) -> list[str]:
         return [e for e, c in self.entity_counts.most_common(k) if c > 0]

@@ -190,7 +190,8 @@ def naive_centroid(threshold: float, idle_hours: float | None) -> OnlineStoryClu
     stories idle `idle_hours` closed (None: never)."""
     horizon = idle_hours if idle_hours is not None else 1e12
     return OnlineStoryClusterer(calibrated=False, threshold=threshold, weight_entities=0.0, weight_lexical=0.0,
-                                time_grace_hours=0.0, time_scale_hours=1e12, time_floor=0.0, window_hours=horizon,
+                                time_grace_hours=0.0, time_scale_hours=1e12, time_floor=0.0, undated_decay=1.0,
+                                weight_years=0.0, window_hours=horizon,
                                 retire_after_hours=horizon, retire_after_articles=2**62, recluster_every=0)
 
 

@@ -72,25 +72,35 @@ class SetFeatures:
     vectors: np.ndarray  # unit length, float32
     entities: list[tuple[str, ...]]  # canonical forms
     labels: list[str]
+    dated: list[bool]  # False: the record had no published_at
 
     def docs(self) -> list[StoryDoc]:
         return [
-            StoryDoc(i, v, float(t), title, tuple(e), text=text)
-            for i, v, t, title, text, e in zip(self.ids, self.vectors, self.published_at, self.titles, self.texts, self.entities)
+            StoryDoc(i, v, float(t), title, tuple(e), text=text, dated=d)
+            for i, v, t, title, text, e, d in zip(self.ids, self.vectors, self.published_at, self.titles, self.texts,
+                                                   self.entities, self.dated)
         ]
+
+    def head(self, n: int) -> "SetFeatures":
+        """The first `n` articles."""
+        return SetFeatures(self.ids[:n], self.titles[:n], self.texts[:n], self.published_at[:n], self.vectors[:n],
+                           self.entities[:n], self.labels[:n], self.dated[:n])
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         np.save(path.with_suffix(".npy"), self.vectors)
         meta = {"ids": self.ids, "titles": self.titles, "texts": self.texts, "published_at": self.published_at.tolist(),
-                "entities": [list(e) for e in self.entities], "labels": self.labels}
+                "entities": [list(e) for e in self.entities], "labels": self.labels, "dated": self.dated}
         path.with_suffix(".json").write_text(json.dumps(meta))
 
     @classmethod
     def load(cls, path: Path) -> "SetFeatures":
+        """Features saved by `save`; in files saved before they kept `dated`, an undated record is one at epoch 0
+        (`valid_articles` reads records with a received time of 0)."""
         meta = json.loads(path.with_suffix(".json").read_text())
+        dated = meta.get("dated") or [t != 0 for t in meta["published_at"]]
         return cls(meta["ids"], meta["titles"], meta["texts"], np.array(meta["published_at"]), np.load(path.with_suffix(".npy")),
-                   [tuple(e) for e in meta["entities"]], meta["labels"])
+                   [tuple(e) for e in meta["entities"]], meta["labels"], dated)
 
 
 def set_features(dev_set: DevSet, config: RunConfig, features_dir: Path | None, enricher: Enricher) -> SetFeatures:
@@ -115,6 +125,7 @@ def set_features(dev_set: DevSet, config: RunConfig, features_dir: Path | None, 
         vectors=np.stack([e.vector for e in enriched]).astype(np.float32),
         entities=[tuple(x.canonical for x in e.entities) for e in enriched],
         labels=[labels[e.article.id] for e in enriched],
+        dated=[e.article.dated for e in enriched],
     )
     if cached is not None:
         features.save(cached)

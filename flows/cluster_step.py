@@ -186,6 +186,8 @@ def clusterer_params(config: ClusteringConfig, limits: LimitsConfig, replay: boo
         time_grace_hours=config.time_grace_hours,
         time_scale_hours=config.time_scale_hours,
         time_floor=config.time_floor,
+        undated_decay=config.undated_decay,
+        weight_years=config.weight_years,
         n_candidates=config.n_candidates,
         window_hours=config.window_hours,
         max_window=config.max_window,
@@ -622,4 +624,5 @@ def to_story_doc(item: EnrichedArticle, published_at: float) -> StoryDoc:
         entities=tuple(e.canonical for e in item.entities),
         topics=tuple(t.label for t in item.topics),
         text=item.article.text(),
+        dated=item.article.dated,
     )

@@ -274,6 +274,8 @@ class ClusteringConfig:
     time_grace_hours: Annotated[float, Field(ge=0.0)] = 24.0  # a story stays fully open this long after its last article
     time_scale_hours: Positive = 24.0  # ... then its score decays with this time constant
     time_floor: Share = 0.8  # ... down to this share: a close enough follow-up joins a story idle for weeks
+    undated_decay: Share = 0.8  # the time factor of an article without published_at: as far apart as the floor
+    weight_years: Annotated[float, Field(ge=0.0)] = 2.0  # ... and a story whose members' texts name other years than its text loses up to this
     n_candidates: Annotated[int, Field(ge=1)] = 20  # live stories scored per article (highest decayed cosine)
     window_hours: Positive = 72.0
     max_window: Annotated[int, Field(ge=1)] = 50_000

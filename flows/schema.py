@@ -83,6 +83,7 @@ class Article:
     body_truncated: bool = False
     title_truncated: bool = False
     partition: int | None = None
+    dated: bool = True  # False: the record had no published_at, which is then the time it was received
     # the bytes the source delivered: dead letters at every stage carry them, not a re-serialisation
     record: RawRecord | None = field(default=None, repr=False, compare=False)
 
@@ -205,6 +206,7 @@ def decode_record(record: RawRecord, limits: LimitsConfig) -> Article:
         id=doc.id,
         title=title[: limits.max_title_chars] if title_truncated else title,
         published_at=parse_published_at(doc.published_at, default=record.received_at),
+        dated=doc.published_at is not None,
         received_at=record.received_at,
         origin=record.origin,
         position=record.position,

@@ -19,8 +19,10 @@ def test_valid_article_with_rfc3339_and_epoch_ms_times():
     assert b.published_at == 1772431800.0
 
 
-def test_missing_published_at_defaults_to_receive_time():
-    assert decode({"id": "a", "title": "t"}).published_at == 1_700_000_000.0
+def test_missing_published_at_defaults_to_receive_time_and_marks_the_article_undated():
+    undated = decode({"id": "a", "title": "t"})
+    assert undated.published_at == 1_700_000_000.0 and not undated.dated
+    assert decode({"id": "b", "title": "t", "published_at": 1772431800000}).dated
 
 
 @pytest.mark.parametrize(

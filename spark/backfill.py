@@ -180,4 +180,8 @@ def backfill(config: RunConfig, out: Path, master: str) -> dict:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run the module under its import name: Spark's workers unpickle `_worker_enricher` by that name, and
+    # `python -m` would have it look in `__main__`, which on a worker is pyspark's daemon.
+    from spark.backfill import main as imported_main
+
+    sys.exit(imported_main())

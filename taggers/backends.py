@@ -13,7 +13,8 @@ once per model:
   makes cosine thresholds meaningless, so it is centred on the mean vector of
   the bundled demo headlines (news text; random pairs then ~0.08). With
   `models.static_model` it loads a static model trained on news text instead
-  (`storywire encoder distill-static`, taggers/static_training.py).
+  (`storywire encoder distill-static`, taggers/static_training.py), used as it
+  is: trained towards the transformer's vectors, it needs no centring.
 Every backend returns unit-length float32 rows of the same dimension, and its
 `version` names the backend, so each tagged record says which one produced it.
 """
@@ -168,7 +169,7 @@ class StaticEncoder(_DerivedEncoder):
         if self.static_model is None:
             return f"{self.backend}:{self.reference.version}"
         digest = hashlib.sha256((self.static_model / "model.safetensors").read_bytes()).hexdigest()[:12]
-        return f"{self.backend}:{self.static_model.name}@{digest}"
+        return f"static:{self.static_model.name}@{digest}"
 
     def _prepare(self):
         if self._model is None:
@@ -186,8 +187,11 @@ class StaticEncoder(_DerivedEncoder):
                 log.info("distilling %s into a static model (once; cached in %s)", self.reference.model_path, directory)
                 distill(model_name=self.reference.model_path, pca_dims=None).save_pretrained(str(directory))
             self._model = StaticModel.from_pretrained(str(directory))
-            titles = [r.parsed["title"] for r in read_jsonl(demo_firehose_path()) if r.parsed and isinstance(r.parsed.get("title"), str)]
-            self._mean = np.asarray(self._model.encode(titles), dtype=np.float32).mean(axis=0)
+            if self.static_model is None:
+                titles = [r.parsed["title"] for r in read_jsonl(demo_firehose_path()) if r.parsed and isinstance(r.parsed.get("title"), str)]
+                self._mean = np.asarray(self._model.encode(titles), dtype=np.float32).mean(axis=0)
+            else:  # trained towards the transformer's directions: centring would move it away (cosine to torch 0.86 -> 0.79)
+                self._mean = np.zeros(self._model.dim, dtype=np.float32)
         return self._model
 
     @property

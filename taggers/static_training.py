@@ -42,7 +42,7 @@ def distill_static(model_path: str, vocabulary: Sequence[str] = ()):
     return distill(model_name=model_path, vocabulary=list(vocabulary) or None, pca_dims=None)
 
 
-def fit_to_teacher(model, texts: Sequence[str], targets: np.ndarray, *, max_epochs: int = 10, learning_rate: float = 1e-3,
+def fit_to_teacher(model, texts: Sequence[str], targets: np.ndarray, *, max_epochs: int = 2, learning_rate: float = 5e-3,
                    batch_size: int = 256, seed: int = 0):
     """The static model trained so each text's mean token vector has the direction of the teacher's embedding of it.
 
@@ -59,7 +59,7 @@ def fit_to_teacher(model, texts: Sequence[str], targets: np.ndarray, *, max_epoc
 
 
 def train_static(model_path: str, texts: Sequence[str], teacher: Callable[[list[str]], np.ndarray], *, min_count: int = 5,
-                 max_words: int = 30_000, max_epochs: int = 10, seed: int = 0):
+                 max_words: int = 30_000, max_epochs: int = 2, learning_rate: float = 5e-3, seed: int = 0):
     """Distil `model_path` with the corpus's frequent new words, then fit it to `teacher`'s embeddings of `texts`."""
     unique = sorted(set(t for t in texts if t.strip()))
     vocabulary = corpus_vocabulary(unique, model_path, min_count, max_words) if max_words else []
@@ -67,4 +67,4 @@ def train_static(model_path: str, texts: Sequence[str], teacher: Callable[[list[
     model = distill_static(model_path, vocabulary)
     if not max_epochs:
         return model
-    return fit_to_teacher(model, unique, teacher(unique), max_epochs=max_epochs, seed=seed)
+    return fit_to_teacher(model, unique, teacher(unique), max_epochs=max_epochs, learning_rate=learning_rate, seed=seed)

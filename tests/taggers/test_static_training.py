@@ -5,7 +5,7 @@ import pytest
 
 from replay.readers import demo_firehose_path, read_jsonl
 from taggers.backends import make_encoder
-from taggers.static_training import corpus_vocabulary, train_static
+from taggers.static_training import corpus_vocabulary, distill_static, fit_to_teacher
 
 pytestmark = pytest.mark.slow
 
@@ -15,15 +15,16 @@ def _titles() -> list[str]:
 
 
 def test_corpus_words_missing_from_the_word_pieces_join_the_vocabulary(encoder):
-    words = corpus_vocabulary(["Hokkaido quake", "Hokkaido aftershock", "the quake"], encoder.model_path, min_count=2)
-    assert words == ["hokkaido"]  # lower-cased as the model's tokenizer does; "quake" is a word piece already
+    texts = ["Bitcoin falls, Obamacare sign-ups rise", "bitcoin rebounds", "Obamacare deadline", "Bitcoin quake", "the quake"]
+    words = corpus_vocabulary(texts, encoder.model_path, min_count=2)
+    assert words == ["bitcoin", "obamacare"]  # lower-cased as the model's tokenizer does; "quake" is a word piece already
 
 
 def test_training_moves_the_static_model_towards_the_teacher(encoder, tmp_path):
     titles = sorted(set(_titles()))
     train, held_out = titles[::2], titles[1::2]
-    distilled = train_static(encoder.model_path, train, encoder.encode, min_count=2, max_epochs=0)
-    trained = train_static(encoder.model_path, train, encoder.encode, min_count=2, max_epochs=10)
+    distilled = distill_static(encoder.model_path, corpus_vocabulary(train, encoder.model_path, min_count=2))
+    trained = fit_to_teacher(distilled, train, encoder.encode(train), batch_size=16)
     assert len(trained.tokens) > 30_000  # the word pieces plus corpus words
 
     def cosine(model, texts):
@@ -34,6 +35,6 @@ def test_training_moves_the_static_model_towards_the_teacher(encoder, tmp_path):
 
     trained.save_pretrained(str(tmp_path / "news-static"))
     static = make_encoder("static", static_model=str(tmp_path / "news-static"))
-    assert static.version.startswith("static-centred:news-static@")
+    assert static.version.startswith("static:news-static@")
     vectors = static.encode(held_out[:5])
     assert vectors.shape == (5, 384) and np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)

@@ -441,8 +441,8 @@ def _add_encoder_commands(commands) -> None:
     finetune.set_defaults(handler=cmd_encoder_finetune)
     static = sub.add_parser(
         "distill-static", help="train the static backend on news text (models.static_model)",
-        description="Distil the configured encoder into a static model2vec model whose vocabulary gains the frequent "
-        "words of the corpus, then train its token vectors so each text's mean vector points where the encoder's "
+        description="Distil the configured encoder into a static model2vec model (optionally with frequent corpus "
+        "words added to its vocabulary), then train its token vectors so each text's mean vector points where the encoder's "
         "embedding of it does (taggers/static_training.py). Set models.backend = \"static\" and "
         "models.static_model = OUT to use it; train on days disjoint from those you evaluate on.")
     static.add_argument("--input", required=True, action="append", help="JSON lines of articles (title, optional summary "
@@ -450,7 +450,8 @@ def _add_encoder_commands(commands) -> None:
     static.add_argument("--extra", action="append", default=[], help="more JSON lines of articles, taken whole; repeatable")
     _add_date_range_options(static)
     static.add_argument("--min-count", type=int, default=5, help="a corpus word joins the vocabulary from this many uses (default: 5)")
-    static.add_argument("--max-words", type=int, default=30_000, help="corpus words added at most; 0: none (default: 30000)")
+    static.add_argument("--max-words", type=int, default=0, help="add up to N frequent corpus words missing from the word pieces "
+                        "to the vocabulary before training (not measured yet; default: 0, none)")
     static.add_argument("--epochs", type=int, default=2, help="passes over the corpus (default: 2); 0: distil only")
     static.add_argument("--learning-rate", type=float, default=5e-3, help="Adam learning rate (default: 5e-3)")
     static.add_argument("--seed", type=int, default=0, help="seed of the validation split and batches (default: 0)")

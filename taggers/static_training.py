@@ -5,8 +5,8 @@ knows nothing of the news contexts it appears in; on UCI headlines that costs ~0
 against the transformer. Tokenlearn's recipe (MinishLab) closes most of it: embed a news corpus with
 the transformer (the teacher), then train the static token table so that the mean of a text's token
 vectors points where the teacher's embedding does (cosine loss, `model2vec.train.StaticModelForSimilarity`).
-Frequent corpus words the word-piece vocabulary lacks (names, places) first join the vocabulary
-(`distill(vocabulary=...)`) so that they get vectors of their own instead of a mean of fragments.
+Optionally, frequent corpus words the word-piece vocabulary lacks (names, places) first join the
+vocabulary (`distill(vocabulary=...)`) so that they get vectors of their own instead of a mean of fragments.
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ def fit_to_teacher(model, texts: Sequence[str], targets: np.ndarray, *, max_epoc
 
 
 def train_static(model_path: str, texts: Sequence[str], teacher: Callable[[list[str]], np.ndarray], *, min_count: int = 5,
-                 max_words: int = 30_000, max_epochs: int = 2, learning_rate: float = 5e-3, seed: int = 0):
+                 max_words: int = 0, max_epochs: int = 2, learning_rate: float = 5e-3, seed: int = 0):
     """Distil `model_path` with the corpus's frequent new words, then fit it to `teacher`'s embeddings of `texts`."""
     unique = sorted(set(t for t in texts if t.strip()))
     vocabulary = corpus_vocabulary(unique, model_path, min_count, max_words) if max_words else []

@@ -452,7 +452,7 @@ def _add_encoder_commands(commands) -> None:
     static.add_argument("--min-count", type=int, default=5, help="a corpus word joins the vocabulary from this many uses (default: 5)")
     static.add_argument("--max-words", type=int, default=0, help="add up to N frequent corpus words missing from the word pieces "
                         "to the vocabulary before training (not measured yet; default: 0, none)")
-    static.add_argument("--epochs", type=int, default=2, help="passes over the corpus (default: 2); 0: distil only")
+    static.add_argument("--epochs", type=int, default=3, help="passes over the corpus (default: 3); 0: distil only")
     static.add_argument("--learning-rate", type=float, default=5e-3, help="Adam learning rate (default: 5e-3)")
     static.add_argument("--seed", type=int, default=0, help="seed of the validation split and batches (default: 0)")
     static.add_argument("--embedding-cache", help="SQLite file caching the encoder's embeddings of the corpus")

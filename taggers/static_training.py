@@ -59,7 +59,7 @@ def fit_to_teacher(model, texts: Sequence[str], targets: np.ndarray, *, max_epoc
 
 
 def train_static(model_path: str, texts: Sequence[str], teacher: Callable[[list[str]], np.ndarray], *, min_count: int = 5,
-                 max_words: int = 0, max_epochs: int = 2, learning_rate: float = 5e-3, seed: int = 0):
+                 max_words: int = 0, max_epochs: int = 3, learning_rate: float = 5e-3, seed: int = 0):
     """Distil `model_path` with the corpus's frequent new words, then fit it to `teacher`'s embeddings of `texts`."""
     unique = sorted(set(t for t in texts if t.strip()))
     vocabulary = corpus_vocabulary(unique, model_path, min_count, max_words) if max_words else []

@@ -16,6 +16,13 @@ def require_dev_data() -> None:
         sys.exit(f"benchmarks need the development data at {DATA}")
 
 
+def backend_env(spec: str) -> dict[str, str]:
+    """Environment overrides for a benchmark's backend: a models.backend name, or static=DIR for the static
+    backend with models.static_model = DIR (a model from `storywire encoder distill-static`)."""
+    backend, _, static_model = spec.partition("=")
+    return {"STORYWIRE_MODELS__BACKEND": backend, **({"STORYWIRE_MODELS__STATIC_MODEL": static_model} if static_model else {})}
+
+
 def emit(result: dict) -> None:
     print(json.dumps(result, indent=2))
 

@@ -32,7 +32,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from benchmarks.common import UCI, emit, require_dev_data  # noqa: E402
+from benchmarks.common import UCI, backend_env, emit, require_dev_data  # noqa: E402
 from replay.times import epoch_seconds  # noqa: E402
 
 READY = "models loaded, starting the dataflow"  # flows/runner.py logs this just before the dataflow starts
@@ -52,13 +52,14 @@ def load_1min() -> float:
     return float(Path("/proc/loadavg").read_text().split()[0])
 
 
-def one_run(backend: str, layout: tuple[int, int], days: int, out: Path, device: str) -> dict:
+def eval_cluster(eval_args: list[str], env: dict, layout: tuple[int, int], out: Path) -> tuple[dict, float | None, float]:
+    """One `storywire eval` with `eval_args` in a PROCESSES x WORKERS layout, into `out`: its metrics.json, the
+    clustering ms per article another process reported (when the shard ran there), and the 1-minute load at start."""
     processes, workers = layout
-    env = dict(os.environ, STORYWIRE_MODELS__BACKEND=backend, STORYWIRE_MODELS__DEVICE=device)
+    env = dict(env)
     if processes > 1:
         env["STORYWIRE_MODELS__TORCH_THREADS"] = "1"  # one core per process
-    command = [sys.executable, "-m", "commands.cli", "eval", "--input", str(UCI), "--format", "uci", "--label-field", "story",
-               "--protocol", "jitter", "--seed", "1", "--days", str(days), "--out", str(out), "--no-progress", "-w", str(workers)]
+    command = [sys.executable, "-m", "commands.cli", "eval", *eval_args, "--out", str(out), "--no-progress", "-w", str(workers)]
     cluster = []
     if processes > 1:
         cluster = ["-a", ";".join(f"127.0.0.1:{p}" for p in free_ports(processes))]
@@ -79,7 +80,13 @@ def one_run(backend: str, layout: tuple[int, int], days: int, out: Path, device:
     for proc, _ in others:
         printed, _ = proc.communicate(timeout=120)
         cluster_ms += [float(m) for m in re.findall(r"clustering: ([\d.]+) ms per article", printed)]
-    metrics = json.loads((out / "metrics.json").read_text())
+    return json.loads((out / "metrics.json").read_text()), (cluster_ms[0] if cluster_ms else None), load
+
+
+def one_run(backend: str, layout: tuple[int, int], days: int, out: Path, device: str) -> dict:
+    env = dict(os.environ, **backend_env(backend), STORYWIRE_MODELS__DEVICE=device)
+    uci = ["--input", str(UCI), "--format", "uci", "--label-field", "story", "--protocol", "jitter", "--seed", "1", "--days", str(days)]
+    metrics, cluster_ms, load = eval_cluster(uci, env, layout, out)
     latencies = []
     with (out / "tags.jsonl").open() as f:
         for line in f:
@@ -90,7 +97,7 @@ def one_run(backend: str, layout: tuple[int, int], days: int, out: Path, device:
         "latency_p50_ms": round(float(np.percentile(latencies, 50)) * 1000, 1),
         "latency_p99_ms": round(float(np.percentile(latencies, 99)) * 1000, 1),
         "bcubed_f1": metrics["bcubed_f1"],
-        "cluster_ms_per_article": metrics["cluster_ms_per_article"] or (cluster_ms[0] if cluster_ms else None),
+        "cluster_ms_per_article": metrics["cluster_ms_per_article"] or cluster_ms,
         "peak_rss_mb_process0": metrics["peak_rss_mb"],
         "load_1min_at_start": load,
         "n_docs": metrics["n_docs"],
@@ -113,7 +120,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--days", type=int, default=7)
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--backends", default="torch,onnx,onnx-int8,static")
+    parser.add_argument("--backends", default="torch,onnx,onnx-int8,static",
+                        help="comma-separated; static=DIR is the static backend with models.static_model = DIR")
     parser.add_argument("--layouts", default="1x1", help="PROCESSESxWORKERS, comma-separated (default: 1x1)")
     parser.add_argument("--device", default="auto", help="models.device: auto | cpu | cuda (default: auto)")
     args = parser.parse_args()
@@ -125,7 +133,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for round_ in range(args.runs):
             for config in configs:
-                runs[config].append(one_run(*config, args.days, Path(tmp) / f"{name[config]}-{round_}", args.device))
+                runs[config].append(one_run(*config, args.days, Path(tmp) / f"c{configs.index(config)}-{round_}", args.device))
     result = {"benchmark": "end_to_end", "days": args.days, "runs": args.runs, "cpus": os.cpu_count(),
               "device": encoder_device(args.device), "configs": {}}
     for config, rows in runs.items():

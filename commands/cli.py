@@ -355,6 +355,26 @@ def _add_encoder_commands(commands) -> None:
     finetune.add_argument("--config", type=Path, help="TOML config (models.encoder is the starting model)")
     finetune.add_argument("--out", type=Path, required=True, help="folder for the fine-tuned sentence-transformers model")
     finetune.set_defaults(handler=cmd_encoder_finetune)
+    static = sub.add_parser(
+        "distill-static", help="train the static backend on news text (models.static_model)",
+        description="Distil the configured encoder into a static model2vec model (optionally with frequent corpus "
+        "words added to its vocabulary), then train its token vectors so each text's mean vector points where the encoder's "
+        "embedding of it does (taggers/static_training.py). Set models.backend = \"static\" and "
+        "models.static_model = OUT to use it; train on days disjoint from those you evaluate on.")
+    static.add_argument("--input", required=True, action="append", help="JSON lines of articles (title, optional summary "
+                        "and body), date-filtered by --since/--until; repeatable")
+    static.add_argument("--extra", action="append", default=[], help="more JSON lines of articles, taken whole; repeatable")
+    _add_date_range_options(static)
+    static.add_argument("--min-count", type=int, default=5, help="a corpus word joins the vocabulary from this many uses (default: 5)")
+    static.add_argument("--max-words", type=int, default=0, help="add up to N frequent corpus words missing from the word pieces "
+                        "to the vocabulary before training (not measured yet; default: 0, none)")
+    static.add_argument("--epochs", type=int, default=3, help="passes over the corpus (default: 3); 0: distil only")
+    static.add_argument("--learning-rate", type=float, default=5e-3, help="Adam learning rate (default: 5e-3)")
+    static.add_argument("--seed", type=int, default=0, help="seed of the validation split and batches (default: 0)")
+    static.add_argument("--embedding-cache", help="SQLite file caching the encoder's embeddings of the corpus")
+    static.add_argument("--config", type=Path, help="TOML config (models.encoder is the teacher; models.embed_max_chars)")
+    static.add_argument("--out", type=Path, required=True, help="folder for the static model")
+    static.set_defaults(handler=cmd_encoder_distill_static)
 
 
 ARCHIVE_OPTIONS = ("format", "protocol", "seed", "days", "limit")
@@ -509,6 +529,15 @@ def cmd_encoder_finetune(args: argparse.Namespace) -> int:
 
     finetune(args.input, _slice_options(args), args.group_field, _models(args), args.out, args.pairs_per_story, args.batch_size,
              args.epochs, args.learning_rate, args.seed)
+    return 0
+
+
+def cmd_encoder_distill_static(args: argparse.Namespace) -> int:
+    from training.static_encoder import distill_static
+
+    dated = SliceOptions(date_field=args.date_field, since=args.since, until=args.until)
+    distill_static(args.input, args.extra, dated, _models(args), args.out, min_count=args.min_count, max_words=args.max_words,
+                   epochs=args.epochs, learning_rate=args.learning_rate, seed=args.seed)
     return 0
 
 

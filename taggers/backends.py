@@ -11,7 +11,10 @@ once per model:
   orders of magnitude faster, and measurably worse (benchmarks/). Its raw
   vectors all point one way (two random headlines have cosine ~0.7), which
   makes cosine thresholds meaningless, so it is centred on the mean vector of
-  the bundled demo headlines (news text; random pairs then ~0.08).
+  the bundled demo headlines (news text; random pairs then ~0.08). With
+  `models.static_model` it loads a static model trained on news text instead
+  (`storywire encoder distill-static`, taggers/static_training.py), used as it
+  is: trained towards the transformer's vectors, it needs no centring.
 Every backend returns unit-length float32 rows of the same dimension, and its
 `version` names the backend, so each tagged record says which one produced it.
 """
@@ -21,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -150,13 +154,22 @@ def _export(model, path: Path) -> None:
 
 
 class StaticEncoder(_DerivedEncoder):
-    """A model2vec static distillation of the configured model (distilled once, cached)."""
+    """A model2vec static distillation of the configured model (distilled once, cached), or a trained static model."""
 
     backend = "static-centred"
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args, static_model: str | Path | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        self.static_model = Path(static_model) if static_model else None
         self._model = None
+
+    @cached_property
+    def version(self) -> str:
+        """The reference's version for the derived distillation; a trained model's folder name and content hash."""
+        if self.static_model is None:
+            return f"{self.backend}:{self.reference.version}"
+        digest = hashlib.sha256((self.static_model / "model.safetensors").read_bytes()).hexdigest()[:12]
+        return f"static:{self.static_model.name}@{digest}"
 
     def _prepare(self):
         if self._model is None:
@@ -164,15 +177,21 @@ class StaticEncoder(_DerivedEncoder):
 
             from replay.readers import demo_firehose_path, read_jsonl
 
-            directory = self.directory("static")  # the distillation; centring is applied on top
+            directory = self.static_model or self.directory("static")  # the distillation; centring is applied on top
+            if self.static_model is not None and not (directory / "config.json").exists():
+                raise RuntimeError(f"models.static_model = {str(directory)!r} holds no model2vec model: build one with "
+                                   "`storywire encoder distill-static --out DIR`, or unset it")
             if not (directory / "config.json").exists():
                 from model2vec.distill import distill
 
                 log.info("distilling %s into a static model (once; cached in %s)", self.reference.model_path, directory)
                 distill(model_name=self.reference.model_path, pca_dims=None).save_pretrained(str(directory))
             self._model = StaticModel.from_pretrained(str(directory))
-            titles = [r.parsed["title"] for r in read_jsonl(demo_firehose_path()) if r.parsed and isinstance(r.parsed.get("title"), str)]
-            self._mean = np.asarray(self._model.encode(titles), dtype=np.float32).mean(axis=0)
+            if self.static_model is None:
+                titles = [r.parsed["title"] for r in read_jsonl(demo_firehose_path()) if r.parsed and isinstance(r.parsed.get("title"), str)]
+                self._mean = np.asarray(self._model.encode(titles), dtype=np.float32).mean(axis=0)
+            else:  # trained towards the transformer's directions: centring would move it away (cosine to torch 0.86 -> 0.79)
+                self._mean = np.zeros(self._model.dim, dtype=np.float32)
         return self._model
 
     @property
@@ -187,12 +206,12 @@ class StaticEncoder(_DerivedEncoder):
 
 
 def make_encoder(backend: str, model: str | None = None, cache_dir: str | Path | None = None, device: str = "cpu",
-                 threads: int | None = None):
-    """The encoder for a configured backend (see BACKENDS)."""
+                 threads: int | None = None, static_model: str | None = None):
+    """The encoder for a configured backend (see BACKENDS); `static_model` is a trained static model's folder."""
     if backend == "torch":
         return SentenceEncoder(model, device=device)
     if backend in ("onnx", "onnx-int8"):
         return OnnxEncoder(model, cache_dir, threads=threads, quantized=backend == "onnx-int8")
     if backend == "static":
-        return StaticEncoder(model, cache_dir)
+        return StaticEncoder(model, cache_dir, static_model=static_model)
     raise ValueError(f"models.backend = {backend!r}: use one of {', '.join(BACKENDS)}")

@@ -26,6 +26,7 @@ def test_toml_then_environment_override(tmp_path):
         ({"STORYWIRE_SOURCE__FORMAT": "csv"}, "source.format = 'csv': use one of jsonl, uci"),
         ({"STORYWIRE_SOURCE__PATH": "/no/such/file.jsonl"}, "does not exist"),
         ({"STORYWIRE_MODELS__DEVICE": "gpu"}, "models.device = 'gpu': use auto, cpu, cuda or cuda:N"),
+        ({"STORYWIRE_MODELS__STATIC_MODEL": "/no/such/model"}, "holds no static model: build one with `storywire encoder distill-static"),
     ],
 )
 def test_bad_configuration_stops_with_a_fix(env, message):

@@ -242,6 +242,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         encoder=config.models.encoder,
         backend=config.models.backend,
         cache_dir=config.models.cache_dir,
+        static_model=config.models.static_model,
         threshold=args.join_cosine,
         window_hours=config.clustering.window_hours,
         taxonomy=config.topics.taxonomy,

@@ -28,7 +28,8 @@ class Encoder:
     and on a small machine the requests, the ingest and the map share the cores.
     """
 
-    def __init__(self, model: str | None = None, backend: str = "torch", cache_dir: str | None = None, threads: int = 1) -> None:
+    def __init__(self, model: str | None = None, backend: str = "torch", cache_dir: str | None = None, threads: int = 1,
+                 static_model: str | None = None) -> None:
         from taggers.backends import make_encoder
 
         os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")  # the server's console: no weight-loading reports
@@ -37,7 +38,7 @@ class Encoder:
             import torch
 
             torch.set_num_threads(threads)
-        self._encoder = make_encoder(backend, model, cache_dir, threads=threads)
+        self._encoder = make_encoder(backend, model, cache_dir, threads=threads, static_model=static_model)
         self._lock = threading.Lock()
 
     def encode(self, text: str) -> np.ndarray:

@@ -36,6 +36,7 @@ class ServeOptions:
     encoder: str | None = None  # the flow's models.encoder; None = the default all-MiniLM-L6-v2
     backend: str = "torch"  # the flow's models.backend, so queries and articles are embedded alike
     cache_dir: str | None = None  # the flow's models.cache_dir (derived ONNX/static models)
+    static_model: str | None = None  # the flow's models.static_model (a static model trained on news)
     threshold: float = 0.45  # cosine to a story's centroid at which `match` says the text would join (serve --join-cosine)
     window_hours: float = 72.0
     taxonomy: str = "iptc"
@@ -47,7 +48,7 @@ def build(options: ServeOptions, encoder: Encoder | None = None) -> tuple[FastAP
     if (options.replay_dir is None) == (options.kafka_client is None):
         raise ValueError("serve needs exactly one source: a replay folder or Kafka")
     view = View(Store(options.database), window_hours=options.window_hours)
-    encoder = encoder or Encoder(options.encoder, options.backend, options.cache_dir)
+    encoder = encoder or Encoder(options.encoder, options.backend, options.cache_dir, static_model=options.static_model)
     searcher = Searcher(view, encoder, options.threshold)
     source = (FileSource(options.replay_dir) if options.replay_dir is not None
               else KafkaSource(options.kafka_client, options.kafka_group, options.kafka_topics))

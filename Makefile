@@ -26,10 +26,11 @@ serve-demo: setup
 test: setup
 	$(BIN)/python -m pytest
 
-# ruff's pyflakes, pycodestyle and import-order rules ([tool.ruff]), mypy on the pure cores ([tool.mypy]),
+# ruff's pyflakes, pycodestyle and import-order rules and its formatter ([tool.ruff]), mypy on the pure cores ([tool.mypy]),
 # the layering of the folders (import-linter contracts in [tool.importlinter], docs/architecture.md)
 lint: setup
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 

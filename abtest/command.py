@@ -67,8 +67,22 @@ def run_ab(options: AbOptions) -> str:
 
 def _eval_in_subprocess(options: AbOptions, config_path: Path, label_field: str, out: Path) -> None:
     """`storywire eval` of one variant in a fresh process: its peak RSS and timings are its own."""
-    argv = [sys.executable, "-m", "commands.cli", "--log-level", options.log_level, "eval", "--input", options.input,
-            "--config", str(config_path), "--label-field", label_field, "--out", str(out)]
+    argv = [
+        sys.executable,
+        "-m",
+        "commands.cli",
+        "--log-level",
+        options.log_level,
+        "eval",
+        "--input",
+        options.input,
+        "--config",
+        str(config_path),
+        "--label-field",
+        label_field,
+        "--out",
+        str(out),
+    ]
     given = {**options.archive_options, "embedding_cache": options.embedding_cache}
     for name, value in given.items():
         if value is not None:

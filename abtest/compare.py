@@ -98,8 +98,7 @@ def build_report(counts: AbCounts, n_boot: int = 1000, seed: int = 0, level: flo
         "speed": {k: {"a": counts.a.metrics.get(k), "b": counts.b.metrics.get(k)} for k in SPEED_FIELDS},
         "stories": {"a": _story_stats(counts.a), "b": _story_stats(counts.b)},
         "agreement": pair_agreement(Contingency.from_counts([(sa, sb, n) for sa, sb, n, _ in counts.cross])),
-        "disagreements": {"a_stories_split_by_b": _most_split(counts.cross, 0, top_k),
-                          "b_stories_split_by_a": _most_split(counts.cross, 1, top_k)},
+        "disagreements": {"a_stories_split_by_b": _most_split(counts.cross, 0, top_k), "b_stories_split_by_a": _most_split(counts.cross, 1, top_k)},
         "topic_changes": _topic_changes(counts),
         "inputs": {side: v.metrics.get("input") for side, v in (("a", counts.a), ("b", counts.b))},
     }
@@ -161,8 +160,15 @@ def _most_split(cross: list[tuple[str, str, int, str]], side: int, top_k: int) -
         split_pairs = size * (size - 1) // 2 - sum(n * (n - 1) // 2 for n, _, _ in pieces)
         if split_pairs:
             pieces.sort(key=lambda p: (-p[0], p[1]))
-            rows.append({"story": story, "size": size, "pairs_split": split_pairs, "n_parts": len(pieces),
-                         "parts": [{"story": other, "size": n, "example_title": title} for n, other, title in pieces[:4]]})
+            rows.append(
+                {
+                    "story": story,
+                    "size": size,
+                    "pairs_split": split_pairs,
+                    "n_parts": len(pieces),
+                    "parts": [{"story": other, "size": n, "example_title": title} for n, other, title in pieces[:4]],
+                }
+            )
     rows.sort(key=lambda r: (-r["pairs_split"], r["story"]))
     return rows[:top_k]
 
@@ -182,8 +188,17 @@ def _topic_changes(counts: AbCounts) -> dict:
     for a, targets in sorted(by_a.items(), key=lambda kv: (-sum(kv[1].values()), kv[0])):
         total = sum(targets.values())
         moved = sorted(((b, n) for b, n in targets.items() if b != a), key=lambda x: (-x[1], x[0]))
-        per_class.append({"topic": a, "label": name(a), "n": total, "changed": sum(n for _, n in moved),
-                          "to": [{"topic": b, "label": name(b), "n": n} for b, n in moved[:3]]})
-    per_true = [{"topic": t, "label": name(t), "n": n, "accuracy_a": round(ok_a / n, 4), "accuracy_b": round(ok_b / n, 4)}
-                for t, (n, ok_a, ok_b) in sorted(by_truth.items())]
+        per_class.append(
+            {
+                "topic": a,
+                "label": name(a),
+                "n": total,
+                "changed": sum(n for _, n in moved),
+                "to": [{"topic": b, "label": name(b), "n": n} for b, n in moved[:3]],
+            }
+        )
+    per_true = [
+        {"topic": t, "label": name(t), "n": n, "accuracy_a": round(ok_a / n, 4), "accuracy_b": round(ok_b / n, 4)}
+        for t, (n, ok_a, ok_b) in sorted(by_truth.items())
+    ]
     return {"by_a_topic": per_class, "by_true_topic": per_true}

@@ -35,9 +35,11 @@ def summary(report: dict, names: tuple[str, str] = ("A", "B")) -> str:
     """One screen: quality with intervals, topics, speed, stories, agreement."""
     a, b = names
     level = int(report["bootstrap"]["level"] * 100)
-    lines = [f"A = {a}   B = {b}   ({report['bootstrap']['replicates']} bootstrap replicates over "
-             f"{report['bootstrap']['n_stories']} true stories, {level}% intervals)",
-             f"{'metric':<18}{'A':>24}{'B':>24}{'B - A':>26}  verdict"]
+    lines = [
+        f"A = {a}   B = {b}   ({report['bootstrap']['replicates']} bootstrap replicates over "
+        f"{report['bootstrap']['n_stories']} true stories, {level}% intervals)",
+        f"{'metric':<18}{'A':>24}{'B':>24}{'B - A':>26}  verdict",
+    ]
     rows = [(QUALITY_NAMES[m], report["quality"][m]) for m in QUALITY_NAMES]
     if report["topic_accuracy"]:
         rows.append(("topic accuracy", report["topic_accuracy"]))
@@ -51,12 +53,13 @@ def summary(report: dict, names: tuple[str, str] = ("A", "B")) -> str:
     for key in ("n_stories", "singletons", "size_p50", "size_p90", "size_max", "id_churn", "merged_fraction"):
         lines.append(f"{key.replace('_', ' '):<18}{sa[key]!s:>24}{sb[key]!s:>24}")
     g = report["agreement"]
-    lines.append(f"agreement: ARI(A, B) {g['ari']:.3f}; B keeps {g['a_pairs_kept_by_b']:.1%} of A's same-story pairs, "
-                 f"A keeps {g['b_pairs_kept_by_a']:.1%} of B's ({g['n_articles']} articles)")
+    lines.append(
+        f"agreement: ARI(A, B) {g['ari']:.3f}; B keeps {g['a_pairs_kept_by_b']:.1%} of A's same-story pairs, "
+        f"A keeps {g['b_pairs_kept_by_a']:.1%} of B's ({g['n_articles']} articles)"
+    )
     for key, (one, other) in (("a_stories_split_by_b", "AB"), ("b_stories_split_by_a", "BA")):
         for t in report["disagreements"][key][:1]:
-            lines.append(f"most split by {other}: {one}'s story of {t['size']} ({t['n_parts']} parts in {other}): "
-                         f"\"{t['parts'][0]['example_title'][:60]}\"")
+            lines.append(f'most split by {other}: {one}\'s story of {t["size"]} ({t["n_parts"]} parts in {other}): "{t["parts"][0]["example_title"][:60]}"')
     changed = sum(c["changed"] for c in report["topic_changes"]["by_a_topic"])
     total = sum(c["n"] for c in report["topic_changes"]["by_a_topic"])
     lines.append(f"top topic changed for {changed} of {total} articles")
@@ -91,15 +94,13 @@ def _plots(report: dict, names: tuple[str, str]) -> list[tuple[str, str]]:
     y = np.arange(len(metrics))
     for offset, side, color in ((-0.15, "a", "#4c72b0"), (0.15, "b", "#dd8452")):
         values = [m[side] for _, m in metrics]
-        left.errorbar([v["value"] for v in values], y + offset, fmt="o", color=color, label=names[side == "b"],
-                      xerr=_errors(values), capsize=3)
+        left.errorbar([v["value"] for v in values], y + offset, fmt="o", color=color, label=names[side == "b"], xerr=_errors(values), capsize=3)
     left.set_yticks(y, [n for n, _ in metrics])
     left.invert_yaxis()
     left.set(title="each variant with its interval", xlabel="score")
     left.legend(loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=2, fontsize=8)
     diffs = [m["b_minus_a"] for _, m in metrics]
-    right.errorbar([d["value"] for d in diffs], y, fmt="o", color="#333",
-                   xerr=_errors(diffs), capsize=3)
+    right.errorbar([d["value"] for d in diffs], y, fmt="o", color="#333", xerr=_errors(diffs), capsize=3)
     right.axvline(0, color="#c44e52", lw=1)
     right.set_yticks(y, [n for n, _ in metrics])
     right.invert_yaxis()
@@ -128,8 +129,9 @@ def _table(header: list[str], rows: list[list]) -> str:
 def to_html(report: dict, names: tuple[str, str]) -> str:
     """A single HTML file with no external resources."""
     a, b = names
-    quality_rows = [[QUALITY_NAMES[m], _ci(q["a"]), _ci(q["b"]), _ci(q["b_minus_a"]), _verdict(q["b_minus_a"])]
-                    for m, q in report["quality"].items() if m in QUALITY_NAMES]
+    quality_rows = [
+        [QUALITY_NAMES[m], _ci(q["a"]), _ci(q["b"]), _ci(q["b_minus_a"]), _verdict(q["b_minus_a"])] for m, q in report["quality"].items() if m in QUALITY_NAMES
+    ]
     if report["topic_accuracy"]:
         t = report["topic_accuracy"]
         quality_rows.append(["topic accuracy", _ci(t["a"]), _ci(t["b"]), _ci(t["b_minus_a"]), _verdict(t["b_minus_a"])])
@@ -139,8 +141,7 @@ def to_html(report: dict, names: tuple[str, str]) -> str:
     story_rows = [[k.replace("_", " "), report["stories"]["a"][k], report["stories"]["b"][k]] for k in story_keys]
     g = report["agreement"]
     sections = [
-        f"<h1>A/B report</h1><p><b>A</b> = {html.escape(a)}<br><b>B</b> = {html.escape(b)}<br>input: "
-        f"{html.escape(json.dumps(report['inputs']['a']))}</p>",
+        f"<h1>A/B report</h1><p><b>A</b> = {html.escape(a)}<br><b>B</b> = {html.escape(b)}<br>input: {html.escape(json.dumps(report['inputs']['a']))}</p>",
         f"<h2>Quality</h2><p>{report['bootstrap']['replicates']} bootstrap replicates resampling the "
         f"{report['bootstrap']['n_stories']} true stories (seed {report['bootstrap']['seed']}); "
         f"{int(report['bootstrap']['level'] * 100)}% percentile intervals; the difference is paired (same replicates).</p>"
@@ -153,10 +154,13 @@ def to_html(report: dict, names: tuple[str, str]) -> str:
     sections.append(
         f"<h2>Agreement between A and B</h2><p>ARI(A, B) = {g['ari']:.3f}. B keeps {g['a_pairs_kept_by_b']:.1%} of the "
         f"article pairs A puts in one story; A keeps {g['b_pairs_kept_by_a']:.1%} of B's; pair Jaccard {g['pair_jaccard']:.3f} "
-        f"({g['n_articles']} articles both runs tagged).</p>")
+        f"({g['n_articles']} articles both runs tagged).</p>"
+    )
     for key, title in (("a_stories_split_by_b", "A's stories B splits most"), ("b_stories_split_by_a", "B's stories A splits most")):
-        rows = [[d["story"], d["size"], d["pairs_split"], d["n_parts"],
-                 " | ".join(f"{p['size']}× {p['example_title'][:90]}" for p in d["parts"])] for d in report["disagreements"][key]]
+        rows = [
+            [d["story"], d["size"], d["pairs_split"], d["n_parts"], " | ".join(f"{p['size']}× {p['example_title'][:90]}" for p in d["parts"])]
+            for d in report["disagreements"][key]
+        ]
         sections.append(f"<h3>{title}</h3>" + _table(["story", "size", "pairs split", "parts", "largest parts: size × example title"], rows))
     changes = report["topic_changes"]
     rows = [[c["label"], c["n"], c["changed"], ", ".join(f"{t['label']} ({t['n']})" for t in c["to"])] for c in changes["by_a_topic"]]
@@ -164,7 +168,9 @@ def to_html(report: dict, names: tuple[str, str]) -> str:
     if changes["by_true_topic"]:
         rows = [[c["label"], c["n"], c["accuracy_a"], c["accuracy_b"]] for c in changes["by_true_topic"]]
         sections.append("<h3>by true topic</h3>" + _table(["true topic", "articles", "accuracy A", "accuracy B"], rows))
-    style = ("body{font-family:sans-serif;max-width:1200px;margin:2em auto;color:#222}table{border-collapse:collapse;margin:.5em 0}"
-             "td,th{border:1px solid #ccc;padding:3px 8px;font-size:13px;text-align:left}th{background:#f2f2f2}img{max-width:100%}")
+    style = (
+        "body{font-family:sans-serif;max-width:1200px;margin:2em auto;color:#222}table{border-collapse:collapse;margin:.5em 0}"
+        "td,th{border:1px solid #ccc;padding:3px 8px;font-size:13px;text-align:left}th{background:#f2f2f2}img{max-width:100%}"
+    )
     head = f"<meta charset='utf-8'><title>storywire A/B</title><style>{style}</style>"
     return f"<!doctype html><html><head>{head}</head><body>{''.join(sections)}</body></html>\n"

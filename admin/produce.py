@@ -19,7 +19,6 @@ def produce_to_kafka(config: RunConfig, topic: str | None = None, rate: float | 
         report = produce_archive(archive.records(), config.kafka.client_config(), topic, rate, speed, bar.update)
     print(
         f"produced {report.sent} of {len(archive)} records to {topic} at {config.kafka.bootstrap_servers} "
-        f"in {report.seconds:.1f}s ({report.rate:.1f}/s); failed: {report.failed}"
-        + (f" (first error: {report.first_error})" if report.first_error else "")
+        f"in {report.seconds:.1f}s ({report.rate:.1f}/s); failed: {report.failed}" + (f" (first error: {report.first_error})" if report.first_error else "")
     )
     return 0 if report.failed == 0 else 1

@@ -116,8 +116,7 @@ def describe(key: str | None, value: dict | None) -> str:
     if "cluster_id" in value:
         return (
             f"{value['cluster_id']} v{value['version']} {value['status']:<7} size {value['size']:>4}  "
-            f"{value['representative_title']}  [{', '.join(value['top_entities'][:3])}]"
-            + (f" -> {value['merged_into']}" if value.get("merged_into") else "")
+            f"{value['representative_title']}  [{', '.join(value['top_entities'][:3])}]" + (f" -> {value['merged_into']}" if value.get("merged_into") else "")
         )
     if "story" in value:
         entities = ", ".join(e["canonical"] for e in value["entities"][:3])

@@ -39,21 +39,45 @@ def main() -> int:
     walls, parts = {}, {}
     for name, command in (
         ("plain_replay", [sys.executable, "-m", "commands.cli", "replay", args.input, *slice_args, "--out", str(args.out / "plain"), "--no-progress"]),
-        ("backfill", [sys.executable, "-m", "spark.backfill", "--input", args.input, *slice_args, "--out", str(args.out / "backfill"),
-                      "--master", args.master, "--no-progress"]),
+        (
+            "backfill",
+            [
+                sys.executable,
+                "-m",
+                "spark.backfill",
+                "--input",
+                args.input,
+                *slice_args,
+                "--out",
+                str(args.out / "backfill"),
+                "--master",
+                args.master,
+                "--no-progress",
+            ],
+        ),
     ):
         started = time.perf_counter()
         done = subprocess.run(command, env=env, check=True, stdout=subprocess.PIPE, text=True)
         walls[name] = round(time.perf_counter() - started, 1)
         if name == "backfill":
-            parts = json.loads(done.stdout[done.stdout.index("{"):])  # plan, Spark enrichment, replay
+            parts = json.loads(done.stdout[done.stdout.index("{") :])  # plan, Spark enrichment, replay
     plain, filled = outputs(args.out / "plain"), outputs(args.out / "backfill")
-    print(json.dumps({
-        "slice": {"input": args.input, "format": args.format, "protocol": args.protocol, "days": args.days},
-        "master": args.master, "wall_s": walls, "backfill_parts_s": parts, "tag_records": len(plain[0]), "story_records": len(plain[1]),
-        "identical_tags": plain[0] == filled[0], "identical_stories": plain[1] == filled[1],
-        "load_average": os.getloadavg(),
-    }, indent=2))
+    print(
+        json.dumps(
+            {
+                "slice": {"input": args.input, "format": args.format, "protocol": args.protocol, "days": args.days},
+                "master": args.master,
+                "wall_s": walls,
+                "backfill_parts_s": parts,
+                "tag_records": len(plain[0]),
+                "story_records": len(plain[1]),
+                "identical_tags": plain[0] == filled[0],
+                "identical_stories": plain[1] == filled[1],
+                "load_average": os.getloadavg(),
+            },
+            indent=2,
+        )
+    )
     return 0
 
 

@@ -203,7 +203,10 @@ def run(plan: Plan, workdir: Path, log=print) -> dict:
     )
     subprocess.run(
         [sys.executable, "-m", "commands.cli", "kafka", "init-topics", "--partitions", str(plan.partitions)],
-        env=env, check=True, capture_output=True, cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        cwd=ROOT,
     )
     produced: dict = {}
     producer = threading.Thread(
@@ -314,8 +317,16 @@ def main() -> None:
         shutil.copy(EMBEDDINGS, workdir / "embeddings.sqlite")
         settings["STORYWIRE_MODELS__EMBEDDING_CACHE"] = str(workdir / "embeddings.sqlite")
     plan = Plan(
-        uci_articles(args.articles), args.rate, args.kills, args.processes, args.max_alive, args.outage,
-        args.delivery_timeout, args.recluster_every, seed=args.seed, settings=settings,
+        uci_articles(args.articles),
+        args.rate,
+        args.kills,
+        args.processes,
+        args.max_alive,
+        args.outage,
+        args.delivery_timeout,
+        args.recluster_every,
+        seed=args.seed,
+        settings=settings,
     )
     try:
         result = run(plan, workdir, log=lambda line: print(line, file=sys.stderr))

@@ -34,8 +34,15 @@ from benchmarks.tune_clustering import load_sets  # noqa: E402
 from clustering import OnlineStoryClusterer  # noqa: E402
 from evaluation.suite import SetFeatures, assign  # noqa: E402
 
-BEFORE = {"calibrated": False, "threshold": 0.4, "weight_entities": 0.4, "weight_lexical": 0.0, "time_grace_hours": 0.0,
-          "time_floor": 0.0, "retire_after_hours": 72.0}
+BEFORE = {
+    "calibrated": False,
+    "threshold": 0.4,
+    "weight_entities": 0.4,
+    "weight_lexical": 0.0,
+    "time_grace_hours": 0.0,
+    "time_floor": 0.0,
+    "retire_after_hours": 72.0,
+}
 
 
 def main() -> None:
@@ -50,8 +57,7 @@ def main() -> None:
     args = parser.parse_args()
     features = load_sets(args.features_dir, args.limit)[args.set]
     if args.journal:
-        emit({"set": args.set, "articles": len(features.ids), "runs": args.runs, "params": args.b or "defaults",
-              **journal_cost(features, args.b, args.runs)})
+        emit({"set": args.set, "articles": len(features.ids), "runs": args.runs, "params": args.b or "defaults", **journal_cost(features, args.b, args.runs)})
         return
     ms: dict[str, list[float]] = {"a": [], "b": []}
     for _ in range(args.runs):
@@ -61,9 +67,18 @@ def main() -> None:
             assign(features, clusterer)
             ms[name].append(1000 * (time.perf_counter() - started) / len(features.ids))
     median = {name: round(statistics.median(values), 3) for name, values in ms.items()}
-    emit({"set": args.set, "articles": len(features.ids), "runs": args.runs, "a": args.a, "b": args.b or "defaults",
-          "ms_per_article": median, "all_runs_ms": {k: [round(v, 3) for v in vs] for k, vs in ms.items()},
-          "b_over_a": round(median["b"] / median["a"], 2)})
+    emit(
+        {
+            "set": args.set,
+            "articles": len(features.ids),
+            "runs": args.runs,
+            "a": args.a,
+            "b": args.b or "defaults",
+            "ms_per_article": median,
+            "all_runs_ms": {k: [round(v, 3) for v in vs] for k, vs in ms.items()},
+            "b_over_a": round(median["b"] / median["a"], 2),
+        }
+    )
 
 
 def journal_cost(features: SetFeatures, params: dict, runs: int, batch_size: int = 64) -> dict:
@@ -93,10 +108,14 @@ def journal_cost(features: SetFeatures, params: dict, runs: int, batch_size: int
         plain_ms.append(1000 * spent[id(plain)] / len(docs))
         journaled_ms.append(1000 * spent[id(journaled)] / len(docs))
     ratios = [j / p for p, j in zip(plain_ms, journaled_ms)]
-    return {"cpu_ms_per_article": {"plain": round(statistics.median(plain_ms), 3), "journaled": round(statistics.median(journaled_ms), 3)},
-            "journaled_over_plain": round(statistics.median(ratios), 3), "all_run_ratios": sorted(round(r, 3) for r in ratios),
-            "identical_assignments": identical, "undo_records_per_article": round(sum(undo_records) / runs / len(docs), 1),
-            "max_undo_records_per_batch": max(undo_records)}
+    return {
+        "cpu_ms_per_article": {"plain": round(statistics.median(plain_ms), 3), "journaled": round(statistics.median(journaled_ms), 3)},
+        "journaled_over_plain": round(statistics.median(ratios), 3),
+        "all_run_ratios": sorted(round(r, 3) for r in ratios),
+        "identical_assignments": identical,
+        "undo_records_per_article": round(sum(undo_records) / runs / len(docs), 1),
+        "max_undo_records_per_batch": max(undo_records),
+    }
 
 
 if __name__ == "__main__":

@@ -68,8 +68,19 @@ def eval_cluster(eval_args: list[str], env: dict, layout: tuple[int, int], out: 
     for i in range(1, processes):
         log = out.parent / f"{out.name}-p{i}.log"
         with log.open("w") as err:
-            others.append((subprocess.Popen([sys.executable, "-m", "commands.cli", "--log-level", "INFO", *command[3:], "-i", str(i), *cluster],
-                                            env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=err, text=True), log))
+            others.append(
+                (
+                    subprocess.Popen(
+                        [sys.executable, "-m", "commands.cli", "--log-level", "INFO", *command[3:], "-i", str(i), *cluster],
+                        env=env,
+                        cwd=ROOT,
+                        stdout=subprocess.PIPE,
+                        stderr=err,
+                        text=True,
+                    ),
+                    log,
+                )
+            )
     for proc, log in others:
         while READY not in log.read_text():
             if proc.poll() is not None:
@@ -120,8 +131,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--days", type=int, default=7)
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--backends", default="torch,onnx,onnx-int8,static",
-                        help="comma-separated; static=DIR is the static backend with models.static_model = DIR")
+    parser.add_argument(
+        "--backends", default="torch,onnx,onnx-int8,static", help="comma-separated; static=DIR is the static backend with models.static_model = DIR"
+    )
     parser.add_argument("--layouts", default="1x1", help="PROCESSESxWORKERS, comma-separated (default: 1x1)")
     parser.add_argument("--device", default="auto", help="models.device: auto | cpu | cuda (default: auto)")
     args = parser.parse_args()
@@ -134,8 +146,7 @@ def main() -> None:
         for round_ in range(args.runs):
             for config in configs:
                 runs[config].append(one_run(*config, args.days, Path(tmp) / f"c{configs.index(config)}-{round_}", args.device))
-    result = {"benchmark": "end_to_end", "days": args.days, "runs": args.runs, "cpus": os.cpu_count(),
-              "device": encoder_device(args.device), "configs": {}}
+    result = {"benchmark": "end_to_end", "days": args.days, "runs": args.runs, "cpus": os.cpu_count(), "device": encoder_device(args.device), "configs": {}}
     for config, rows in runs.items():
         entry = {key: statistics.median(r[key] for r in rows) for key in rows[0] if key != "n_docs" and rows[0][key] is not None}
         single = runs.get((config[0], (1, 1)))

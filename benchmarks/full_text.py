@@ -57,13 +57,15 @@ def articles(n: int) -> list[dict]:
         rows = by_story[story]
         for start in range(0, len(rows) - BODY_HEADLINES, BODY_HEADLINES + 1):  # several articles from a big story
             title, body = rows[start], rows[start + 1 : start + 1 + BODY_HEADLINES]
-            out.append({
-                "id": str(len(out) + 1),
-                "title": title["title"],
-                "body": " ".join(r["title"].rstrip(". ") + "." for r in body),
-                "published_at": title["timestamp"],
-                "event": story,
-            })
+            out.append(
+                {
+                    "id": str(len(out) + 1),
+                    "title": title["title"],
+                    "body": " ".join(r["title"].rstrip(". ") + "." for r in body),
+                    "published_at": title["timestamp"],
+                    "event": story,
+                }
+            )
             if len(out) == n:
                 return sorted(out, key=lambda a: a["published_at"])
     return sorted(out, key=lambda a: a["published_at"])
@@ -127,22 +129,27 @@ def main() -> None:
             sets["generated"][0].write_text("".join(json.dumps(d) + "\n" for d in docs))
         for round_ in range(args.runs):
             for config in configs:
-                runs[config].append({s: one_run(path, extra, *config, Path(tmp) / f"c{configs.index(config)}-{s}-{round_}")
-                                     for s, (path, extra) in sets.items()})
+                runs[config].append(
+                    {s: one_run(path, extra, *config, Path(tmp) / f"c{configs.index(config)}-{s}-{round_}") for s, (path, extra) in sets.items()}
+                )
     cosine = {} if args.skip_cosines else cosines(docs, backends, scopes)
-    emit({
-        "benchmark": "full_text",
-        "sets_n_docs": {s: m["n_docs"] for s, m in next(iter(runs.values()))[0].items()},
-        "mean_chars": round(float(np.mean([len(d["title"] + " " + (d.get("body") or "")) for d in docs]))),
-        "runs": args.runs,
-        "cpus": os.cpu_count(),
-        "configurations": {name[config]: summarise(rounds) | cosine.get(f"{config[0]} {config[1][0]}:{config[1][1]}", {})
-                           for config, rounds in runs.items()},
-    })
+    emit(
+        {
+            "benchmark": "full_text",
+            "sets_n_docs": {s: m["n_docs"] for s, m in next(iter(runs.values()))[0].items()},
+            "mean_chars": round(float(np.mean([len(d["title"] + " " + (d.get("body") or "")) for d in docs]))),
+            "runs": args.runs,
+            "cpus": os.cpu_count(),
+            "configurations": {
+                name[config]: summarise(rounds) | cosine.get(f"{config[0]} {config[1][0]}:{config[1][1]}", {}) for config, rounds in runs.items()
+            },
+        }
+    )
 
 
 def summarise(rounds: list[dict[str, dict]]) -> dict:
     """Median docs/s of all sets together (articles over summed seconds) and per set, F1 per set, the loads."""
+
     def rate(metrics: dict[str, dict]) -> float:
         return sum(m["n_docs"] for m in metrics.values()) / sum(m["n_docs"] / m["docs_per_s"] for m in metrics.values())
 

@@ -90,12 +90,7 @@ def write_archive(path: Path, good: list[dict], n_hostile: int, seed: int) -> di
 
 
 def counter(name: str, labels: dict | None = None) -> float:
-    return sum(
-        s.value
-        for m in REGISTRY.collect()
-        for s in m.samples
-        if s.name == name and all(s.labels.get(k) == v for k, v in (labels or {}).items())
-    )
+    return sum(s.value for m in REGISTRY.collect() for s in m.samples if s.name == name and all(s.labels.get(k) == v for k, v in (labels or {}).items()))
 
 
 class RssByHalf(threading.Thread):

@@ -70,9 +70,14 @@ def main() -> None:
     subprocess.run([str(ROOT / "deploy/kafka/broker.sh"), "start"], env=broker_env, check=True, stdout=subprocess.DEVNULL)
     bootstrap = f"localhost:{port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("STORYWIRE_")}
-    env.update(STORYWIRE_KAFKA__BOOTSTRAP_SERVERS=bootstrap, STORYWIRE_SOURCE__KIND="kafka", STORYWIRE_OUTPUT__KIND="kafka",
-               STORYWIRE_MODELS__BACKEND=args.backend, STORYWIRE_BATCH__TIMEOUT_MS="50",
-               STORYWIRE_KAFKA__PARTITIONS=str(args.partitions))
+    env.update(
+        STORYWIRE_KAFKA__BOOTSTRAP_SERVERS=bootstrap,
+        STORYWIRE_SOURCE__KIND="kafka",
+        STORYWIRE_OUTPUT__KIND="kafka",
+        STORYWIRE_MODELS__BACKEND=args.backend,
+        STORYWIRE_BATCH__TIMEOUT_MS="50",
+        STORYWIRE_KAFKA__PARTITIONS=str(args.partitions),
+    )
     cluster: list[str] = []
     if args.processes > 1:
         env["STORYWIRE_MODELS__TORCH_THREADS"] = "1"
@@ -81,8 +86,15 @@ def main() -> None:
     try:
         subprocess.run([sys.executable, "-m", "commands.cli", "kafka", "init-topics"], env=env, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
         for i in range(args.processes):
-            services.append(subprocess.Popen([sys.executable, "-m", "commands.cli", "run", *(["-i", str(i), *cluster] if cluster else [])],
-                                             env=env, cwd=ROOT, stdout=open(workdir / f"storywire-{i}.log", "wb"), stderr=subprocess.STDOUT))
+            services.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "commands.cli", "run", *(["-i", str(i), *cluster] if cluster else [])],
+                    env=env,
+                    cwd=ROOT,
+                    stdout=open(workdir / f"storywire-{i}.log", "wb"),
+                    stderr=subprocess.STDOUT,
+                )
+            )
         producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 0})
         consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"bench-{port}", "auto.offset.reset": "latest"})
         consumer.subscribe(["article-tags"])
@@ -109,24 +121,35 @@ def main() -> None:
             _wait(received, sent, 60)
             latencies = [received[i] - t for i, t in sent.items() if i in received]
             p99 = float(np.percentile(latencies, 99)) if latencies else float("inf")
-            results.append({
-                "offered_per_s": rate,
-                "seconds": args.seconds,
-                "n": len(sent),
-                "tagged": len(latencies),
-                "p50_ms": round(float(np.percentile(latencies, 50)) * 1000, 1) if latencies else None,
-                "p99_ms": round(p99 * 1000, 1),
-                "sustained": len(latencies) == len(sent) and p99 < 1.0,
-                "median_legs_ms": _legs(sent, stamps, received),
-            })
+            results.append(
+                {
+                    "offered_per_s": rate,
+                    "seconds": args.seconds,
+                    "n": len(sent),
+                    "tagged": len(latencies),
+                    "p50_ms": round(float(np.percentile(latencies, 50)) * 1000, 1) if latencies else None,
+                    "p99_ms": round(p99 * 1000, 1),
+                    "sustained": len(latencies) == len(sent) and p99 < 1.0,
+                    "median_legs_ms": _legs(sent, stamps, received),
+                }
+            )
         stop.set()
         reader.join()
         consumer.close()
         sustained = [r["offered_per_s"] for r in results if r["sustained"]]
-        emit({"benchmark": "kafka_latency", "backend": args.backend, "cpus": os.cpu_count(), "partitions": args.partitions,
-              "processes": args.processes, "load_1min_at_end": float(Path("/proc/loadavg").read_text().split()[0]), "rates": results,
-              "max_sustainable_rate_per_s": max(sustained) if sustained else None,
-              "note": "highest offered rate (of those tried) with every article tagged and p99 < 1 s"})
+        emit(
+            {
+                "benchmark": "kafka_latency",
+                "backend": args.backend,
+                "cpus": os.cpu_count(),
+                "partitions": args.partitions,
+                "processes": args.processes,
+                "load_1min_at_end": float(Path("/proc/loadavg").read_text().split()[0]),
+                "rates": results,
+                "max_sustainable_rate_per_s": max(sustained) if sustained else None,
+                "note": "highest offered rate (of those tried) with every article tagged and p99 < 1 s",
+            }
+        )
     finally:
         for service in services:  # SIGTERM every process of the cluster
             service.terminate()

@@ -54,14 +54,22 @@ def join_features(clusterer: OnlineStoryClusterer, doc, candidates, cosine, gap_
     def median(a: np.ndarray) -> float:
         return float(np.median(a)) if n >= 3 else 0.0
 
-    return np.column_stack([
-        z, entities, words,
-        z - median(z), entities - median(entities), words - median(words), z - np.max(z),
-        np.log1p([s.size for s in candidates]),
-        np.full(n, np.log1p(len(doc.entities))), np.full(n, np.log1p(len(doc.terms.keys))),
-        clusterer._decay(gap_s),
-        (entities <= 0) & (len(doc.entities) >= 3),
-    ]).astype(float)
+    return np.column_stack(
+        [
+            z,
+            entities,
+            words,
+            z - median(z),
+            entities - median(entities),
+            words - median(words),
+            z - np.max(z),
+            np.log1p([s.size for s in candidates]),
+            np.full(n, np.log1p(len(doc.entities))),
+            np.full(n, np.log1p(len(doc.terms.keys))),
+            clusterer._decay(gap_s),
+            (entities <= 0) & (len(doc.entities) >= 3),
+        ]
+    ).astype(float)
 
 
 class Logging(OnlineStoryClusterer):
@@ -142,9 +150,7 @@ def main() -> None:
             result["defaults"][name] = score
         else:
             result["learned"].setdefault(fit_name, {}).setdefault(str(offset), {})[name] = score
-    result["leave_one_set_out"] = {
-        name: {o: result["learned"][f"without {name}"][o][name] for o in map(str, offsets)} for name in names
-    }
+    result["leave_one_set_out"] = {name: {o: result["learned"][f"without {name}"][o][name] for o in map(str, offsets)} for name in names}
     emit(result)
 
 

@@ -57,8 +57,16 @@ def main() -> None:
         loads.append(float(Path("/proc/loadavg").read_text().split()[0]))
         for name, method in methods.items():
             rates[name].append(rate(sizes[name], method))
-    emit({"benchmark": "ner_parallel", "headlines": len(headlines), "cpus": os.cpu_count(), "load_1min_at_rounds": loads,
-          "headlines_per_s": {name: statistics.median(r) for name, r in rates.items()}, "all_runs": rates})
+    emit(
+        {
+            "benchmark": "ner_parallel",
+            "headlines": len(headlines),
+            "cpus": os.cpu_count(),
+            "load_1min_at_rounds": loads,
+            "headlines_per_s": {name: statistics.median(r) for name, r in rates.items()},
+            "all_runs": rates,
+        }
+    )
 
 
 if __name__ == "__main__":

@@ -43,8 +43,26 @@ def run(tree: Path, out: Path, days: int, cache: Path) -> None:
     shutil.copyfile(cache, copy)
     commands = {
         "demo": ["demo", "--out", str(out / "demo"), "--no-progress"],
-        "eval": ["eval", "--input", str(UCI), "--format", "uci", "--label-field", "story", "--protocol", "jitter",
-                 "--seed", "1", "--days", str(days), "--out", str(out / "eval"), "--embedding-cache", str(copy), "--no-progress"],
+        "eval": [
+            "eval",
+            "--input",
+            str(UCI),
+            "--format",
+            "uci",
+            "--label-field",
+            "story",
+            "--protocol",
+            "jitter",
+            "--seed",
+            "1",
+            "--days",
+            str(days),
+            "--out",
+            str(out / "eval"),
+            "--embedding-cache",
+            str(copy),
+            "--no-progress",
+        ],
     }
     for name, argv in commands.items():
         cli = "commands.cli" if (tree / "commands" / "cli.py").exists() else "flows.cli"  # where the CLI lived before the split
@@ -79,9 +97,11 @@ def compare(a: Path, b: Path) -> dict:
             result[name]["first_difference"] = [left[first], right[first]]
     metrics = [{k: v for k, v in json.loads((d / "eval" / "metrics.json").read_text()).items() if k not in TIMINGS} for d in (a, b)]
     metrics = [{**m, "input": {**m["input"], "path": Path(m["input"]["path"]).name}, "embedding_cache": None} for m in metrics]
-    result["eval/metrics.json"] = {"equal": metrics[0] == metrics[1],
-                                   "differing": sorted(k for k in metrics[0].keys() | metrics[1].keys() if metrics[0].get(k) != metrics[1].get(k)),
-                                   "bcubed_f1": [m.get("bcubed_f1") for m in metrics]}
+    result["eval/metrics.json"] = {
+        "equal": metrics[0] == metrics[1],
+        "differing": sorted(k for k in metrics[0].keys() | metrics[1].keys() if metrics[0].get(k) != metrics[1].get(k)),
+        "bcubed_f1": [m.get("bcubed_f1") for m in metrics],
+    }
     result["all_equal"] = all(v["equal"] for v in result.values())
     return result
 

@@ -30,8 +30,13 @@ from common import emit
 
 BIN = Path(sys.executable).parent
 MAX_REQUESTS = 20_000  # per phase, whatever the duration
-TITLES = ["Aftershock rattles Chile's coast near Valparaiso", "Portugal's president meets party leaders after the vote",
-          "Castell Automotive shares fall after results", "Hokkaido rail services resume after quake", "Rail union announces new strike dates"]
+TITLES = [
+    "Aftershock rattles Chile's coast near Valparaiso",
+    "Portugal's president meets party leaders after the vote",
+    "Castell Automotive shares fall after results",
+    "Hokkaido rail services resume after quake",
+    "Rail union announces new strike dates",
+]
 
 
 def free_port() -> int:
@@ -66,8 +71,7 @@ def closed_loop(base: str, request, clients: int, seconds: float) -> dict:
     started = time.monotonic()
     with ThreadPoolExecutor(clients) as pool:
         list(pool.map(client, range(clients)))
-    return {"clients": clients, "requests_per_s": round(len(latencies) / (time.monotonic() - started), 1),
-            **percentiles(latencies), "errors": errors[0]}
+    return {"clients": clients, "requests_per_s": round(len(latencies) / (time.monotonic() - started), 1), **percentiles(latencies), "errors": errors[0]}
 
 
 def open_loop(base: str, request, rate: float, seconds: float) -> dict:
@@ -110,8 +114,11 @@ def main() -> None:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryDirectory() as tmp:
-        server = subprocess.Popen([str(BIN / "storywire"), "serve", "--from-dir", str(args.demo_out), "--database", f"{tmp}/view.sqlite",
-                                   "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        server = subprocess.Popen(
+            [str(BIN / "storywire"), "serve", "--from-dir", str(args.demo_out), "--database", f"{tmp}/view.sqlite", "--port", str(port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             with httpx.Client(base_url=base, timeout=60) as http:
                 deadline = time.monotonic() + 120

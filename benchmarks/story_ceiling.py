@@ -40,8 +40,7 @@ from replay.times import utc_day  # noqa: E402
 HOUR = 3600.0
 WINDOW_HOURS = 72.0
 NEIGHBOURS = 40
-FEATURES = ("cosine", "dt2_days", "abs_dt_days", "span_gap_days", "log_size", "entity_overlap", "term_overlap",
-            "nearest_member", "votes_of_10")
+FEATURES = ("cosine", "dt2_days", "abs_dt_days", "span_gap_days", "log_size", "entity_overlap", "term_overlap", "nearest_member", "votes_of_10")
 
 
 def load_slice(days: int, since: str | None) -> tuple[list[str], np.ndarray, list[str], list[str]]:
@@ -103,10 +102,19 @@ def _features(doc: StoryDoc, stories: list[Story], time_sums: list[float], near_
     for story, time_sum in zip(stories, time_sums):
         dt = (doc.published_at - time_sum / story.size) / (24 * HOUR)
         gap = max(0.0, story.first_seen - doc.published_at, doc.published_at - story.last_seen) / (24 * HOUR)
-        rows.append([
-            float(story.centroid @ doc.vector), dt * dt, abs(dt), gap, math.log(story.size),
-            _share(entities, story), _share(terms, story, terms=True), nearest[story.story_id], votes[story.story_id] / 10,
-        ])
+        rows.append(
+            [
+                float(story.centroid @ doc.vector),
+                dt * dt,
+                abs(dt),
+                gap,
+                math.log(story.size),
+                _share(entities, story),
+                _share(terms, story, terms=True),
+                nearest[story.story_id],
+                votes[story.story_id] / 10,
+            ]
+        )
     return np.array(rows)
 
 
@@ -144,8 +152,7 @@ def main() -> None:
 
     train_docs, train_labels, train_near = prepare(args.train_days, args.train_since, args.encoder, args.embedding_cache)
     seen_train = [(x, [c == train_labels[i] for c in cands]) for i, cands, x in teacher_forced(train_docs, train_labels, train_near) if cands]
-    ranker = HistGradientBoostingClassifier(max_iter=300, random_state=0).fit(
-        np.vstack([x for x, _ in seen_train]), np.concatenate([y for _, y in seen_train]))
+    ranker = HistGradientBoostingClassifier(max_iter=300, random_state=0).fit(np.vstack([x for x, _ in seen_train]), np.concatenate([y for _, y in seen_train]))
 
     docs, labels, near = prepare(args.days, None, args.encoder, args.embedding_cache)
     rankers = {
@@ -173,14 +180,16 @@ def main() -> None:
     for name in rankers:
         p, r, f = bcubed(assigned[name], truth)
         oracle[name] = {"precision": round(p, 4), "recall": round(r, 4), "f1": round(f, 4)}
-    emit({
-        "encoder": args.encoder or "all-MiniLM-L6-v2",
-        "eval_slice": {"days": args.days, "n_docs": len(docs), "n_labels": len(set(labels))},
-        "train_slice": {"since": args.train_since, "days": args.train_days, "n_docs": len(train_docs), "n_pairs": int(sum(len(y) for _, y in seen_train))},
-        "features": list(FEATURES),
-        "top1": {name: round(hits[name] / max(1, ranked), 4) for name in rankers},
-        "oracle_bcubed": oracle,
-    })
+    emit(
+        {
+            "encoder": args.encoder or "all-MiniLM-L6-v2",
+            "eval_slice": {"days": args.days, "n_docs": len(docs), "n_labels": len(set(labels))},
+            "train_slice": {"since": args.train_since, "days": args.train_days, "n_docs": len(train_docs), "n_pairs": int(sum(len(y) for _, y in seen_train))},
+            "features": list(FEATURES),
+            "top1": {name: round(hits[name] / max(1, ranked), 4) for name in rankers},
+            "oracle_bcubed": oracle,
+        }
+    )
 
 
 if __name__ == "__main__":

@@ -82,10 +82,21 @@ def main() -> None:
     loso = {}
     for left_out in names:
         pick = best([n for n in names if n != left_out])
-        loso[left_out] = {"params": pick["params"], "f1_left_out": pick["f1"][left_out], "f1_all_sets_choice": chosen["f1"][left_out],
-                          "difference": round(pick["f1"][left_out] - chosen["f1"][left_out], 4)}
-    emit({"sets": {n: len(sets[n].ids) for n in names}, "grid": args.grid, "chosen": chosen, "leave_one_set_out": loso,
-          "table": sorted(table, key=lambda row: -sum(row["f1"].values()))})
+        loso[left_out] = {
+            "params": pick["params"],
+            "f1_left_out": pick["f1"][left_out],
+            "f1_all_sets_choice": chosen["f1"][left_out],
+            "difference": round(pick["f1"][left_out] - chosen["f1"][left_out], 4),
+        }
+    emit(
+        {
+            "sets": {n: len(sets[n].ids) for n in names},
+            "grid": args.grid,
+            "chosen": chosen,
+            "leave_one_set_out": loso,
+            "table": sorted(table, key=lambda row: -sum(row["f1"].values())),
+        }
+    )
 
 
 if __name__ == "__main__":

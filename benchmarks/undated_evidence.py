@@ -57,8 +57,7 @@ BEFORE = {"undated_decay": 1.0, "weight_years": 0.0}  # undated articles scored 
 class Alternative(OnlineStoryClusterer):
     """The defaults plus one of the ideas that lost (each off at 0)."""
 
-    def __init__(self, *, years_everywhere: float = 0.0, entity_disagreement: float = 0.0, long_text_weights=None,
-                 **params) -> None:
+    def __init__(self, *, years_everywhere: float = 0.0, entity_disagreement: float = 0.0, long_text_weights=None, **params) -> None:
         super().__init__(**params)
         self.years_everywhere = years_everywhere  # the year penalty on dated articles too
         self.entity_disagreement = entity_disagreement  # minus this when a long article shares < 0.1 entity cosine
@@ -68,8 +67,7 @@ class Alternative(OnlineStoryClusterer):
         length = min(1.0, len(doc.terms.keys) / MAX_DOC_TERMS)
         base = self.weight_cosine, self.weight_entities, self.weight_lexical
         if self.long_text_weights:
-            self.weight_cosine, self.weight_entities, self.weight_lexical = (
-                b + length * (w - b) for b, w in zip(base, self.long_text_weights))
+            self.weight_cosine, self.weight_entities, self.weight_lexical = (b + length * (w - b) for b, w in zip(base, self.long_text_weights))
         scores = super()._join_scores(doc, candidates, cosine, gap_s)
         self.weight_cosine, self.weight_entities, self.weight_lexical = base
         if self.years_everywhere and doc.dated and doc.years:
@@ -106,9 +104,16 @@ def reshuffled(features: SetFeatures, seed: int) -> SetFeatures:
     random.Random(seed).shuffle(ids)
     row = {doc_id: i for i, doc_id in enumerate(features.ids)}
     order = [row[d] for d in ids if d in row]
-    return SetFeatures([features.ids[i] for i in order], [features.titles[i] for i in order], [features.texts[i] for i in order],
-                       features.published_at[order], features.vectors[order], [features.entities[i] for i in order],
-                       [features.labels[i] for i in order], [features.dated[i] for i in order])
+    return SetFeatures(
+        [features.ids[i] for i in order],
+        [features.titles[i] for i in order],
+        [features.texts[i] for i in order],
+        features.published_at[order],
+        features.vectors[order],
+        [features.entities[i] for i in order],
+        [features.labels[i] for i in order],
+        [features.dated[i] for i in order],
+    )
 
 
 def f1(args: tuple[SetFeatures, dict]) -> float:
@@ -132,9 +137,13 @@ def where_ecb_errs(features: SetFeatures) -> dict:
         for a, b in itertools.permutations(members, 2):
             loss["same topic" if topic[a] == topic[b] else "other topic"] += members[a] * members[b] / size
     total = sum(loss.values()) or 1.0
-    return {"precision": round(precision, 4), "recall": round(recall, 4), "f1": round(score, 4),
-            "precision_loss_share": {k: round(v / total, 3) for k, v in loss.items()},
-            "stories_mixing_events": sum(1 for m in stories.values() if len(m) > 1)}
+    return {
+        "precision": round(precision, 4),
+        "recall": round(recall, 4),
+        "f1": round(score, 4),
+        "precision_loss_share": {k: round(v / total, 3) for k, v in loss.items()},
+        "stories_mixing_events": sum(1 for m in stories.values() if len(m) > 1),
+    }
 
 
 def main() -> None:
@@ -158,18 +167,23 @@ def main() -> None:
     result: dict = {"sets": {n: len(sets[n].ids) for n in names}, "where_ecb_errs": where_ecb_errs(sets["ecbplus"])}
     result["ablation"] = {name: dict(zip(names, ablation[i * len(names) : (i + 1) * len(names)])) for i, name in enumerate(ALTERNATIVES)}
     dated_f1 = result["ablation"]["defaults (both)"]
-    table = [{"params": c, "f1": {**{n: dated_f1[n] for n in main_sets}, **dict(zip(grid_sets, grid[i * len(grid_sets) : (i + 1) * len(grid_sets)]))}}
-             for i, c in enumerate(combos)]
+    table = [
+        {"params": c, "f1": {**{n: dated_f1[n] for n in main_sets}, **dict(zip(grid_sets, grid[i * len(grid_sets) : (i + 1) * len(grid_sets)]))}}
+        for i, c in enumerate(combos)
+    ]
     chosen = next(row for row in table if row["params"] == {"weight_years": 2.0, "undated_decay": 0.8})
     loso = {}
     for left_out in main_sets:
         others = [n for n in main_sets if n != left_out]
         best = max(sum(row["f1"][n] for n in others) for row in table)
         tied = [row["f1"][left_out] for row in table if sum(row["f1"][n] for n in others) >= best - 1e-9]
-        loso[left_out] = {"tied_combinations": len(tied), "f1_left_out_min": min(tied), "f1_left_out_max": max(tied),
-                          "f1_defaults": chosen["f1"][left_out]}
-    result["grid"] = {"values": args.grid, "table": table, "leave_one_set_out": loso,
-                      "note": "the grid rows only differ on undated sets (ECB+); the other sets' F1 is the defaults'"}
+        loso[left_out] = {"tied_combinations": len(tied), "f1_left_out_min": min(tied), "f1_left_out_max": max(tied), "f1_defaults": chosen["f1"][left_out]}
+    result["grid"] = {
+        "values": args.grid,
+        "table": table,
+        "leave_one_set_out": loso,
+        "note": "the grid rows only differ on undated sets (ECB+); the other sets' F1 is the defaults'",
+    }
     emit(result)
 
 

@@ -40,6 +40,7 @@ NOISE_PER_DIMENSION = 0.03  # noise norm 0.03 * sqrt(384) ~ 0.59: cosine ~0.86 t
 
 def real_vectors(cache: Path, n: int) -> np.ndarray:
     """n real embeddings: from the cache, encoding UCI titles into it when it has too few."""
+
     def read() -> np.ndarray:
         if not cache.exists():
             return np.zeros((0, 384), dtype=np.float32)
@@ -73,10 +74,10 @@ def dataset(base: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray
 def exact_top(data: np.ndarray, queries: np.ndarray, k: int) -> np.ndarray:
     top = np.empty((len(queries), k), dtype=np.int64)
     for start in range(0, len(queries), 50):
-        scores = queries[start:start + 50] @ data.T
+        scores = queries[start : start + 50] @ data.T
         part = np.argpartition(-scores, k, axis=1)[:, :k]
         order = np.argsort(-np.take_along_axis(scores, part, axis=1), axis=1)
-        top[start:start + 50] = np.take_along_axis(part, order, axis=1)
+        top[start : start + 50] = np.take_along_axis(part, order, axis=1)
     return top
 
 
@@ -92,9 +93,12 @@ def measure(name: str, dtype: str, m: int, ef_add: int, ef_search: int, data: np
         latencies.append((time.perf_counter() - t) * 1000)
         hits += len(set(found.tolist()) & set(true.tolist()))
     return {
-        "index": name, "recall_at_10": round(hits / (k * len(queries)), 4),
-        "p50_ms": round(float(np.percentile(latencies, 50)), 3), "p99_ms": round(float(np.percentile(latencies, 99)), 3),
-        "build_s": round(build_s, 2), "bytes_per_vector": round(index.serialized_length / len(data), 1),
+        "index": name,
+        "recall_at_10": round(hits / (k * len(queries)), 4),
+        "p50_ms": round(float(np.percentile(latencies, 50)), 3),
+        "p99_ms": round(float(np.percentile(latencies, 99)), 3),
+        "build_s": round(build_s, 2),
+        "bytes_per_vector": round(index.serialized_length / len(data), 1),
     }
 
 
@@ -105,8 +109,14 @@ def exact_latency(data: np.ndarray, queries: np.ndarray, k: int) -> dict:
         scores = data @ query
         np.argpartition(-scores, k)[:k]
         latencies.append((time.perf_counter() - t) * 1000)
-    return {"index": "exact-numpy-f32", "recall_at_10": 1.0, "p50_ms": round(float(np.percentile(latencies, 50)), 3),
-            "p99_ms": round(float(np.percentile(latencies, 99)), 3), "build_s": 0.0, "bytes_per_vector": data.shape[1] * 4}
+    return {
+        "index": "exact-numpy-f32",
+        "recall_at_10": 1.0,
+        "p50_ms": round(float(np.percentile(latencies, 50)), 3),
+        "p99_ms": round(float(np.percentile(latencies, 99)), 3),
+        "build_s": 0.0,
+        "bytes_per_vector": data.shape[1] * 4,
+    }
 
 
 def main() -> None:
@@ -129,8 +139,7 @@ def main() -> None:
         print(f"{size}: done", file=sys.stderr, flush=True)
         results.append({"size": size, "results": rows})
         del data
-    emit({"dimensions": 384, "real_vectors": len(base), "noise_per_dimension": NOISE_PER_DIMENSION, "k": k,
-          "queries": args.queries, "sizes": results})
+    emit({"dimensions": 384, "real_vectors": len(base), "noise_per_dimension": NOISE_PER_DIMENSION, "k": k, "queries": args.queries, "sizes": results})
 
 
 if __name__ == "__main__":

@@ -10,6 +10,15 @@ from clustering.recluster import ReclusterResult, recluster, reconcile
 from clustering.story import VERSION_SPAN, Story, StoryDoc, next_version
 
 __all__ = [
-    "Assignment", "OnlineStoryClusterer", "Reassignment", "ReclusterResult", "ReclusterWorker", "Story", "StoryDoc", "VERSION_SPAN",
-    "next_version", "reconcile", "recluster",
+    "Assignment",
+    "OnlineStoryClusterer",
+    "Reassignment",
+    "ReclusterResult",
+    "ReclusterWorker",
+    "Story",
+    "StoryDoc",
+    "VERSION_SPAN",
+    "next_version",
+    "reconcile",
+    "recluster",
 ]

@@ -31,6 +31,7 @@ from clustering.recluster import ReclusterResult, Snapshot, recluster
 
 log = logging.getLogger(__name__)
 
+
 def _exit_with_parent() -> None:
     """Worker initializer: a watcher thread ends the worker as soon as its parent is gone.
 
@@ -39,6 +40,7 @@ def _exit_with_parent() -> None:
     """
     parent = multiprocessing.parent_process()
     if parent is not None:
+
         def watch() -> None:
             parent.join()
             os._exit(0)
@@ -49,8 +51,7 @@ def _exit_with_parent() -> None:
 def _warm_up(reduction: str) -> None:
     rng = np.random.default_rng(0)
     vectors = rng.normal(size=(40, 8)).astype(np.float32)
-    recluster(([str(i) for i in range(40)], vectors, [str(i % 4) for i in range(40)]), min_cluster_size=5, n_components=4,
-              reduction=reduction)
+    recluster(([str(i) for i in range(40)], vectors, [str(i % 4) for i in range(40)]), min_cluster_size=5, n_components=4, reduction=reduction)
 
 
 class ReclusterWorker:
@@ -67,9 +68,7 @@ class ReclusterWorker:
 
     def _executor(self) -> ProcessPoolExecutor:
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(
-                max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=_exit_with_parent
-            )
+            self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=_exit_with_parent)
             self._pool.submit(_warm_up, self.reduction)
         return self._pool
 

@@ -80,9 +80,7 @@ class TermStatistics:
 
     def terms(self, text: str, max_chars: int, max_terms: int) -> Terms:
         """The `max_terms` most frequent words (stop words out, numbers in) of the text's first `max_chars`."""
-        counts = Counter(
-            w for w in _WORD.findall(text[:max_chars].lower()) if (len(w) > 2 or w.isdigit()) and w not in ENGLISH_STOP_WORDS
-        )
+        counts = Counter(w for w in _WORD.findall(text[:max_chars].lower()) if (len(w) > 2 or w.isdigit()) and w not in ENGLISH_STOP_WORDS)
         hashed: Counter = Counter()
         for word, count in counts.items():
             hashed[self.bucket(word)] += count

@@ -27,8 +27,7 @@ HOUR = 3600.0
 MAX_DOC_TERMS = 64  # hashed words kept per article for its story's lexical profile
 RECLUSTER_MODES = ("inline", "live", "replay")
 # what a transaction saves once, at `begin`: the counters, and the containers drain_changes replaces
-_SAVED_AT_BEGIN = ("n_docs_seen_", "n_stories_opened_", "generation_", "watermark_", "window_bytes_", "last_recluster_window_",
-                   "_changed", "_moved")
+_SAVED_AT_BEGIN = ("n_docs_seen_", "n_stories_opened_", "generation_", "watermark_", "window_bytes_", "last_recluster_window_", "_changed", "_moved")
 
 
 @dataclass(frozen=True)
@@ -209,14 +208,18 @@ class OnlineStoryClusterer:
 
     def _validate_params(self) -> None:
         """Say which parameter is wrong and what it takes, before it corrupts a story."""
+
         def check(ok: bool, name: str, rule: str) -> None:
             if not ok:
                 raise ValueError(f"OnlineStoryClusterer: {name}={getattr(self, name)!r}, {rule}")
 
         def finite(name: str, low: float = -math.inf) -> None:
             value = getattr(self, name)
-            check(isinstance(value, (int, float)) and math.isfinite(value) and value >= low, name,
-                  "must be a finite number" + (f" >= {low}" if low > -math.inf else ""))
+            check(
+                isinstance(value, (int, float)) and math.isfinite(value) and value >= low,
+                name,
+                "must be a finite number" + (f" >= {low}" if low > -math.inf else ""),
+            )
 
         def integer(name: str, low: int) -> None:
             value = getattr(self, name)
@@ -233,15 +236,27 @@ class OnlineStoryClusterer:
             finite(name, 0.0)
             check(getattr(self, name) <= 1, name, "must be in [0, 1]")
         finite("weight_years", 0.0)
-        for name, low in (("lexical_chars", 0), ("max_window", 1), ("max_window_bytes", 1), ("retire_after_articles", 1),
-                          ("max_live_stories", 1), ("recluster_every", 0), ("min_cluster_size", 2), ("recluster_dims", 0),
-                          ("min_split_size", 0), ("n_candidates", 1)):
+        for name, low in (
+            ("lexical_chars", 0),
+            ("max_window", 1),
+            ("max_window_bytes", 1),
+            ("retire_after_articles", 1),
+            ("max_live_stories", 1),
+            ("recluster_every", 0),
+            ("min_cluster_size", 2),
+            ("recluster_dims", 0),
+            ("min_split_size", 0),
+            ("n_candidates", 1),
+        ):
             integer(name, low)
         check(self.reduction in REDUCTIONS, "reduction", f"use one of {', '.join(REDUCTIONS)}")
         check(self.recluster_mode in RECLUSTER_MODES, "recluster_mode", f"use {', '.join(RECLUSTER_MODES)}")
-        check(self.recluster_mode == "inline" or not self.recluster_every or isinstance(self.recluster_worker, ReclusterWorker),
-              "recluster_worker", f"recluster_mode={self.recluster_mode!r} re-clusters in a worker process the caller owns: "
-              "pass recluster_worker=clustering.background.ReclusterWorker(reduction) (or use recluster_mode='inline')")
+        check(
+            self.recluster_mode == "inline" or not self.recluster_every or isinstance(self.recluster_worker, ReclusterWorker),
+            "recluster_worker",
+            f"recluster_mode={self.recluster_mode!r} re-clusters in a worker process the caller owns: "
+            "pass recluster_worker=clustering.background.ReclusterWorker(reduction) (or use recluster_mode='inline')",
+        )
         check(isinstance(self.shard, str) and bool(self.shard), "shard", "must be a non-empty string")
 
     # -- transactions ----------------------------------------------------
@@ -633,11 +648,7 @@ class OnlineStoryClusterer:
     def _expire(self) -> None:
         """Drop articles past the window and retire idle stories."""
         horizon = self.watermark_ - self.window_hours * HOUR
-        while self._order and (
-            self._order[0].doc.published_at < horizon
-            or len(self._window) > self.max_window
-            or self.window_bytes_ > self.max_window_bytes
-        ):
+        while self._order and (self._order[0].doc.published_at < horizon or len(self._window) > self.max_window or self.window_bytes_ > self.max_window_bytes):
             entry = self._order.popleft()
             if self._journal is not None:
                 self._journal.record(self._order.appendleft, entry)

@@ -48,8 +48,7 @@ def reduce(vectors: np.ndarray, n_components: int, reduction: str = "pca") -> np
         import umap
 
         neighbours = max(2, min(15, len(vectors) - 1))
-        return umap.UMAP(n_components=n_components, n_neighbors=neighbours, min_dist=0.0, random_state=0,
-                         n_jobs=1).fit_transform(vectors)
+        return umap.UMAP(n_components=n_components, n_neighbors=neighbours, min_dist=0.0, random_state=0, n_jobs=1).fit_transform(vectors)
     from sklearn.decomposition import PCA
 
     return PCA(n_components=n_components, random_state=0).fit_transform(vectors)
@@ -130,8 +129,7 @@ def reconcile(
     return ReclusterResult(groups, len(clusters), int(np.sum(labels < 0)), splits)
 
 
-def recluster(snapshot: Snapshot, min_cluster_size: int = 5, n_components: int = 32, min_split_size: int = 10,
-              reduction: str = "pca") -> ReclusterResult:
+def recluster(snapshot: Snapshot, min_cluster_size: int = 5, n_components: int = 32, min_split_size: int = 10, reduction: str = "pca") -> ReclusterResult:
     """Re-cluster a window snapshot and reconcile the clusters with its stories."""
     doc_ids, vectors, story_ids = snapshot
     if len(story_ids) < 2 * min_cluster_size:

@@ -99,8 +99,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluate_cmd.add_argument("--input", help='labelled archive ("demo" for the bundled one)')
     evaluate_cmd.add_argument("--label-field", help="field with the true event (uci: story)")
-    evaluate_cmd.add_argument("--suite", choices=["dev"], help="instead of --input: every labelled dev set in --data "
-                              "(and the demo), storywire beside the naive baselines and offline HDBSCAN (DIR/suite.json)")
+    evaluate_cmd.add_argument(
+        "--suite",
+        choices=["dev"],
+        help="instead of --input: every labelled dev set in --data (and the demo), storywire beside the naive baselines and offline HDBSCAN (DIR/suite.json)",
+    )
     evaluate_cmd.add_argument("--data", type=Path, default=Path("../shared/data"), help="where the dev sets are (default: ../shared/data)")
     _add_archive_options(evaluate_cmd)
     evaluate_cmd.add_argument("--out", type=Path, required=True, help="output folder")
@@ -146,12 +149,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_ab_command(commands) -> None:
     ab = commands.add_parser(
-        "ab", help="compare two configurations over the same labelled replay (report.html, report.json)",
+        "ab",
+        help="compare two configurations over the same labelled replay (report.html, report.json)",
         description="Evaluate configuration A and configuration B over the same replay, each in a fresh process, one "
         "after the other, into DIR/a and DIR/b; then compare them: every quality metric with a bootstrap interval "
         "(resampling the true stories) and the paired difference, topic accuracy (with --topic-field), docs/s, "
         "peak RSS, story counts, sizes and churn, how far the two partitions agree, the stories they disagree on "
-        "most, and topic changes per class. Writes DIR/report.json, DIR/report.html and a summary on stdout.")
+        "most, and topic changes per class. Writes DIR/report.json, DIR/report.html and a summary on stdout.",
+    )
     ab.add_argument("--a", type=Path, required=True, help="TOML config of variant A")
     ab.add_argument("--b", type=Path, required=True, help="TOML config of variant B")
     ab.add_argument("--input", required=True, help='labelled archive ("demo" for the bundled one)')
@@ -171,20 +176,38 @@ def _add_ab_command(commands) -> None:
 def cmd_ab(args: argparse.Namespace) -> int:
     from abtest.command import AbOptions, run_ab
 
-    print(run_ab(AbOptions(
-        args.a, args.b, args.input, args.out, _archive_values(args), args.label_field, args.topic_field, args.topic_mapping,
-        args.bootstrap, args.bootstrap_seed, args.embedding_cache, args.reuse_runs, not args.no_progress, args.log_level,
-    )))
+    print(
+        run_ab(
+            AbOptions(
+                args.a,
+                args.b,
+                args.input,
+                args.out,
+                _archive_values(args),
+                args.label_field,
+                args.topic_field,
+                args.topic_mapping,
+                args.bootstrap,
+                args.bootstrap_seed,
+                args.embedding_cache,
+                args.reuse_runs,
+                not args.no_progress,
+                args.log_level,
+            )
+        )
+    )
     return 0
 
 
 def _add_export_command(commands) -> None:
     export = commands.add_parser(
-        "export", help="a run's tags, stories and labels as partitioned Parquet (training data)",
+        "export",
+        help="a run's tags, stories and labels as partitioned Parquet (training data)",
         description="Write the tag records (all versions), the story records (all versions, tombstones too) and, "
         "from the archive, the true labels of a run's output folder or of the Kafka output topics as Parquet "
-        "partitioned by day (layout and schema: README, \"storywire export\"). `taxonomy train` and "
-        "`encoder finetune` read the result as --input.")
+        'partitioned by day (layout and schema: README, "storywire export"). `taxonomy train` and '
+        "`encoder finetune` read the result as --input.",
+    )
     export.add_argument("--from", dest="source", required=True, help='a run\'s output folder, or "kafka" (the topics in --config)')
     export.add_argument("--to", type=Path, required=True, help="export folder (its tables are replaced)")
     export.add_argument("--format", choices=["parquet"], default="parquet", help="output format (default: parquet)")
@@ -210,15 +233,22 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def _add_serve_command(commands) -> None:
     serve = commands.add_parser(
-        "serve", help="the story service: API, vector search and the live board",
+        "serve",
+        help="the story service: API, vector search and the live board",
         description="Keep a materialised view of the outputs (SQLite, WAL) from a replay's folder or from Kafka "
-        "(a consumer group over article-tags, story-clusters and article-vectors) and serve the API (/docs) and the board (/).")
+        "(a consumer group over article-tags, story-clusters and article-vectors) and serve the API (/docs) and the board (/).",
+    )
     source = serve.add_mutually_exclusive_group(required=True)
     source.add_argument("--from-dir", type=Path, help="a replay's output folder (followed as it grows)")
     source.add_argument("--kafka", action="store_true", help="consume the output topics named in --config")
     serve.add_argument("--config", type=Path, help="TOML config: kafka section, models.encoder")
-    serve.add_argument("--join-cosine", type=float, default=0.45, help="cosine to a story's centroid at which `match` says "
-                       "the text would join it (default 0.45; the flow's calibrated score also weighs words, entities and time)")
+    serve.add_argument(
+        "--join-cosine",
+        type=float,
+        default=0.45,
+        help="cosine to a story's centroid at which `match` says "
+        "the text would join it (default 0.45; the flow's calibrated score also weighs words, entities and time)",
+    )
     serve.add_argument("--database", type=Path, default=Path("out/service.sqlite"), help="SQLite file, kept across restarts (default: out/service.sqlite)")
     serve.add_argument("--group", default="storywire-service", help="Kafka consumer group (default: storywire-service)")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
@@ -231,22 +261,24 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     config = RunConfig.load(args.config)
     k = config.kafka
-    serve(ServeOptions(
-        database=args.database,
-        replay_dir=args.from_dir,
-        kafka_client=k.client_config() if args.kafka else None,
-        kafka_group=args.group,
-        kafka_topics={k.tags_topic: "article", k.stories_topic: "story", k.vectors_topic: "vector"},
-        host=args.host,
-        port=args.port,
-        encoder=config.models.encoder,
-        backend=config.models.backend,
-        cache_dir=config.models.cache_dir,
-        static_model=config.models.static_model,
-        threshold=args.join_cosine,
-        window_hours=config.clustering.window_hours,
-        taxonomy=config.topics.taxonomy,
-    ))
+    serve(
+        ServeOptions(
+            database=args.database,
+            replay_dir=args.from_dir,
+            kafka_client=k.client_config() if args.kafka else None,
+            kafka_group=args.group,
+            kafka_topics={k.tags_topic: "article", k.stories_topic: "story", k.vectors_topic: "vector"},
+            host=args.host,
+            port=args.port,
+            encoder=config.models.encoder,
+            backend=config.models.backend,
+            cache_dir=config.models.cache_dir,
+            static_model=config.models.static_model,
+            threshold=args.join_cosine,
+            window_hours=config.clustering.window_hours,
+            taxonomy=config.topics.taxonomy,
+        )
+    )
     return 0
 
 
@@ -254,11 +286,13 @@ def _add_dlq_commands(commands) -> None:
     dlq = commands.add_parser("dlq", help="re-drive dead letters after a fix", description="Work with dead letters.")
     sub = dlq.add_subparsers(title="commands", required=True, metavar="COMMAND")
     redrive = sub.add_parser(
-        "redrive", help="feed dead letters' original bytes back to the input",
+        "redrive",
+        help="feed dead letters' original bytes back to the input",
         description="Read dead letters from a dead-letters file or the dead-letter topic, keep those whose reason "
         "matches --reason, and send their original bytes to the articles topic (--to-kafka) or to a JSON-lines "
         "archive (--out) for `storywire replay`. Re-driven articles are tagged, not ignored as duplicates: "
-        "a record that failed was never recorded as seen.")
+        "a record that failed was never recorded as seen.",
+    )
     origin = redrive.add_mutually_exclusive_group(required=True)
     origin.add_argument("--file", type=Path, help="a dead-letters file (JSON lines, e.g. out/dead-letters.jsonl)")
     origin.add_argument("--from-topic", action="store_true", help="read kafka.dlq_topic from the beginning")
@@ -280,11 +314,15 @@ def cmd_dlq_redrive(args: argparse.Namespace) -> int:
 
 
 def _add_taxonomy_commands(commands) -> None:
-    taxonomy = commands.add_parser("taxonomy", help="browse the taxonomy; train and evaluate topic taggers",
-                                   description="Browse the taxonomy; train and evaluate topic taggers on labelled files.")
+    taxonomy = commands.add_parser(
+        "taxonomy",
+        help="browse the taxonomy; train and evaluate topic taggers",
+        description="Browse the taxonomy; train and evaluate topic taggers on labelled files.",
+    )
     sub = taxonomy.add_subparsers(title="commands", required=True, metavar="COMMAND")
-    show = sub.add_parser("show", help="print a subtree (all top-level concepts without CODE)",
-                          description="Print CODE and its descendants as a tree (all roots without CODE).")
+    show = sub.add_parser(
+        "show", help="print a subtree (all top-level concepts without CODE)", description="Print CODE and its descendants as a tree (all roots without CODE)."
+    )
     show.add_argument("code", nargs="?", help="concept code, e.g. medtop:04000000")
     show.add_argument("--taxonomy", default="iptc", help='"iptc" or a .json/.csv/.tsv file (default: iptc)')
     show.add_argument("--depth", type=int, default=2, help="levels below CODE to print (default: 2)")
@@ -305,23 +343,33 @@ def _add_taxonomy_commands(commands) -> None:
         p.add_argument("--embedding-cache", help="SQLite file caching embeddings across runs")
         p.add_argument("--config", type=Path, help="TOML config (models section: encoder)")
 
-    train = sub.add_parser("train", help="train a topic head on a labelled file",
-                           description="Train a logistic-regression topic head on the encoder's embeddings of a "
-                           "labelled file, or (--finetune-epochs) fine-tune the encoder with a softmax layer; labels "
-                           "become taxonomy codes through --mapping. Point topics.head at the output to use it in the flow.")
+    train = sub.add_parser(
+        "train",
+        help="train a topic head on a labelled file",
+        description="Train a logistic-regression topic head on the encoder's embeddings of a "
+        "labelled file, or (--finetune-epochs) fine-tune the encoder with a softmax layer; labels "
+        "become taxonomy codes through --mapping. Point topics.head at the output to use it in the flow.",
+    )
     labelled_file_options(train)
     train.add_argument("--out", type=Path, required=True, help="where to write the model (JSON); a fine-tuned encoder goes beside it in OUT.encoder/")
     train.add_argument("--C", type=float, default=10.0, help="inverse regularisation strength of logistic regression (default: 10)")
-    train.add_argument("--finetune-epochs", type=int, default=0,
-                       help="fine-tune the encoder with the head for N passes (torch, CPU; a pass over 20k headlines takes ~7 min on 2 idle cores); "
-                       "0 = logistic regression on the frozen encoder (default)")
+    train.add_argument(
+        "--finetune-epochs",
+        type=int,
+        default=0,
+        help="fine-tune the encoder with the head for N passes (torch, CPU; a pass over 20k headlines takes ~7 min on 2 idle cores); "
+        "0 = logistic regression on the frozen encoder (default)",
+    )
     train.add_argument("--learning-rate", type=float, default=5e-5, help="AdamW peak learning rate when fine-tuning (default: 5e-5)")
     train.set_defaults(handler=cmd_taxonomy_train)
 
-    evaluate = sub.add_parser("eval", help="score zero-shot or a trained head on a labelled file",
-                              description="Accuracy@1, macro-F1 and per-class precision/recall of zero-shot topics "
-                              "(candidates: every active concept of the mapped level) or of --model; writes a "
-                              "confusion matrix PNG and prints `accuracy: 0.xxx` last.")
+    evaluate = sub.add_parser(
+        "eval",
+        help="score zero-shot or a trained head on a labelled file",
+        description="Accuracy@1, macro-F1 and per-class precision/recall of zero-shot topics "
+        "(candidates: every active concept of the mapped level) or of --model; writes a "
+        "confusion matrix PNG and prints `accuracy: 0.xxx` last.",
+    )
     labelled_file_options(evaluate)
     evaluate.add_argument("--model", type=Path, help="a trained topic head (default: zero-shot)")
     evaluate.add_argument("--out", type=Path, default=Path("out/taxonomy-eval"), help="folder for metrics.json and confusion.png")
@@ -335,14 +383,15 @@ def _add_date_range_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_encoder_commands(commands) -> None:
-    encoder = commands.add_parser("encoder", help="adapt the sentence encoder to a news stream",
-                                  description="Adapt the sentence encoder to a news stream.")
+    encoder = commands.add_parser("encoder", help="adapt the sentence encoder to a news stream", description="Adapt the sentence encoder to a news stream.")
     sub = encoder.add_subparsers(title="commands", required=True, metavar="COMMAND")
     finetune = sub.add_parser(
-        "finetune", help="fine-tune the encoder on same-story headline pairs",
+        "finetune",
+        help="fine-tune the encoder on same-story headline pairs",
         description="Fine-tune the configured encoder (models.encoder) on pairs of titles from the same labelled "
         "story, with other stories of the same group and week as negatives. Point models.encoder at --out "
-        "to cluster with it; train on days disjoint from those you evaluate on.")
+        "to cluster with it; train on days disjoint from those you evaluate on.",
+    )
     finetune.add_argument("--input", required=True, help="labelled JSON lines (.jsonl or .jsonl.gz), or a Parquet export folder (storywire export)")
     finetune.add_argument("--label-field", required=True, help="field with the story label (UCI: story)")
     finetune.add_argument("--title-field", default="title", help="field with the title (default: title)")
@@ -357,18 +406,28 @@ def _add_encoder_commands(commands) -> None:
     finetune.add_argument("--out", type=Path, required=True, help="folder for the fine-tuned sentence-transformers model")
     finetune.set_defaults(handler=cmd_encoder_finetune)
     static = sub.add_parser(
-        "distill-static", help="train the static backend on news text (models.static_model)",
+        "distill-static",
+        help="train the static backend on news text (models.static_model)",
         description="Distil the configured encoder into a static model2vec model (optionally with frequent corpus "
         "words added to its vocabulary), then train its token vectors so each text's mean vector points where the encoder's "
-        "embedding of it does (taggers/static_training.py). Set models.backend = \"static\" and "
-        "models.static_model = OUT to use it; train on days disjoint from those you evaluate on.")
-    static.add_argument("--input", required=True, action="append", help="JSON lines of articles (title, optional summary "
-                        "and body), date-filtered by --since/--until; repeatable")
+        'embedding of it does (taggers/static_training.py). Set models.backend = "static" and '
+        "models.static_model = OUT to use it; train on days disjoint from those you evaluate on.",
+    )
+    static.add_argument(
+        "--input",
+        required=True,
+        action="append",
+        help="JSON lines of articles (title, optional summary and body), date-filtered by --since/--until; repeatable",
+    )
     static.add_argument("--extra", action="append", default=[], help="more JSON lines of articles, taken whole; repeatable")
     _add_date_range_options(static)
     static.add_argument("--min-count", type=int, default=5, help="a corpus word joins the vocabulary from this many uses (default: 5)")
-    static.add_argument("--max-words", type=int, default=0, help="add up to N frequent corpus words missing from the word pieces "
-                        "to the vocabulary before training (not measured yet; default: 0, none)")
+    static.add_argument(
+        "--max-words",
+        type=int,
+        default=0,
+        help="add up to N frequent corpus words missing from the word pieces to the vocabulary before training (not measured yet; default: 0, none)",
+    )
     static.add_argument("--epochs", type=int, default=3, help="passes over the corpus (default: 3); 0: distil only")
     static.add_argument("--learning-rate", type=float, default=5e-3, help="Adam learning rate (default: 5e-3)")
     static.add_argument("--seed", type=int, default=0, help="seed of the validation split and batches (default: 0)")
@@ -402,8 +461,7 @@ def _source_values(args: argparse.Namespace, path: str, *extra: str) -> dict:
 def _add_scale_options(parser: argparse.ArgumentParser, recovery: bool = True) -> None:
     group = parser.add_argument_group("Bytewax scaling" + (" and recovery" if recovery else "") + " (passed through)")
     group.add_argument("-w", "--workers-per-process", type=int, default=1, help="worker threads per process")
-    group.add_argument("-i", "--process-id", type=int, help="this process's id, with -a (process 0 reads a replayed "
-                       "archive and writes the output files)")
+    group.add_argument("-i", "--process-id", type=int, help="this process's id, with -a (process 0 reads a replayed archive and writes the output files)")
     group.add_argument("-a", "--addresses", help='all processes, separated by ";": "host1:2101;host2:2101"')
     if not recovery:
         parser.set_defaults(recovery_directory=None, snapshot_interval=None, backup_interval=None)
@@ -416,8 +474,9 @@ def _add_scale_options(parser: argparse.ArgumentParser, recovery: bool = True) -
 def _scale(args: argparse.Namespace) -> ScaleOptions:
     addresses = [a.strip() for a in args.addresses.split(";") if a.strip()] if args.addresses else None
     if (args.process_id is None) != (addresses is None):
-        raise ConfigError("-i/--process-id and -a/--addresses go together: -i 0 -a \"host1:2101;host2:2101\" on the "
-                          "first machine, -i 1 with the same -a on the second")
+        raise ConfigError(
+            '-i/--process-id and -a/--addresses go together: -i 0 -a "host1:2101;host2:2101" on the first machine, -i 1 with the same -a on the second'
+        )
     if addresses is not None and not 0 <= args.process_id < len(addresses):
         raise ConfigError(f"-i {args.process_id}: -a lists {len(addresses)} processes, so use 0 to {len(addresses) - 1}")
     if args.workers_per_process < 1:
@@ -497,8 +556,9 @@ def cmd_taxonomy_show(args: argparse.Namespace) -> int:
 
 
 def _slice_options(args: argparse.Namespace) -> SliceOptions:
-    return SliceOptions(args.title_field, getattr(args, "text_field", None), args.label_field, args.date_field, args.since, args.until,
-                        getattr(args, "sample", None), args.seed)
+    return SliceOptions(
+        args.title_field, getattr(args, "text_field", None), args.label_field, args.date_field, args.since, args.until, getattr(args, "sample", None), args.seed
+    )
 
 
 def _models(args: argparse.Namespace) -> ModelsConfig:
@@ -513,8 +573,19 @@ def cmd_taxonomy_train(args: argparse.Namespace) -> int:
 
     if args.finetune_epochs < 0:
         raise ConfigError(f"--finetune-epochs {args.finetune_epochs}: use 0 (no fine-tuning) or more")
-    print(train(args.input, _slice_options(args), args.taxonomy, args.mapping, _models(args), args.out, C=args.C,
-                finetune_epochs=args.finetune_epochs, learning_rate=args.learning_rate))
+    print(
+        train(
+            args.input,
+            _slice_options(args),
+            args.taxonomy,
+            args.mapping,
+            _models(args),
+            args.out,
+            C=args.C,
+            finetune_epochs=args.finetune_epochs,
+            learning_rate=args.learning_rate,
+        )
+    )
     return 0
 
 
@@ -528,8 +599,18 @@ def cmd_taxonomy_eval(args: argparse.Namespace) -> int:
 def cmd_encoder_finetune(args: argparse.Namespace) -> int:
     from training.story_encoder import finetune
 
-    finetune(args.input, _slice_options(args), args.group_field, _models(args), args.out, args.pairs_per_story, args.batch_size,
-             args.epochs, args.learning_rate, args.seed)
+    finetune(
+        args.input,
+        _slice_options(args),
+        args.group_field,
+        _models(args),
+        args.out,
+        args.pairs_per_story,
+        args.batch_size,
+        args.epochs,
+        args.learning_rate,
+        args.seed,
+    )
     return 0
 
 
@@ -537,8 +618,18 @@ def cmd_encoder_distill_static(args: argparse.Namespace) -> int:
     from training.static_encoder import distill_static
 
     dated = SliceOptions(date_field=args.date_field, since=args.since, until=args.until)
-    distill_static(args.input, args.extra, dated, _models(args), args.out, min_count=args.min_count, max_words=args.max_words,
-                   epochs=args.epochs, learning_rate=args.learning_rate, seed=args.seed)
+    distill_static(
+        args.input,
+        args.extra,
+        dated,
+        _models(args),
+        args.out,
+        min_count=args.min_count,
+        max_words=args.max_words,
+        epochs=args.epochs,
+        learning_rate=args.learning_rate,
+        seed=args.seed,
+    )
     return 0
 
 

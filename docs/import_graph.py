@@ -11,8 +11,7 @@ from pathlib import Path
 
 import grimp
 
-PACKAGES = ("commands", "flows", "evaluation", "training", "admin", "replay", "taggers", "taxonomy", "clustering",
-            "service", "abtest", "export", "spark")
+PACKAGES = ("commands", "flows", "evaluation", "training", "admin", "replay", "taggers", "taxonomy", "clustering", "service", "abtest", "export", "spark")
 EXTERNAL = ("bytewax", "confluent_kafka", "fastapi")
 
 

@@ -94,8 +94,9 @@ def tree_rss_bytes(root: int) -> dict[int, int]:
     return tree
 
 
-def evaluate_stories(config: RunConfig, out_dir: Path, baseline: bool = False, scale: ScaleOptions = ScaleOptions(),
-                     enricher: Enricher | None = None) -> dict | None:
+def evaluate_stories(
+    config: RunConfig, out_dir: Path, baseline: bool = False, scale: ScaleOptions = ScaleOptions(), enricher: Enricher | None = None
+) -> dict | None:
     """Run and score; in the other processes of a cluster only run (process 0 scores), returning None.
     `enricher`: models already loaded for `config` (the suite shares its own)."""
     config = config.with_values({"output": {"kind": "file", "directory": str(out_dir)}})
@@ -141,8 +142,14 @@ def evaluate_stories(config: RunConfig, out_dir: Path, baseline: bool = False, s
         "recluster_mode": config.clustering.recluster_mode.replace("auto", "replay"),  # eval replays an archive
         "max_recluster_window": monitoring.max_recluster_window(),
         "weekly_bcubed_f1": weekly_f1(final, labels, published),
-        "input": {"path": str(archive.path), "format": config.source.format, "protocol": config.source.protocol,
-                  "seed": config.source.seed, "days": config.source.days, "limit": config.source.limit},
+        "input": {
+            "path": str(archive.path),
+            "format": config.source.format,
+            "protocol": config.source.protocol,
+            "seed": config.source.seed,
+            "days": config.source.days,
+            "limit": config.source.limit,
+        },
         "embedding_cache": config.models.embedding_cache,
     }
     if baseline:
@@ -189,18 +196,41 @@ def naive_centroid(threshold: float, idle_hours: float | None) -> OnlineStoryClu
     """The naive online baseline: nearest centroid by raw cosine, no entities, words or time decay;
     stories idle `idle_hours` closed (None: never)."""
     horizon = idle_hours if idle_hours is not None else 1e12
-    return OnlineStoryClusterer(calibrated=False, threshold=threshold, weight_entities=0.0, weight_lexical=0.0,
-                                time_grace_hours=0.0, time_scale_hours=1e12, time_floor=0.0, undated_decay=1.0,
-                                weight_years=0.0, window_hours=horizon,
-                                retire_after_hours=horizon, retire_after_articles=2**62, recluster_every=0)
+    return OnlineStoryClusterer(
+        calibrated=False,
+        threshold=threshold,
+        weight_entities=0.0,
+        weight_lexical=0.0,
+        time_grace_hours=0.0,
+        time_scale_hours=1e12,
+        time_floor=0.0,
+        undated_decay=1.0,
+        weight_years=0.0,
+        window_hours=horizon,
+        retire_after_hours=horizon,
+        retire_after_articles=2**62,
+        recluster_every=0,
+    )
 
 
 def render(result: dict) -> str:
     rows = [
-        ("BCubed F1", "bcubed_f1"), ("BCubed precision", "bcubed_precision"), ("BCubed recall", "bcubed_recall"),
-        ("ARI", "ari"), ("AMI", "ami"), ("articles", "n_docs"), ("events (labels)", "n_labels"), ("stories", "n_stories"),
-        ("id churn", "id_churn"), ("merged fraction", "merged_fraction"), ("docs/s", "docs_per_s"), ("wall s", "wall_s"), ("startup s", "startup_s"),
-        ("peak RSS MB", "peak_rss_mb"), ("max stall ms", "max_stall_ms"), ("cluster ms/doc", "cluster_ms_per_article"),
+        ("BCubed F1", "bcubed_f1"),
+        ("BCubed precision", "bcubed_precision"),
+        ("BCubed recall", "bcubed_recall"),
+        ("ARI", "ari"),
+        ("AMI", "ami"),
+        ("articles", "n_docs"),
+        ("events (labels)", "n_labels"),
+        ("stories", "n_stories"),
+        ("id churn", "id_churn"),
+        ("merged fraction", "merged_fraction"),
+        ("docs/s", "docs_per_s"),
+        ("wall s", "wall_s"),
+        ("startup s", "startup_s"),
+        ("peak RSS MB", "peak_rss_mb"),
+        ("max stall ms", "max_stall_ms"),
+        ("cluster ms/doc", "cluster_ms_per_article"),
         ("re-cluster window", "max_recluster_window"),
     ]
     base = result.get("baseline", {})

@@ -45,10 +45,20 @@ class DevSet:
     label_field: str = "event"
 
     def configure(self, config: RunConfig) -> RunConfig:
-        return config.with_values({"source": {
-            "kind": "file", "path": self.path, "format": self.format, "protocol": self.protocol, "seed": self.seed,
-            "days": self.days, "limit": None, "label_field": self.label_field,
-        }})
+        return config.with_values(
+            {
+                "source": {
+                    "kind": "file",
+                    "path": self.path,
+                    "format": self.format,
+                    "protocol": self.protocol,
+                    "seed": self.seed,
+                    "days": self.days,
+                    "limit": None,
+                    "label_field": self.label_field,
+                }
+            }
+        )
 
 
 def dev_sets(data_dir: Path) -> list[DevSet]:
@@ -77,20 +87,27 @@ class SetFeatures:
     def docs(self) -> list[StoryDoc]:
         return [
             StoryDoc(i, v, float(t), title, tuple(e), text=text, dated=d)
-            for i, v, t, title, text, e, d in zip(self.ids, self.vectors, self.published_at, self.titles, self.texts,
-                                                   self.entities, self.dated)
+            for i, v, t, title, text, e, d in zip(self.ids, self.vectors, self.published_at, self.titles, self.texts, self.entities, self.dated)
         ]
 
     def head(self, n: int) -> "SetFeatures":
         """The first `n` articles."""
-        return SetFeatures(self.ids[:n], self.titles[:n], self.texts[:n], self.published_at[:n], self.vectors[:n],
-                           self.entities[:n], self.labels[:n], self.dated[:n])
+        return SetFeatures(
+            self.ids[:n], self.titles[:n], self.texts[:n], self.published_at[:n], self.vectors[:n], self.entities[:n], self.labels[:n], self.dated[:n]
+        )
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         np.save(path.with_suffix(".npy"), self.vectors)
-        meta = {"ids": self.ids, "titles": self.titles, "texts": self.texts, "published_at": self.published_at.tolist(),
-                "entities": [list(e) for e in self.entities], "labels": self.labels, "dated": self.dated}
+        meta = {
+            "ids": self.ids,
+            "titles": self.titles,
+            "texts": self.texts,
+            "published_at": self.published_at.tolist(),
+            "entities": [list(e) for e in self.entities],
+            "labels": self.labels,
+            "dated": self.dated,
+        }
         path.with_suffix(".json").write_text(json.dumps(meta))
 
     @classmethod
@@ -99,8 +116,16 @@ class SetFeatures:
         (`valid_articles` reads records with a received time of 0)."""
         meta = json.loads(path.with_suffix(".json").read_text())
         dated = meta.get("dated") or [t != 0 for t in meta["published_at"]]
-        return cls(meta["ids"], meta["titles"], meta["texts"], np.array(meta["published_at"]), np.load(path.with_suffix(".npy")),
-                   [tuple(e) for e in meta["entities"]], meta["labels"], dated)
+        return cls(
+            meta["ids"],
+            meta["titles"],
+            meta["texts"],
+            np.array(meta["published_at"]),
+            np.load(path.with_suffix(".npy")),
+            [tuple(e) for e in meta["entities"]],
+            meta["labels"],
+            dated,
+        )
 
 
 def set_features(dev_set: DevSet, config: RunConfig, features_dir: Path | None, enricher: Enricher) -> SetFeatures:
@@ -192,9 +217,13 @@ def run_suite(config: RunConfig, data_dir: Path, out_dir: Path, features_dir: Pa
     for dev_set in dev_sets(data_dir):
         flow = evaluate_stories(dev_set.configure(config), out_dir / dev_set.name, enricher=enricher)
         features = set_features(dev_set, config, features_dir, enricher)
-        storywire = {"method": "storywire defaults" if config.clustering == type(config.clustering)() else "storywire (config)",
-                     **{k: flow[k] for k in ("bcubed_precision", "bcubed_recall", "bcubed_f1", "ari", "ami", "n_docs",
-                                             "n_labels", "n_stories", "docs_per_s", "id_churn")}}
+        storywire = {
+            "method": "storywire defaults" if config.clustering == type(config.clustering)() else "storywire (config)",
+            **{
+                k: flow[k]
+                for k in ("bcubed_precision", "bcubed_recall", "bcubed_f1", "ari", "ami", "n_docs", "n_labels", "n_stories", "docs_per_s", "id_churn")
+            },
+        }
         results[dev_set.name] = {"protocol": dev_set.protocol, "rows": [storywire, *baselines(features)]}
     (out_dir / "suite.json").write_text(json.dumps(results, indent=2) + "\n")
     return results
@@ -217,8 +246,11 @@ def render_suite(results: dict) -> str:
                 lines.append(f"  {row['method']:<40}  skipped: {row['skipped']}")
                 continue
             mark = " *" if row.get("best_naive") else ""
-            lines.append(f"  {row['method'] + mark:<40}{row['bcubed_precision']:>7.3f}{row['bcubed_recall']:>7.3f}"
-                         f"{row['bcubed_f1']:>7.3f}{row['ari']:>7.3f}{row['ami']:>7.3f}{row['docs_per_s']:>9}")
-    lines.append("\n* best naive centroid; storywire's docs/s is the whole flow (models included), the baselines' is "
-                 "clustering alone over precomputed embeddings.")
+            lines.append(
+                f"  {row['method'] + mark:<40}{row['bcubed_precision']:>7.3f}{row['bcubed_recall']:>7.3f}"
+                f"{row['bcubed_f1']:>7.3f}{row['ari']:>7.3f}{row['ami']:>7.3f}{row['docs_per_s']:>9}"
+            )
+    lines.append(
+        "\n* best naive centroid; storywire's docs/s is the whole flow (models included), the baselines' is clustering alone over precomputed embeddings."
+    )
     return "\n".join(lines)

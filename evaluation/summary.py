@@ -66,8 +66,7 @@ class RunSummary:
         for story in self.stories.values():
             counts[story["status"]] = counts.get(story["status"], 0) + 1
         lines = [
-            f"articles in: {self.n_input}  tagged: {self.n_tagged}  dead-lettered: {len(self.dead_letters)}"
-            f"  duplicates ignored: {self.n_duplicates}",
+            f"articles in: {self.n_input}  tagged: {self.n_tagged}  dead-lettered: {len(self.dead_letters)}  duplicates ignored: {self.n_duplicates}",
             "stories: " + ", ".join(f"{n} {status}" for status, n in sorted(counts.items())),
         ]
         if self.scores is not None:
@@ -107,8 +106,7 @@ def replay_and_report(config: RunConfig, scale: ScaleOptions = ScaleOptions()) -
     if archive is None or config.output.kind != "file":
         return other_process_report(scale)
     summary = RunSummary.from_outputs(config.output.directory, len(archive), archive.labels())
-    lines = [summary.render(), *clustering_cost_lines(),
-             f"\noutputs in {config.output.directory}/: tags.jsonl, stories.jsonl, dead-letters.jsonl"]
+    lines = [summary.render(), *clustering_cost_lines(), f"\noutputs in {config.output.directory}/: tags.jsonl, stories.jsonl, dead-letters.jsonl"]
     return "\n".join(lines)
 
 

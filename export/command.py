@@ -59,5 +59,7 @@ def export_run(source: str, config: RunConfig, to: Path, labels: LabelOptions, i
         true_labels = archive_labels(records, labels.label_field, labels.topic_field, mapping)
     with tqdm(tags, desc="export tags", unit="record", disable=not progress) as counted:
         report: ExportReport = write_export(counted, stories, true_labels, to, run_info)
-    return (f"wrote {to}: {report.tags} articles over {report.days} days in tags/, {report.stories} story records "
-            f"in stories/, {report.labels} labelled articles in labels/")
+    return (
+        f"wrote {to}: {report.tags} articles over {report.days} days in tags/, {report.stories} story records "
+        f"in stories/, {report.labels} labelled articles in labels/"
+    )

@@ -31,8 +31,7 @@ class BatchState(Generic[V]):
 
 
 class MicroBatchLogic(StatefulLogic[V, list[V], BatchState[V]]):
-    def __init__(self, timeout: timedelta, max_size: int, state: BatchState[V] | None = None,
-                 clock: Callable[[], datetime] = utc_now) -> None:
+    def __init__(self, timeout: timedelta, max_size: int, state: BatchState[V] | None = None, clock: Callable[[], datetime] = utc_now) -> None:
         self.timeout = timeout
         self.max_size = max_size
         self.state = state or BatchState()

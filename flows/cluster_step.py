@@ -250,8 +250,10 @@ def _migrated(state: ShardState, config: ClusteringConfig, limits: LimitsConfig,
 
 def clustering_version(config: ClusteringConfig) -> str:
     scale = "z" if config.calibrated else "cos"
-    return (f"online+hdbscan:t{config.threshold}{scale}/we{config.weight_entities}/wl{config.weight_lexical}"
-            f"/tg{config.time_grace_hours}h/ts{config.time_scale_hours}h/tf{config.time_floor}")
+    return (
+        f"online+hdbscan:t{config.threshold}{scale}/we{config.weight_entities}/wl{config.weight_lexical}"
+        f"/tg{config.time_grace_hours}h/ts{config.time_scale_hours}h/tf{config.time_floor}"
+    )
 
 
 class ShardLogic(StatefulBatchLogic[EnrichedArticle, OutputRecord, ShardState]):
@@ -398,7 +400,11 @@ class ShardLogic(StatefulBatchLogic[EnrichedArticle, OutputRecord, ShardState]):
                 positions = ", ".join(where(item.article) for item in run[:5]) + (", ..." if len(run) > 5 else "")
                 log.error(
                     "cluster step: a run of %d articles failed, dead-lettered (%s): %s: %s",
-                    len(run), positions, type(exc).__name__, exc, exc_info=True,
+                    len(run),
+                    positions,
+                    type(exc).__name__,
+                    exc,
+                    exc_info=True,
                 )
                 self.state.clock.recent = recent
                 records = [self._dead(item, f"clustering failed: {type(exc).__name__}: {exc}") for item in run]
@@ -521,9 +527,7 @@ class ShardLogic(StatefulBatchLogic[EnrichedArticle, OutputRecord, ShardState]):
     def _tags(self, item: EnrichedArticle, version: int, story: dict, flags: list[str], processed_at: float) -> TaggedArticle:
         article = item.article
         flags = [
-            f
-            for f, on in (("edited", "edited" in flags), ("lang-not-covered", not item.lang_covered), ("title-truncated", article.title_truncated))
-            if on
+            f for f, on in (("edited", "edited" in flags), ("lang-not-covered", not item.lang_covered), ("title-truncated", article.title_truncated)) if on
         ] + [f for f in flags if f != "edited"]
         return TaggedArticle(
             id=article.id,

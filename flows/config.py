@@ -371,7 +371,7 @@ class RunConfig(BaseSettings):
 
 
 def parse_partition_offsets(text: str, setting: str) -> list[tuple[int, int]]:
-    """"0:120,3:77" as [(0, 120), (3, 77)]."""
+    """ "0:120,3:77" as [(0, 120), (3, 77)]."""
     pairs = []
     for item in filter(None, (p.strip() for p in text.split(","))):
         partition, sep, offset = item.partition(":")
@@ -396,16 +396,29 @@ def _refuse_unknown_sections(env_vars: Mapping[str, str | None]) -> None:
     prefix = ENV_PREFIX.lower()
     for name in env_vars:
         if name.startswith(prefix) and "__" in name:
-            section_name = name[len(prefix):].split("__", 1)[0]
+            section_name = name[len(prefix) :].split("__", 1)[0]
             if section_name not in RunConfig.model_fields:
                 raise ConfigError(f"unknown config section [{section_name}] (from {name.upper()}); valid sections: {', '.join(RunConfig.model_fields)}")
 
 
-_BOUNDS = {"greater_than_equal": ("ge", "at least"), "greater_than": ("gt", "more than"),
-           "less_than_equal": ("le", "at most"), "less_than": ("lt", "less than")}
-_EXPECTED = {"int_parsing": "an integer", "int_from_float": "an integer (no fraction)", "int_type": "an integer",
-             "float_parsing": "a number", "float_type": "a number", "bool_parsing": "true or false", "bool_type": "true or false",
-             "string_type": "a string", "tuple_type": "a list", "list_type": "a list"}
+_BOUNDS = {
+    "greater_than_equal": ("ge", "at least"),
+    "greater_than": ("gt", "more than"),
+    "less_than_equal": ("le", "at most"),
+    "less_than": ("lt", "less than"),
+}
+_EXPECTED = {
+    "int_parsing": "an integer",
+    "int_from_float": "an integer (no fraction)",
+    "int_type": "an integer",
+    "float_parsing": "a number",
+    "float_type": "a number",
+    "bool_parsing": "true or false",
+    "bool_type": "true or false",
+    "string_type": "a string",
+    "tuple_type": "a list",
+    "list_type": "a list",
+}
 
 
 def _explain(error: Mapping[str, Any]) -> str:

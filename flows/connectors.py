@@ -21,8 +21,7 @@ from replay import ArchiveRecord
 
 
 class _ArchivePartition(StatefulSourcePartition[RawRecord, int]):
-    def __init__(self, records: Iterator[ArchiveRecord], origin: str, batch_size: int, skip: int, progress: tqdm | None,
-                 stop: threading.Event):
+    def __init__(self, records: Iterator[ArchiveRecord], origin: str, batch_size: int, skip: int, progress: tqdm | None, stop: threading.Event):
         self._records = records
         self._stop = stop
         self._origin = origin

@@ -54,8 +54,16 @@ class Enricher:
     vectors), `rule_tagger` adds rule topics (None: off).
     """
 
-    def __init__(self, models: ModelsConfig, *, entity_tagger: EntityTagger, encoder: Encoder, topic_classifier: TopicClassifier,
-                 rule_tagger: RuleTopicTagger | None = None, topic_encoder: Encoder | None = None) -> None:
+    def __init__(
+        self,
+        models: ModelsConfig,
+        *,
+        entity_tagger: EntityTagger,
+        encoder: Encoder,
+        topic_classifier: TopicClassifier,
+        rule_tagger: RuleTopicTagger | None = None,
+        topic_encoder: Encoder | None = None,
+    ) -> None:
         self.models = models
         self.entity_tagger = entity_tagger
         self.encoder = encoder
@@ -77,8 +85,14 @@ class Enricher:
         taxonomy = load_taxonomy(topics.taxonomy)
         topic_classifier, topic_encoder = topic_classifier_for(taxonomy, topics, models, encoder)
         rules = RuleTopicTagger(taxonomy, levels=topics.levels, max_chars=models.ner_max_chars).fit() if topics.rules else None
-        return cls(models, entity_tagger=EntityTagger(models.spacy_model, max_chars=models.ner_max_chars), encoder=encoder,
-                   topic_classifier=topic_classifier, rule_tagger=rules, topic_encoder=topic_encoder)
+        return cls(
+            models,
+            entity_tagger=EntityTagger(models.spacy_model, max_chars=models.ner_max_chars),
+            encoder=encoder,
+            topic_classifier=topic_classifier,
+            rule_tagger=rules,
+            topic_encoder=topic_encoder,
+        )
 
     def warm_up(self) -> None:
         """Load every model now (a bad model path fails at startup, not on the first batch)."""
@@ -96,8 +110,7 @@ class Enricher:
         vectors, entities = self._embed_and_tag(articles, covered)
         return self.assemble(articles, covered, vectors, entities)
 
-    def assemble(self, articles: list[Article], covered: list[bool], vectors: np.ndarray,
-                 entities: list[tuple[Entity, ...]]) -> list[EnrichedArticle]:
+    def assemble(self, articles: list[Article], covered: list[bool], vectors: np.ndarray, entities: list[tuple[Entity, ...]]) -> list[EnrichedArticle]:
         """The batch's enriched articles from its embeddings and entities: topics are predicted here, for the whole batch."""
         tagged_idx = [i for i, ok in enumerate(covered) if ok]
         topics = self.topic_classifier.predict(self._topic_vectors(articles, vectors, tagged_idx)) if tagged_idx else []
@@ -105,10 +118,7 @@ class Enricher:
             ruled = self.rule_tagger.predict([articles[i].text(self.models.ner_max_chars) for i in tagged_idx])
             topics = [merge_topics(model, rule) for model, rule in zip(topics, ruled)]
         by_index = {i: tuple(t) for i, t in zip(tagged_idx, topics)}
-        return [
-            EnrichedArticle(a, entities[i], by_index.get(i, ()), vector=vectors[i], lang_covered=covered[i])
-            for i, a in enumerate(articles)
-        ]
+        return [EnrichedArticle(a, entities[i], by_index.get(i, ()), vector=vectors[i], lang_covered=covered[i]) for i, a in enumerate(articles)]
 
     def _topic_vectors(self, articles: list[Article], vectors: np.ndarray, tagged_idx: list[int]) -> np.ndarray:
         if self.topic_encoder is None:
@@ -170,13 +180,11 @@ class Enricher:
 
 def encoder_for(models: ModelsConfig):
     """The configured encoder backend, behind the on-disk embedding cache when one is configured."""
-    encoder = make_encoder(models.backend, models.encoder, models.cache_dir, models.device, models.torch_threads,
-                           models.static_model)
+    encoder = make_encoder(models.backend, models.encoder, models.cache_dir, models.device, models.torch_threads, models.static_model)
     return CachedEncoder(encoder, models.embedding_cache) if models.embedding_cache else encoder
 
 
-def topic_classifier_for(taxonomy: Taxonomy, topics: TopicsConfig, models: ModelsConfig,
-                         encoder: Encoder) -> tuple[TopicClassifier, Encoder | None]:
+def topic_classifier_for(taxonomy: Taxonomy, topics: TopicsConfig, models: ModelsConfig, encoder: Encoder) -> tuple[TopicClassifier, Encoder | None]:
     """The trained head when one is configured (with the encoder it was fine-tuned with, if any), else zero-shot."""
     if topics.head:
         head = TopicHead.load(topics.head)

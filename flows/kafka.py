@@ -97,10 +97,7 @@ def check_connectivity(config: KafkaConfig, topics: Iterable[str] = ()) -> None:
         ) from None
     missing = [t for t in topics if t not in metadata.topics]
     if missing:
-        raise BrokerUnreachable(
-            f"Kafka at {config.bootstrap_servers} has no topic(s) {', '.join(missing)}; "
-            f"create them with `storywire kafka init-topics`"
-        )
+        raise BrokerUnreachable(f"Kafka at {config.bootstrap_servers} has no topic(s) {', '.join(missing)}; create them with `storywire kafka init-topics`")
 
 
 class _ArticlesPartition(StatefulSourcePartition[RawRecord, int | None]):
@@ -145,8 +142,13 @@ class _ArticlesPartition(StatefulSourcePartition[RawRecord, int | None]):
 def skipped(topic: str, partition: int, start: int, end: int) -> None:
     """Offsets start..end-1 were not read: log the range and count it."""
     log.warning(
-        "%s/%d: offsets %d..%d were deleted (retention) before storywire read them: %d records skipped; "
-        "reading on at %d (source.offset_reset)", topic, partition, start, end - 1, end - start, end,
+        "%s/%d: offsets %d..%d were deleted (retention) before storywire read them: %d records skipped; reading on at %d (source.offset_reset)",
+        topic,
+        partition,
+        start,
+        end - 1,
+        end - start,
+        end,
     )
     monitoring.SKIPPED_OFFSETS.labels(str(partition)).inc(end - start)
 
@@ -263,8 +265,7 @@ class _ProducerPartition(StatelessSinkPartition[tuple[str, str | None]]):
             permanent = [f"key={k!r}: {e.str()}" for k, _, e in failures if _permanent(e)]
             if permanent:
                 raise RuntimeError(
-                    f"Kafka delivery to {self._topic} failed ({len(permanent)} records, first: {permanent[0]}); "
-                    f"stopping so the epoch is not committed"
+                    f"Kafka delivery to {self._topic} failed ({len(permanent)} records, first: {permanent[0]}); stopping so the epoch is not committed"
                 )
             if not remaining and not failures:
                 break
@@ -273,7 +274,10 @@ class _ProducerPartition(StatelessSinkPartition[tuple[str, str | None]]):
                 monitoring.broker_outage(self._topic, outage_since)
             log.warning(
                 "Kafka delivery to %s: %d records not delivered for %.0f s (%s); waiting for the broker, the flow is paused",
-                self._topic, remaining + len(failures), time.time() - outage_since, failures[0][2].str() if failures else "in flight",
+                self._topic,
+                remaining + len(failures),
+                time.time() - outage_since,
+                failures[0][2].str() if failures else "in flight",
             )
             if self._stop.is_set():
                 raise RuntimeError(f"stopping during a Kafka outage: this epoch's output to {self._topic} is not committed and is redone at the next start")

@@ -46,9 +46,7 @@ class MintedLog:
 
     def restart(self, snapshot_generation: int, generation: int, count: int) -> None:
         """A new generation continues from `count`; what can no longer be lost is dropped."""
-        self.entries = {
-            g: e for g, e in self.entries.items() if (g >= snapshot_generation if snapshot_generation else not e["snapshotted"])
-        }
+        self.entries = {g: e for g, e in self.entries.items() if (g >= snapshot_generation if snapshot_generation else not e["snapshotted"])}
         self.entries[generation] = {"from": count, "to": count, "snapshotted": False}
         self._write()
 

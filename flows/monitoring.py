@@ -42,8 +42,7 @@ RECLUSTER_WORKER_RESTARTS = Counter("storywire_recluster_worker_restarts_total",
 RECLUSTER_WINDOW = Gauge("storywire_recluster_window_articles", "Articles in the latest window sent to HDBSCAN", ["shard"])
 CLUSTER_SECONDS = Counter(
     "storywire_cluster_seconds_total",
-    "Time the clustering step spent, re-clustering stalls included (one worker per shard: "
-    "articles_total / seconds_total is the shard's ceiling in articles/s)",
+    "Time the clustering step spent, re-clustering stalls included (one worker per shard: articles_total / seconds_total is the shard's ceiling in articles/s)",
     ["shard"],
 )
 CLUSTER_ARTICLES = Counter("storywire_cluster_articles_total", "Articles the clustering step took", ["shard"])

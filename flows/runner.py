@@ -93,8 +93,7 @@ class Archive:
         return str(doc["id"]), str(doc[self.label_field])
 
 
-def run(config: RunConfig, scale: ScaleOptions = ScaleOptions(), archive: Archive | None = None,
-        enricher: Enricher | None = None) -> Archive | None:
+def run(config: RunConfig, scale: ScaleOptions = ScaleOptions(), archive: Archive | None = None, enricher: Enricher | None = None) -> Archive | None:
     """Run the flow as configured until its source ends (an archive) or SIGTERM (Kafka).
 
     Returns the replayed archive (for summaries), or None for a Kafka source and in the
@@ -145,8 +144,11 @@ def run(config: RunConfig, scale: ScaleOptions = ScaleOptions(), archive: Archiv
     previous = signal.signal(signal.SIGTERM, functools.partial(_request_shutdown, stop))
     try:
         monitoring.mark("running")
-        (logs.lifecycle if live else log).info("%s models loaded, starting the dataflow%s", scale.label() or "single process:",
-                                                 f" (source {_describe(config, 'source')}, outputs {_describe(config, 'output')})")
+        (logs.lifecycle if live else log).info(
+            "%s models loaded, starting the dataflow%s",
+            scale.label() or "single process:",
+            f" (source {_describe(config, 'source')}, outputs {_describe(config, 'output')})",
+        )
         cli_main(flow, **_bytewax_options(scale))
         monitoring.mark("stopped")
     except BaseException:

@@ -160,16 +160,19 @@ _ID_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x
 @lru_cache(maxsize=8)
 def _decoder(max_id_chars: int) -> msgspec.json.Decoder:
     """The input fields storywire reads with their limits, as msgspec decodes and checks them (unknown fields are skipped)."""
-    wire = msgspec.defstruct("Wire", [
-        ("id", Annotated[str, Meta(max_length=max_id_chars, pattern=_ID_PATTERN)]),
-        ("title", str | None, None),
-        ("published_at", EpochMs | Timestamp | None, None),
-        ("url", str | None, None),
-        ("source", str | None, None),
-        ("summary", str | None, None),
-        ("body", str | None, None),
-        ("lang", LanguageTag | None, None),
-    ])
+    wire = msgspec.defstruct(
+        "Wire",
+        [
+            ("id", Annotated[str, Meta(max_length=max_id_chars, pattern=_ID_PATTERN)]),
+            ("title", str | None, None),
+            ("published_at", EpochMs | Timestamp | None, None),
+            ("url", str | None, None),
+            ("source", str | None, None),
+            ("summary", str | None, None),
+            ("body", str | None, None),
+            ("lang", LanguageTag | None, None),
+        ],
+    )
     return msgspec.json.Decoder(wire)
 
 

@@ -64,9 +64,7 @@ def weekly_f1(final: Mapping[str, str], labels: Mapping[str, str], published: Ma
         if article_id in final and article_id in published:
             day = utc_datetime(published[article_id])
             weeks[f"{day.isocalendar().year}-W{day.isocalendar().week:02d}"].append(article_id)
-    return {
-        week: score_clustering({i: final[i] for i in ids}, {i: labels[i] for i in ids}).bcubed_f1 for week, ids in sorted(weeks.items())
-    }
+    return {week: score_clustering({i: final[i] for i in ids}, {i: labels[i] for i in ids}).bcubed_f1 for week, ids in sorted(weeks.items())}
 
 
 def top_topic(tag_record: Mapping[str, Any]) -> tuple[str, str] | None:

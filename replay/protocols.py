@@ -68,9 +68,7 @@ class _Stamp(NamedTuple):
     published_at: float | None
 
 
-def plan_replay(
-    records: Iterable[ArchiveRecord], protocol: str = "none", seed: int = 1, days: int | None = None, limit: int | None = None
-) -> ReplayPlan:
+def plan_replay(records: Iterable[ArchiveRecord], protocol: str = "none", seed: int = 1, days: int | None = None, limit: int | None = None) -> ReplayPlan:
     """Slice (first `days`, then at most `limit` records) and order an archive, reading it once."""
     if protocol not in PROTOCOLS:
         raise ValueError(f"unknown replay protocol {protocol!r}; expected one of {', '.join(PROTOCOLS)}")
@@ -133,4 +131,3 @@ def _jitter(stamps: list[_Stamp], seed: int) -> ReplayPlan:
     )
     undated = [s.position for s in stamps if s.key is None]
     return ReplayPlan.of(undated + [position for _, _, position in shifted], [None] * len(undated) + [t for t, _, _ in shifted])
-

@@ -61,9 +61,12 @@ def parse_time(value: str | None, name: str) -> float | None:
 
 
 def create_app(view: View, searcher: Searcher, projector: Projector, taxonomy: Taxonomy) -> FastAPI:
-    app = FastAPI(title="storywire story service", version="1",
-                  description="Stories, articles, similar articles, match, trends and a live event stream over "
-                  "storywire's outputs. A merged story's ID answers with its survivor (`resolved_from`).")
+    app = FastAPI(
+        title="storywire story service",
+        version="1",
+        description="Stories, articles, similar articles, match, trends and a live event stream over "
+        "storywire's outputs. A merged story's ID answers with its survivor (`resolved_from`).",
+    )
     store = view.store
 
     @app.exception_handler(RequestValidationError)
@@ -134,8 +137,13 @@ def create_app(view: View, searcher: Searcher, projector: Projector, taxonomy: T
     @app.get("/api/health", summary="Counts and the database mode")
     def health() -> dict:
         counts = store.one("SELECT (SELECT COUNT(*) FROM stories WHERE deleted = 0) AS stories, (SELECT COUNT(*) FROM articles) AS articles")
-        return {"stories": counts["stories"], "articles": counts["articles"], "indexed_vectors": len(view.index),
-                "journal_mode": store.journal_mode(), "rejected_records": view.rejected}
+        return {
+            "stories": counts["stories"],
+            "articles": counts["articles"],
+            "indexed_vectors": len(view.index),
+            "journal_mode": store.journal_mode(),
+            "rejected_records": view.rejected,
+        }
 
     @app.get("/api/events", summary="Server-sent events: one `story` event per story change")
     async def events(
@@ -144,8 +152,9 @@ def create_app(view: View, searcher: Searcher, projector: Projector, taxonomy: T
         max_events: Annotated[int | None, Query(ge=1, description="close after this many events")] = None,
     ) -> StreamingResponse:
         start = after if after is not None else _last_event_id(request, store)
-        return StreamingResponse(_event_stream(request, view, start, max_events), media_type="text/event-stream",
-                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+        return StreamingResponse(
+            _event_stream(request, view, start, max_events), media_type="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+        )
 
     @app.get("/", include_in_schema=False)
     def board() -> FileResponse:
@@ -172,8 +181,10 @@ async def _event_stream(request: Request, view: View, after: int, max_events: in
             return
         if view.generation != generation:
             generation = view.generation
-            rows = view.store.query("SELECT id, seq, version, status, merged_into, size, title, deleted FROM stories "
-                                    "WHERE seq > ? ORDER BY seq LIMIT ?", (after, 500 if max_events is None else max_events - sent))
+            rows = view.store.query(
+                "SELECT id, seq, version, status, merged_into, size, title, deleted FROM stories WHERE seq > ? ORDER BY seq LIMIT ?",
+                (after, 500 if max_events is None else max_events - sent),
+            )
             for row in rows:
                 after = row["seq"]
                 body = {k: row[k] for k in ("id", "version", "status", "merged_into", "size", "title")} | {"deleted": bool(row["deleted"])}

@@ -102,8 +102,9 @@ class KafkaSource:
     def _consumer(self, view: View):
         from confluent_kafka import OFFSET_BEGINNING, Consumer
 
-        consumer = Consumer({**self.client, "group.id": self.group, "enable.auto.commit": False,
-                             "auto.offset.reset": "earliest", "allow.auto.create.topics": False})
+        consumer = Consumer(
+            {**self.client, "group.id": self.group, "enable.auto.commit": False, "auto.offset.reset": "earliest", "allow.auto.create.topics": False}
+        )
 
         def on_assign(c, partitions) -> None:
             for p in partitions:

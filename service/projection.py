@@ -60,7 +60,7 @@ class Projector:
         self._pool: ProcessPoolExecutor | None = None
 
     def _window(self) -> tuple[list[str], np.ndarray]:
-        ids = self.view.index.ids()[-self.limit:]
+        ids = self.view.index.ids()[-self.limit :]
         kept = [(i, v) for i in ids if (v := self.view.index.vector(i)) is not None]
         return [i for i, _ in kept], np.array([v for _, v in kept], dtype=np.float32).reshape(len(kept), -1)
 
@@ -115,7 +115,7 @@ class Projector:
                 return {"method": "pca", "points": []}
             xy, method = _scaled(pca_layout(matrix)), "pca"
         titles = article_titles(self.view.store, ids)
-        return {"method": method, "points": [
-            {"id": i, "x": round(float(x), 4), "y": round(float(y), 4), **titles[i]}
-            for i, (x, y) in zip(ids, xy) if i in titles
-        ]}
+        return {
+            "method": method,
+            "points": [{"id": i, "x": round(float(x), 4), "y": round(float(y), 4), **titles[i]} for i, (x, y) in zip(ids, xy) if i in titles],
+        }

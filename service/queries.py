@@ -59,12 +59,12 @@ def list_stories(store: Store, f: StoryFilter) -> dict:
         where.append("s.status = ?")
         params.append(f.status)
     if f.topic_codes:
-        where.append(f"s.id IN (SELECT a.story_id FROM articles a JOIN article_topics t ON t.article_id = a.id "
-                     f"WHERE t.code IN ({','.join('?' * len(f.topic_codes))}))")
+        where.append(
+            f"s.id IN (SELECT a.story_id FROM articles a JOIN article_topics t ON t.article_id = a.id WHERE t.code IN ({','.join('?' * len(f.topic_codes))}))"
+        )
         params.extend(f.topic_codes)
     if f.entity:
-        where.append("s.id IN (SELECT a.story_id FROM articles a JOIN article_entities e ON e.article_id = a.id "
-                     "WHERE e.name = ? COLLATE NOCASE)")
+        where.append("s.id IN (SELECT a.story_id FROM articles a JOIN article_entities e ON e.article_id = a.id WHERE e.name = ? COLLATE NOCASE)")
         params.append(f.entity)
     if f.text:
         where.append("(s.search LIKE ? OR s.id IN (SELECT story_id FROM articles WHERE title LIKE ?))")
@@ -87,8 +87,13 @@ def list_stories(store: Store, f: StoryFilter) -> dict:
         [now - 8 * TREND_HALF_LIFE_S, *params, f.limit, f.offset],
     ).fetchall()
     sparks = _sparklines(store, [r["id"] for r in rows], now)
-    return {"total": total, "now": _iso(now), "offset": f.offset, "limit": f.limit,
-            "items": [_summary(r, sparks.get(r["id"], [0] * SPARK_BUCKETS)) for r in rows]}
+    return {
+        "total": total,
+        "now": _iso(now),
+        "offset": f.offset,
+        "limit": f.limit,
+        "items": [_summary(r, sparks.get(r["id"], [0] * SPARK_BUCKETS)) for r in rows],
+    }
 
 
 def _sparklines(store: Store, ids: list[str], now: float) -> dict[str, list[int]]:
@@ -110,10 +115,18 @@ def _sparklines(store: Store, ids: list[str], now: float) -> dict[str, list[int]
 def _summary(row, sparkline: list[int]) -> dict:
     record = json.loads(row["record"])
     return {
-        "id": row["id"], "version": row["version"], "status": row["status"], "merged_into": row["merged_into"],
-        "size": row["size"], "first_seen": record.get("first_seen"), "last_seen": record.get("last_seen"),
-        "title": row["title"], "entities": record.get("top_entities", []), "topics": record.get("top_topics", []),
-        "keywords": record.get("keywords", []), "trending": round(float(row["trend"]), 4) if "trend" in row.keys() else None,
+        "id": row["id"],
+        "version": row["version"],
+        "status": row["status"],
+        "merged_into": row["merged_into"],
+        "size": row["size"],
+        "first_seen": record.get("first_seen"),
+        "last_seen": record.get("last_seen"),
+        "title": row["title"],
+        "entities": record.get("top_entities", []),
+        "topics": record.get("top_topics", []),
+        "keywords": record.get("keywords", []),
+        "trending": round(float(row["trend"]), 4) if "trend" in row.keys() else None,
         "sparkline": sparkline,
     }
 
@@ -144,18 +157,28 @@ def story_detail(store: Store, story_id: str, follow: bool = True, members_limit
         raise NotFound(f"no story {resolved!r}")
     now = view_now(store)
     detail = _summary(row, _sparklines(store, [resolved], now)[resolved])
-    members = store.query("SELECT id, version, published_at, title FROM articles WHERE story_id = ? ORDER BY published_at, id LIMIT ?",
-                          (resolved, members_limit))
+    members = store.query(
+        "SELECT id, version, published_at, title FROM articles WHERE story_id = ? ORDER BY published_at, id LIMIT ?", (resolved, members_limit)
+    )
     detail["members"] = [{"id": m["id"], "version": m["version"], "published_at": _iso(m["published_at"]), "title": m["title"]} for m in members]
     detail["member_count"] = store.one("SELECT COUNT(*) AS n FROM articles WHERE story_id = ?", (resolved,))["n"]
     detail["timeline"] = _timeline(store, resolved)
-    detail["top_entities"] = [dict(r) for r in store.query(
-        "SELECT e.name, MAX(e.label) AS label, COUNT(DISTINCT e.article_id) AS articles FROM article_entities e "
-        "JOIN articles a ON a.id = e.article_id WHERE a.story_id = ? GROUP BY e.name ORDER BY articles DESC, e.name LIMIT 10",
-        (resolved,))]
-    detail["top_topics"] = [dict(r) for r in store.query(
-        "SELECT t.code, MAX(t.label) AS label, COUNT(*) AS articles FROM article_topics t JOIN articles a ON a.id = t.article_id "
-        "WHERE a.story_id = ? AND t.direct = 1 GROUP BY t.code ORDER BY articles DESC, t.code LIMIT 10", (resolved,))]
+    detail["top_entities"] = [
+        dict(r)
+        for r in store.query(
+            "SELECT e.name, MAX(e.label) AS label, COUNT(DISTINCT e.article_id) AS articles FROM article_entities e "
+            "JOIN articles a ON a.id = e.article_id WHERE a.story_id = ? GROUP BY e.name ORDER BY articles DESC, e.name LIMIT 10",
+            (resolved,),
+        )
+    ]
+    detail["top_topics"] = [
+        dict(r)
+        for r in store.query(
+            "SELECT t.code, MAX(t.label) AS label, COUNT(*) AS articles FROM article_topics t JOIN articles a ON a.id = t.article_id "
+            "WHERE a.story_id = ? AND t.direct = 1 GROUP BY t.code ORDER BY articles DESC, t.code LIMIT 10",
+            (resolved,),
+        )
+    ]
     detail["lineage"] = lineage(store, resolved)
     if resolved != story_id:
         detail["resolved_from"] = story_id
@@ -166,13 +189,15 @@ def story_detail(store: Store, story_id: str, follow: bool = True, members_limit
 def _timeline(store: Store, story_id: str) -> dict:
     """Members per hour of publication, and every published version of the story record."""
     hours = store.query(
-        "SELECT CAST(published_at / 3600 AS INTEGER) * 3600 AS hour, COUNT(*) AS n FROM articles WHERE story_id = ? GROUP BY hour ORDER BY hour",
-        (story_id,))
+        "SELECT CAST(published_at / 3600 AS INTEGER) * 3600 AS hour, COUNT(*) AS n FROM articles WHERE story_id = ? GROUP BY hour ORDER BY hour", (story_id,)
+    )
     versions = store.query("SELECT version, status, size, last_seen, merged_into FROM story_versions WHERE id = ? ORDER BY version", (story_id,))
     return {
         "articles_per_hour": [{"hour": _iso(h["hour"]), "articles": h["n"]} for h in hours],
-        "versions": [{"version": v["version"], "status": v["status"], "size": v["size"], "last_seen": _iso(v["last_seen"]),
-                      "merged_into": v["merged_into"]} for v in versions],
+        "versions": [
+            {"version": v["version"], "status": v["status"], "size": v["size"], "last_seen": _iso(v["last_seen"]), "merged_into": v["merged_into"]}
+            for v in versions
+        ],
     }
 
 
@@ -219,8 +244,15 @@ def trending(store: Store, what: str, limit: int) -> dict:
         if r["recent"] < 2:
             continue
         velocity = (r["recent"] + 1) / (r["baseline"] * RECENT_S / BASELINE_S + 1)
-        ranked.append({"entity" if what == "entities" else "topic": r["key"], "label": r["label"], "recent": r["recent"],
-                       "baseline": r["baseline"], "velocity": round(velocity, 3)})
+        ranked.append(
+            {
+                "entity" if what == "entities" else "topic": r["key"],
+                "label": r["label"],
+                "recent": r["recent"],
+                "baseline": r["baseline"],
+                "velocity": round(velocity, 3),
+            }
+        )
     ranked.sort(key=lambda x: (-x["velocity"], -x["recent"]))
     return {"now": _iso(now), "recent_hours": RECENT_S / 3600, "baseline_hours": BASELINE_S / 3600, "items": ranked[:limit]}
 

@@ -28,8 +28,9 @@ class Encoder:
     and on a small machine the requests, the ingest and the map share the cores.
     """
 
-    def __init__(self, model: str | None = None, backend: str = "torch", cache_dir: str | None = None, threads: int = 1,
-                 static_model: str | None = None) -> None:
+    def __init__(
+        self, model: str | None = None, backend: str = "torch", cache_dir: str | None = None, threads: int = 1, static_model: str | None = None
+    ) -> None:
         from taggers.backends import make_encoder
 
         os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")  # the server's console: no weight-loading reports
@@ -96,4 +97,3 @@ class Searcher:
             "candidates": candidates,
             "nearest_articles": self.similar_to_vector(vector, k),
         }
-

@@ -29,8 +29,7 @@ class ServeOptions:
     replay_dir: Path | None = None  # follow a replay's output files ...
     kafka_client: dict[str, str] | None = None  # ... or consume the output topics with a group
     kafka_group: str = "storywire-service"
-    kafka_topics: dict[str, str] = field(default_factory=lambda: {
-        "article-tags": "article", "story-clusters": "story", "article-vectors": "vector"})
+    kafka_topics: dict[str, str] = field(default_factory=lambda: {"article-tags": "article", "story-clusters": "story", "article-vectors": "vector"})
     host: str = "127.0.0.1"
     port: int = 8000
     encoder: str | None = None  # the flow's models.encoder; None = the default all-MiniLM-L6-v2
@@ -50,8 +49,7 @@ def build(options: ServeOptions, encoder: Encoder | None = None) -> tuple[FastAP
     view = View(Store(options.database), window_hours=options.window_hours)
     encoder = encoder or Encoder(options.encoder, options.backend, options.cache_dir, static_model=options.static_model)
     searcher = Searcher(view, encoder, options.threshold)
-    source = (FileSource(options.replay_dir) if options.replay_dir is not None
-              else KafkaSource(options.kafka_client, options.kafka_group, options.kafka_topics))
+    source = FileSource(options.replay_dir) if options.replay_dir is not None else KafkaSource(options.kafka_client, options.kafka_group, options.kafka_topics)
     projector = Projector(view, umap=options.umap_map)
     stop = threading.Event()
 
@@ -59,8 +57,10 @@ def build(options: ServeOptions, encoder: Encoder | None = None) -> tuple[FastAP
     async def lifespan(_: FastAPI):
         if isinstance(source, FileSource):
             source.read_once(view)  # the board opens on what the replay already wrote
-        threads = [threading.Thread(target=source.follow, args=(view, stop), name="ingest", daemon=True),
-                   threading.Thread(target=encoder.warm_up, name="encoder-warm-up", daemon=True)]
+        threads = [
+            threading.Thread(target=source.follow, args=(view, stop), name="ingest", daemon=True),
+            threading.Thread(target=encoder.warm_up, name="encoder-warm-up", daemon=True),
+        ]
         for thread in threads:
             thread.start()
         projector.start()

@@ -145,13 +145,25 @@ def apply_story(db: sqlite3.Connection, key: str, record: dict | None, seq: int)
     version = int(record["version"])
     if current is not None and (current["deleted"] or current["version"] >= version):
         return None
-    search = " ".join([record.get("representative_title") or "", *record.get("top_entities", []),
-                       *record.get("top_topics", []), *record.get("keywords", [])]).lower()
+    search = " ".join(
+        [record.get("representative_title") or "", *record.get("top_entities", []), *record.get("top_topics", []), *record.get("keywords", [])]
+    ).lower()
     db.execute(
         "INSERT OR REPLACE INTO stories (id, version, status, merged_into, size, first_seen, last_seen, title, search, record, deleted, seq)"
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?)",
-        (key, version, record["status"], record.get("merged_into"), int(record["size"]), _seconds(record.get("first_seen")),
-         _seconds(record.get("last_seen")), record.get("representative_title"), search, json.dumps(record), seq),
+        (
+            key,
+            version,
+            record["status"],
+            record.get("merged_into"),
+            int(record["size"]),
+            _seconds(record.get("first_seen")),
+            _seconds(record.get("last_seen")),
+            record.get("representative_title"),
+            search,
+            json.dumps(record),
+            seq,
+        ),
     )
     db.execute(
         "INSERT OR IGNORE INTO story_versions (id, version, status, size, last_seen, merged_into) VALUES (?, ?, ?, ?, ?, ?)",
@@ -228,4 +240,3 @@ def next_seq(db: sqlite3.Connection) -> int:
     seq = 1 + (int(row["value"]) if row else 0)
     db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('seq', ?)", (str(seq),))
     return seq
-

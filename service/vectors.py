@@ -53,8 +53,9 @@ class VectorIndex:
 
     def __init__(self, dimension: int) -> None:
         self.dimension = dimension
-        self._index = Index(ndim=dimension, metric="cos", dtype=INDEX_DTYPE, connectivity=CONNECTIVITY,
-                            expansion_add=EXPANSION_ADD, expansion_search=EXPANSION_SEARCH)
+        self._index = Index(
+            ndim=dimension, metric="cos", dtype=INDEX_DTYPE, connectivity=CONNECTIVITY, expansion_add=EXPANSION_ADD, expansion_search=EXPANSION_SEARCH
+        )
         self._keys: dict[str, int] = {}
         self._ids: dict[int, str] = {}
         self._next_key = 0
@@ -98,5 +99,4 @@ class VectorIndex:
             if not self._keys:
                 return []
             matches = self._index.search(np.asarray(vector, dtype=np.float32), min(k, len(self._keys)))
-            return [Neighbour(self._ids[int(key)], 1.0 - float(distance))
-                    for key, distance in zip(matches.keys, matches.distances) if int(key) in self._ids]
+            return [Neighbour(self._ids[int(key)], 1.0 - float(distance)) for key, distance in zip(matches.keys, matches.distances) if int(key) in self._ids]

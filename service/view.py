@@ -51,9 +51,7 @@ class View:
 
     def _load_index(self) -> None:
         newest = self.watermark()
-        rows = self.store.query(
-            "SELECT v.article_id, v.scale, v.data, a.published_at FROM vectors v LEFT JOIN articles a ON a.id = v.article_id"
-        )
+        rows = self.store.query("SELECT v.article_id, v.scale, v.data, a.published_at FROM vectors v LEFT JOIN articles a ON a.id = v.article_id")
         for row in rows:
             self._index_vector(row["article_id"], dequantize(row["scale"], row["data"]), row["published_at"])
         self._expire(newest)

@@ -33,8 +33,9 @@ def final_stories(spark, export: str):
     merged = spark.read.parquet(f"{export}/stories").where(F.col("merged_into").isNotNull()).select("cluster_id", "merged_into")
     links = {row.cluster_id: row.merged_into for row in merged.distinct().collect()}  # merged stories only: few
     survivors = spark.createDataFrame([(s, resolve(s, links)) for s in links] or [("", "")], "story_id string, survivor string")
-    return (tags.join(F.broadcast(survivors), "story_id", "left")
-            .select("id", F.coalesce("survivor", "story_id").alias("story"), "title", "top_topic", "top_topic_label"))
+    return tags.join(F.broadcast(survivors), "story_id", "left").select(
+        "id", F.coalesce("survivor", "story_id").alias("story"), "title", "top_topic", "top_topic_label"
+    )
 
 
 def ab_counts(spark, export_a: str, export_b: str) -> AbCounts:
@@ -43,15 +44,24 @@ def ab_counts(spark, export_a: str, export_b: str) -> AbCounts:
 
     runs = {side: final_stories(spark, path) for side, path in (("a", export_a), ("b", export_b))}
     labels = spark.read.parquet(f"{export_a}/labels").select("id", "event", "topic_code")
-    common = (runs["a"].select("id", F.col("story").alias("story_a"), "title", F.col("top_topic").alias("topic_a"))
-              .join(runs["b"].select("id", F.col("story").alias("story_b"), F.col("top_topic").alias("topic_b")), "id")
-              .join(labels, "id", "left")).cache()
-    cross = (common.groupBy("story_a", "story_b").agg(F.count("*").alias("n"), F.min_by("title", "id").alias("title"))
-             .orderBy("story_a", "story_b").collect())
-    topics = (common.groupBy(*(F.coalesce(c, F.lit(NO_TOPIC)).alias(c) for c in ("topic_code", "topic_a", "topic_b")))
-              .count().orderBy("topic_code", "topic_a", "topic_b").collect())
-    names = {r.top_topic: r.top_topic_label for side in runs.values()
-             for r in side.where("top_topic IS NOT NULL").select("top_topic", "top_topic_label").distinct().collect()}
+    common = (
+        runs["a"]
+        .select("id", F.col("story").alias("story_a"), "title", F.col("top_topic").alias("topic_a"))
+        .join(runs["b"].select("id", F.col("story").alias("story_b"), F.col("top_topic").alias("topic_b")), "id")
+        .join(labels, "id", "left")
+    ).cache()
+    cross = common.groupBy("story_a", "story_b").agg(F.count("*").alias("n"), F.min_by("title", "id").alias("title")).orderBy("story_a", "story_b").collect()
+    topics = (
+        common.groupBy(*(F.coalesce(c, F.lit(NO_TOPIC)).alias(c) for c in ("topic_code", "topic_a", "topic_b")))
+        .count()
+        .orderBy("topic_code", "topic_a", "topic_b")
+        .collect()
+    )
+    names = {
+        r.top_topic: r.top_topic_label
+        for side in runs.values()
+        for r in side.where("top_topic IS NOT NULL").select("top_topic", "top_topic_label").distinct().collect()
+    }
     counts = AbCounts(
         a=_variant(spark, common, runs["a"], "a", export_a),
         b=_variant(spark, common, runs["b"], "b", export_b),
@@ -69,9 +79,13 @@ def _variant(spark, common, run, side: str, export: str) -> VariantCounts:
     story, topic = F.col(f"story_{side}"), F.col(f"topic_{side}")
     labelled = common.where(F.col("event").isNotNull())
     truth = labelled.groupBy("event", story.alias("story")).count().orderBy("event", "story").collect()
-    hits = (labelled.where(F.col("topic_code").isNotNull()).groupBy("event")
-            .agg(F.count("*").alias("n"), F.sum((F.coalesce(topic, F.lit(NO_TOPIC)) == F.col("topic_code")).cast("int")).alias("ok"))
-            .orderBy("event").collect())
+    hits = (
+        labelled.where(F.col("topic_code").isNotNull())
+        .groupBy("event")
+        .agg(F.count("*").alias("n"), F.sum((F.coalesce(topic, F.lit(NO_TOPIC)) == F.col("topic_code")).cast("int")).alias("ok"))
+        .orderBy("event")
+        .collect()
+    )
     sizes = sorted(r["count"] for r in run.groupBy("story").count().collect())
     metrics = json.loads((Path(export) / "run.json").read_text())
     return VariantCounts([(r.event, r.story, r["count"]) for r in truth], [(r.event, r.n, r.ok) for r in hits], sizes, metrics)

@@ -102,8 +102,7 @@ def enrich_in_spark(spark, config: RunConfig, frame, out: Path) -> int:
         enricher = _worker_enricher(config.models, config.topics)  # once per Python worker
         articles = _articles(config, batch["payload"], batch["line"])
         vectors, entities = enricher.embed_and_tag(articles, list(batch["covered"]))
-        return pd.DataFrame({"key": batch["key"].tolist(), "vector": list(vectors),
-                             "entities": [json.dumps([e.to_json() for e in es]) for es in entities]})
+        return pd.DataFrame({"key": batch["key"].tolist(), "vector": list(vectors), "entities": [json.dumps([e.to_json() for e in es]) for es in entities]})
 
     def assemble(batch):
         """Topics for the whole batch from its vectors, as the flow predicts them; rows of export.enriched."""
@@ -119,8 +118,10 @@ def enrich_in_spark(spark, config: RunConfig, frame, out: Path) -> int:
         entities = [tuple(Entity(**e) for e in json.loads(x)) for x in batch["entities"]]
         vectors = np.stack([np.asarray(v, dtype=np.float32) for v in batch["vector"]])
         enriched = enricher.assemble(articles, list(batch["covered"]), vectors, entities)
-        rows = [enriched_row(int(s), e.article.id, k, bool(c), e.vector, e.entities, e.topics, d)
-                for s, k, c, d, e in zip(batch["seq"], batch["key"], batch["covered"], batch["day"], enriched)]
+        rows = [
+            enriched_row(int(s), e.article.id, k, bool(c), e.vector, e.entities, e.topics, d)
+            for s, k, c, d, e in zip(batch["seq"], batch["key"], batch["covered"], batch["day"], enriched)
+        ]
         return pd.DataFrame({"row": [json.dumps(r) for r in rows]})
 
     df = spark.createDataFrame(frame).repartition(spark.sparkContext.defaultParallelism, "batch").cache()
@@ -175,8 +176,14 @@ def backfill(config: RunConfig, out: Path, master: str) -> dict:
     enriched = time.perf_counter()
     run(config.with_values({"models": {"precomputed": str(out / "enriched")}}), archive=archive)
     done = time.perf_counter()
-    return {"articles": rows, "plan_s": round(planned - started, 1), "spark_enrich_s": round(enriched - planned, 1),
-            "replay_s": round(done - enriched, 1), "total_s": round(done - started, 1), "master": master}
+    return {
+        "articles": rows,
+        "plan_s": round(planned - started, 1),
+        "spark_enrich_s": round(enriched - planned, 1),
+        "replay_s": round(done - enriched, 1),
+        "total_s": round(done - started, 1),
+        "master": master,
+    }
 
 
 if __name__ == "__main__":

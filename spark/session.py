@@ -18,10 +18,13 @@ def spark_session(master: str, app: str, shuffle_partitions: int = 8, driver_mem
         from pyspark.sql import SparkSession
     except ImportError:  # pragma: no cover - depends on the install
         raise RuntimeError("pyspark is not installed: pip install 'storywire[spark]' (needs Java 17)") from None
-    return (SparkSession.builder.master(master).appName(app)
-            .config("spark.sql.shuffle.partitions", str(shuffle_partitions))
-            .config("spark.driver.memory", driver_memory)
-            .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-            .config("spark.ui.enabled", "false")
-            .config("spark.sql.session.timeZone", "UTC")
-            .getOrCreate())
+    return (
+        SparkSession.builder.master(master)
+        .appName(app)
+        .config("spark.sql.shuffle.partitions", str(shuffle_partitions))
+        .config("spark.driver.memory", driver_memory)
+        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.session.timeZone", "UTC")
+        .getOrCreate()
+    )

@@ -44,8 +44,9 @@ class _DerivedEncoder:
 
     backend = ""
 
-    def __init__(self, model: str | None = None, cache_dir: str | Path | None = None, batch_size: int = 64,
-                 max_seq_length: int = 256, threads: int | None = None) -> None:
+    def __init__(
+        self, model: str | None = None, cache_dir: str | Path | None = None, batch_size: int = 64, max_seq_length: int = 256, threads: int | None = None
+    ) -> None:
         self.reference = SentenceEncoder(model, batch_size=batch_size, max_seq_length=max_seq_length)
         self.cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
         self.batch_size = batch_size
@@ -115,9 +116,7 @@ class OnnxEncoder(_DerivedEncoder):
         order = np.argsort([len(t) for t in texts], kind="stable")
         for start in range(0, len(texts), self.chunk_size):
             rows = order[start : start + self.chunk_size]
-            batch = self._tokenizer(
-                [texts[i] for i in rows], padding=True, truncation=True, max_length=self.max_seq_length, return_tensors="np"
-            )
+            batch = self._tokenizer([texts[i] for i in rows], padding=True, truncation=True, max_length=self.max_seq_length, return_tensors="np")
             feed = {name: batch[name].astype(np.int64) for name in self._inputs}
             (hidden,) = session.run(["last_hidden_state"], feed)
             if self._cls_pooling:
@@ -149,8 +148,16 @@ def _export(model, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     axes = {n: {0: "batch", 1: "sequence"} for n in [*names, "last_hidden_state"]}
     with torch.no_grad():
-        torch.onnx.export(Hidden(), tuple(sample[n] for n in names), str(path), input_names=names,
-                          output_names=["last_hidden_state"], dynamic_axes=axes, opset_version=17, dynamo=False)
+        torch.onnx.export(
+            Hidden(),
+            tuple(sample[n] for n in names),
+            str(path),
+            input_names=names,
+            output_names=["last_hidden_state"],
+            dynamic_axes=axes,
+            opset_version=17,
+            dynamo=False,
+        )
 
 
 class StaticEncoder(_DerivedEncoder):
@@ -179,8 +186,10 @@ class StaticEncoder(_DerivedEncoder):
 
             directory = self.static_model or self.directory("static")  # the distillation; centring is applied on top
             if self.static_model is not None and not (directory / "config.json").exists():
-                raise RuntimeError(f"models.static_model = {str(directory)!r} holds no model2vec model: build one with "
-                                   "`storywire encoder distill-static --out DIR`, or unset it")
+                raise RuntimeError(
+                    f"models.static_model = {str(directory)!r} holds no model2vec model: build one with "
+                    "`storywire encoder distill-static --out DIR`, or unset it"
+                )
             if not (directory / "config.json").exists():
                 from model2vec.distill import distill
 
@@ -205,8 +214,14 @@ class StaticEncoder(_DerivedEncoder):
         return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
 
 
-def make_encoder(backend: str, model: str | None = None, cache_dir: str | Path | None = None, device: str = "cpu",
-                 threads: int | None = None, static_model: str | None = None):
+def make_encoder(
+    backend: str,
+    model: str | None = None,
+    cache_dir: str | Path | None = None,
+    device: str = "cpu",
+    threads: int | None = None,
+    static_model: str | None = None,
+):
     """The encoder for a configured backend (see BACKENDS); `static_model` is a trained static model's folder."""
     if backend == "torch":
         return SentenceEncoder(model, device=device)

@@ -93,8 +93,7 @@ class SentenceEncoder:
                 self._model = SentenceTransformer(self.model_path, device=self.device)
             except OSError as exc:
                 raise RuntimeError(
-                    f"cannot load encoder {self.model_path!r} offline: give a local model directory "
-                    f"(models.encoder in the config); {exc}"
+                    f"cannot load encoder {self.model_path!r} offline: give a local model directory (models.encoder in the config); {exc}"
                 ) from None
             self._model.max_seq_length = min(self.max_seq_length, self._model.max_seq_length or self.max_seq_length)
             if self.device != "cpu":
@@ -113,9 +112,7 @@ class SentenceEncoder:
         log.info("encoder on %s in %s (fp16 cosine to fp32 on probes: min %.5f)", self.device, self.precision, cosine)
 
     def _raw_encode(self, texts: list[str]) -> np.ndarray:
-        vectors = self._model.encode(
-            texts, batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
-        )
+        vectors = self._model.encode(texts, batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
         return vectors.astype(np.float32, copy=False)
 
     @property

@@ -65,8 +65,7 @@ class EntityTagger:
                 nlp = spacy.load(self.model)
             except OSError as exc:
                 raise RuntimeError(
-                    f"cannot load spaCy model {self.model!r}: install its package or give a path "
-                    f"(models.spacy_model in the config); {exc}"
+                    f"cannot load spaCy model {self.model!r}: install its package or give a path (models.spacy_model in the config); {exc}"
                 ) from None
             keep = {"tok2vec", "ner"}
             nlp.select_pipes(enable=[name for name in nlp.pipe_names if name in keep])
@@ -85,11 +84,7 @@ class EntityTagger:
         results = []
         with self.nlp.memory_zone():  # frees the strings of new words after the batch; else the vocab grows forever
             for (title, _), doc in zip(pairs, self.nlp.pipe(texts, batch_size=self.batch_size)):
-                mentions = [
-                    _Mention(ent.text, ent.label_, ent.start_char < len(title))
-                    for ent in doc.ents
-                    if ent.label_ in self.labels
-                ]
+                mentions = [_Mention(ent.text, ent.label_, ent.start_char < len(title)) for ent in doc.ents if ent.label_ in self.labels]
                 results.append(canonicalize(mentions))
         return results
 

@@ -188,16 +188,13 @@ def _load_for_training(model_path: str, max_seq_length: int, seed: int):
     return model
 
 
-def _trainer(parameters: list, steps: int, learning_rate: float, warmup_fraction: float,
-             on_step: Callable[[int, float], None] | None) -> Callable:
+def _trainer(parameters: list, steps: int, learning_rate: float, warmup_fraction: float, on_step: Callable[[int, float], None] | None) -> Callable:
     """A function taking one batch's loss through backward, clipping and an AdamW step on a warm-up then linear-decay schedule."""
     import torch
 
     optimizer = torch.optim.AdamW(parameters, lr=learning_rate)
     warmup = max(1, int(warmup_fraction * steps))
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: min((s + 1) / warmup, max(0.0, (steps - s) / max(1, steps - warmup)))
-    )
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min((s + 1) / warmup, max(0.0, (steps - s) / max(1, steps - warmup))))
     done = 0
 
     def step(loss) -> None:

@@ -53,8 +53,6 @@ class RuleTopicTagger:
                 for match_id, start, end in self.matcher_(doc):
                     span = doc[start:end]
                     code = self.nlp_.vocab.strings[match_id]
-                    spans.setdefault(code, []).append(
-                        {"kind": "rule", "span": span.text, "start": span.start_char, "end": span.end_char}
-                    )
+                    spans.setdefault(code, []).append({"kind": "rule", "span": span.text, "start": span.start_char, "end": span.end_char})
                 results.append([topic_for(self.taxonomy, code, 1.0, tuple(evidence)) for code, evidence in sorted(spans.items())])
         return results

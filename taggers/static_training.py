@@ -42,8 +42,7 @@ def distill_static(model_path: str, vocabulary: Sequence[str] = ()):
     return distill(model_name=model_path, vocabulary=list(vocabulary) or None, pca_dims=None)
 
 
-def fit_to_teacher(model, texts: Sequence[str], targets: np.ndarray, *, max_epochs: int = 2, learning_rate: float = 5e-3,
-                   batch_size: int = 256, seed: int = 0):
+def fit_to_teacher(model, texts: Sequence[str], targets: np.ndarray, *, max_epochs: int = 2, learning_rate: float = 5e-3, batch_size: int = 256, seed: int = 0):
     """The static model trained so each text's mean token vector has the direction of the teacher's embedding of it.
 
     Training stops early when the held-out 10% (up to 10,000 texts) stops improving; returns a model2vec
@@ -54,13 +53,30 @@ def fit_to_teacher(model, texts: Sequence[str], targets: np.ndarray, *, max_epoc
     if targets.shape != (len(texts), model.dim):
         raise ValueError(f"targets must be {len(texts)} x {model.dim} (one teacher vector per text), got {targets.shape}")
     trainable = StaticModelForSimilarity.from_static_model(model=model, n_layers=0, out_dim=model.dim)
-    trainable.fit(list(texts), torch.from_numpy(np.asarray(targets, dtype=np.float32)), learning_rate=learning_rate, batch_size=batch_size,
-                  max_epochs=max_epochs, early_stopping_patience=2, device="cpu", random_seed=seed)
+    trainable.fit(
+        list(texts),
+        torch.from_numpy(np.asarray(targets, dtype=np.float32)),
+        learning_rate=learning_rate,
+        batch_size=batch_size,
+        max_epochs=max_epochs,
+        early_stopping_patience=2,
+        device="cpu",
+        random_seed=seed,
+    )
     return trainable.to_static_model()
 
 
-def train_static(model_path: str, texts: Sequence[str], teacher: Callable[[list[str]], np.ndarray], *, min_count: int = 5,
-                 max_words: int = 0, max_epochs: int = 3, learning_rate: float = 5e-3, seed: int = 0):
+def train_static(
+    model_path: str,
+    texts: Sequence[str],
+    teacher: Callable[[list[str]], np.ndarray],
+    *,
+    min_count: int = 5,
+    max_words: int = 0,
+    max_epochs: int = 3,
+    learning_rate: float = 5e-3,
+    seed: int = 0,
+):
     """Distil `model_path` with the corpus's frequent new words, then fit it to `teacher`'s embeddings of `texts`."""
     unique = sorted(set(t for t in texts if t.strip()))
     vocabulary = corpus_vocabulary(unique, model_path, min_count, max_words) if max_words else []

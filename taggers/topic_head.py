@@ -44,8 +44,7 @@ class TopicHead(ClassifierMixin, BaseEstimator):
             intercept = np.array([-intercept[0] / 2, intercept[0] / 2])
         return self.set_weights(model.classes_, coef, intercept, encoder_version, metadata)
 
-    def set_weights(self, classes, coef, intercept, encoder_version: str, metadata: dict | None = None,
-                    encoder_path: str | None = None) -> "TopicHead":
+    def set_weights(self, classes, coef, intercept, encoder_version: str, metadata: dict | None = None, encoder_path: str | None = None) -> "TopicHead":
         """Take learned weights as they are: from `fit`, a saved head, or a layer trained with its encoder."""
         self.classes_ = np.asarray(classes)
         self.coef_, self.intercept_ = np.asarray(coef, dtype=float), np.asarray(intercept, dtype=float)
@@ -96,7 +95,8 @@ class TopicHead(ClassifierMixin, BaseEstimator):
         if encoder_path is not None:
             encoder_path = str(Path(path).parent / encoder_path)
             if not Path(encoder_path).is_dir():
-                raise ValueError(f"the topic head {path} reads its own fine-tuned encoder {encoder_path}, which is missing; "
-                                 "keep the head's .encoder folder beside it or retrain it")
-        return cls(C=body["C"]).set_weights(body["classes"], body["coef"], body["intercept"], body["encoder"],
-                                            body.get("metadata", {}), encoder_path)
+                raise ValueError(
+                    f"the topic head {path} reads its own fine-tuned encoder {encoder_path}, which is missing; "
+                    "keep the head's .encoder folder beside it or retrain it"
+                )
+        return cls(C=body["C"]).set_weights(body["classes"], body["coef"], body["intercept"], body["encoder"], body.get("metadata", {}), encoder_path)

@@ -60,9 +60,7 @@ def merge_topics(*sources: list[Topic]) -> list[Topic]:
     for topics in sources:
         for topic in topics:
             seen = merged.get(topic.code)
-            merged[topic.code] = topic if seen is None else replace(
-                seen, score=max(seen.score, topic.score), evidence=seen.evidence + topic.evidence
-            )
+            merged[topic.code] = topic if seen is None else replace(seen, score=max(seen.score, topic.score), evidence=seen.evidence + topic.evidence)
     return sorted(merged.values(), key=lambda t: (t.level, -t.score, t.code))
 
 
@@ -146,9 +144,7 @@ class ZeroShotTopicClassifier:
         for level in self.levels:
             picked = self._pick(scores, best, candidates, self.thresholds.get(level, 0.0))
             chosen.extend(picked)
-            candidates = [
-                child.code for topic in picked for child in self.taxonomy.children(topic.code) if child.code in self.rows_
-            ]
+            candidates = [child.code for topic in picked for child in self.taxonomy.children(topic.code) if child.code in self.rows_]
             if not candidates:
                 break
         return chosen

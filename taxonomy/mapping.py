@@ -28,7 +28,7 @@ def load_mapping(path: str | Path, taxonomy: Taxonomy | None = None) -> dict[str
     doc = json.loads(text)
     mapping = doc.get("mapping") if isinstance(doc, dict) else None
     if not isinstance(mapping, dict) or not mapping:
-        raise ValueError(f"mapping {path}: expected {{\"mapping\": {{label: code or null}}}}")
+        raise ValueError(f'mapping {path}: expected {{"mapping": {{label: code or null}}}}')
     if taxonomy is not None:
         unknown = sorted({c for c in mapping.values() if c is not None and c not in taxonomy})
         if unknown:

@@ -40,10 +40,7 @@ class Taxonomy:
         self._children = {}
         for concept in self.concepts.values():
             if concept.parent is not None and concept.parent not in self.concepts:
-                raise ValueError(
-                    f"taxonomy {self.name!r}: concept {concept.code!r} names parent "
-                    f"{concept.parent!r}, which is not in the taxonomy"
-                )
+                raise ValueError(f"taxonomy {self.name!r}: concept {concept.code!r} names parent {concept.parent!r}, which is not in the taxonomy")
             self._children.setdefault(concept.parent, []).append(concept.code)
 
     @classmethod

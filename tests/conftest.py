@@ -30,8 +30,15 @@ def entity_tagger():
     return EntityTagger()
 
 
-AB_EVENTS = {"quake-chile": "disaster", "quake-japan": "disaster", "tokyo-marathon": "sport", "football-final": "sport",
-             "ecb-rates": "economy", "pharma-merger": "economy", "measles-texas": "health"}
+AB_EVENTS = {
+    "quake-chile": "disaster",
+    "quake-japan": "disaster",
+    "tokyo-marathon": "sport",
+    "football-final": "sport",
+    "ecb-rates": "economy",
+    "pharma-merger": "economy",
+    "measles-texas": "health",
+}
 
 
 @pytest.fixture(scope="session")
@@ -51,15 +58,35 @@ def ab_run(tmp_path_factory):
     archive = root / "seven-events.jsonl"
     archive.write_text("".join(json.dumps(d) + "\n" for d in docs))
     mapping = root / "mapping.json"
-    mapping.write_text(json.dumps({"mapping": {"disaster": "medtop:03000000", "sport": "medtop:15000000",
-                                               "economy": "medtop:04000000", "health": "medtop:07000000"}}))
+    mapping.write_text(
+        json.dumps({"mapping": {"disaster": "medtop:03000000", "sport": "medtop:15000000", "economy": "medtop:04000000", "health": "medtop:07000000"}})
+    )
     (root / "a.toml").write_text("")
     (root / "b.toml").write_text("[clustering]\nthreshold = 3.0\n")
     out = StringIO()
     with redirect_stdout(out):
-        code = main(["ab", "--a", str(root / "a.toml"), "--b", str(root / "b.toml"), "--input", str(archive),
-                     "--label-field", "event", "--topic-field", "category", "--topic-mapping", str(mapping),
-                     "--bootstrap", "300", "--out", str(root / "ab"), "--no-progress"])
+        code = main(
+            [
+                "ab",
+                "--a",
+                str(root / "a.toml"),
+                "--b",
+                str(root / "b.toml"),
+                "--input",
+                str(archive),
+                "--label-field",
+                "event",
+                "--topic-field",
+                "category",
+                "--topic-mapping",
+                str(mapping),
+                "--bootstrap",
+                "300",
+                "--out",
+                str(root / "ab"),
+                "--no-progress",
+            ]
+        )
     assert code == 0
     return root / "ab", out.getvalue(), archive, mapping
 

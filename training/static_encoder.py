@@ -26,12 +26,26 @@ def corpus_texts(inputs: list[str], extra: list[str], dated: SliceOptions, max_c
     """The text the flow embeds (title, lead, body up to `max_chars`) of every titled article in range."""
     docs = [d for path in inputs for d in labelled_docs(path) if d and in_date_range(d, dated)]
     docs += [d for path in extra for d in labelled_docs(path) if d]
-    return [Article("", d["title"], 0.0, 0.0, "corpus", 0, summary=d.get("summary"), body=d.get("body")).text(max_chars)
-            for d in docs if isinstance(d.get("title"), str) and d["title"].strip()]
+    return [
+        Article("", d["title"], 0.0, 0.0, "corpus", 0, summary=d.get("summary"), body=d.get("body")).text(max_chars)
+        for d in docs
+        if isinstance(d.get("title"), str) and d["title"].strip()
+    ]
 
 
-def distill_static(inputs: list[str], extra: list[str], dated: SliceOptions, models: ModelsConfig, out: Path, *,
-                   min_count: int = 5, max_words: int = 0, epochs: int = 3, learning_rate: float = 5e-3, seed: int = 0) -> None:
+def distill_static(
+    inputs: list[str],
+    extra: list[str],
+    dated: SliceOptions,
+    models: ModelsConfig,
+    out: Path,
+    *,
+    min_count: int = 5,
+    max_words: int = 0,
+    epochs: int = 3,
+    learning_rate: float = 5e-3,
+    seed: int = 0,
+) -> None:
     """Train and save the static model at `out`; the teacher is the configured encoder on torch."""
     texts = corpus_texts(inputs, extra, dated, models.embed_max_chars)
     teacher = encoder_for(replace(models, backend="torch"))
@@ -45,7 +59,8 @@ def distill_static(inputs: list[str], extra: list[str], dated: SliceOptions, mod
                 bar.update(len(chunks[-1]))
         return np.concatenate(chunks)
 
-    model = train_static(base_model_path(models), texts, embed, min_count=min_count, max_words=max_words,
-                         max_epochs=epochs, learning_rate=learning_rate, seed=seed)
+    model = train_static(
+        base_model_path(models), texts, embed, min_count=min_count, max_words=max_words, max_epochs=epochs, learning_rate=learning_rate, seed=seed
+    )
     model.save_pretrained(str(out))
-    print(f"wrote {out} ({len(model.tokens)} tokens); set models.backend = \"static\" and models.static_model = \"{out}\"")
+    print(f'wrote {out} ({len(model.tokens)} tokens); set models.backend = "static" and models.static_model = "{out}"')

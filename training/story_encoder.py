@@ -35,12 +35,22 @@ def read_story_titles(path: str | Path, options: SliceOptions, group_field: str 
     return titles, groups
 
 
-def finetune(input_path: str, options: SliceOptions, group_field: str | None, models: ModelsConfig, out: Path,
-             pairs_per_story: int = 6, batch_size: int = 64, epochs: int = 1, learning_rate: float = 2e-5, seed: int = 0) -> None:
+def finetune(
+    input_path: str,
+    options: SliceOptions,
+    group_field: str | None,
+    models: ModelsConfig,
+    out: Path,
+    pairs_per_story: int = 6,
+    batch_size: int = 64,
+    epochs: int = 1,
+    learning_rate: float = 2e-5,
+    seed: int = 0,
+) -> None:
     """`encoder finetune`: the configured encoder fine-tuned on same-story title pairs, saved to `out`."""
     titles, groups = read_story_titles(input_path, options, group_field)
     data = story_pair_batches(titles, groups, pairs_per_story, batch_size, seed)
     print(f"{data.n_pairs} pairs from {data.n_stories} stories in {len(data.batches)} batches")
     with training_bar(epochs * len(data.batches)) as on_step:
         fine_tune(base_model_path(models), data, out, epochs=epochs, learning_rate=learning_rate, seed=seed, on_step=on_step)
-    print(f"wrote {out}; set models.encoder = \"{out}\" to use it")
+    print(f'wrote {out}; set models.encoder = "{out}" to use it')

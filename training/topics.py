@@ -108,19 +108,23 @@ def train_head(data: LabelledSlice, encoder, out: Path, C: float = 10.0) -> Topi
     return head
 
 
-def finetune_head(data: LabelledSlice, base_model: str, out: Path, epochs: int, learning_rate: float, seed: int = 0,
-                  on_step=None) -> TopicHead:
+def finetune_head(data: LabelledSlice, base_model: str, out: Path, epochs: int, learning_rate: float, seed: int = 0, on_step=None) -> TopicHead:
     """Fine-tune `base_model` with a softmax layer on the slice; the head and its encoder (`<out>.encoder/`) are saved together."""
     from taggers.encoder import SentenceEncoder
     from taggers.finetune import fine_tune_classifier
 
     encoder_dir = out.with_suffix(".encoder")
-    layer = fine_tune_classifier(base_model, data.texts, data.codes, encoder_dir, epochs=epochs, learning_rate=learning_rate,
-                                 seed=seed, on_step=on_step)
-    metadata = {"name": out.stem, "trained_on": data.path, "n_train": len(data.texts), "class_counts": _counts(data.codes),
-                "fine_tuned_from": base_model, "epochs": epochs, "learning_rate": learning_rate}
-    head = TopicHead().set_weights(layer.classes, layer.coef, layer.intercept, SentenceEncoder(str(encoder_dir)).version,
-                                   metadata, str(encoder_dir))
+    layer = fine_tune_classifier(base_model, data.texts, data.codes, encoder_dir, epochs=epochs, learning_rate=learning_rate, seed=seed, on_step=on_step)
+    metadata = {
+        "name": out.stem,
+        "trained_on": data.path,
+        "n_train": len(data.texts),
+        "class_counts": _counts(data.codes),
+        "fine_tuned_from": base_model,
+        "epochs": epochs,
+        "learning_rate": learning_rate,
+    }
+    head = TopicHead().set_weights(layer.classes, layer.coef, layer.intercept, SentenceEncoder(str(encoder_dir)).version, metadata, str(encoder_dir))
     head.save(out)
     return head
 
@@ -211,8 +215,17 @@ def taxonomy_and_mapping(taxonomy_path: str, mapping_path: str) -> tuple[Taxonom
     return taxonomy, load_mapping(mapping_path, taxonomy)
 
 
-def train(input_path: str, options: SliceOptions, taxonomy_path: str, mapping_path: str, models: ModelsConfig, out: Path,
-          C: float = 10.0, finetune_epochs: int = 0, learning_rate: float = 5e-5) -> str:
+def train(
+    input_path: str,
+    options: SliceOptions,
+    taxonomy_path: str,
+    mapping_path: str,
+    models: ModelsConfig,
+    out: Path,
+    C: float = 10.0,
+    finetune_epochs: int = 0,
+    learning_rate: float = 5e-5,
+) -> str:
     """`taxonomy train`: a logistic-regression head on the frozen encoder, or (finetune_epochs > 0) the encoder
     fine-tuned with a softmax layer; saved to `out`. Returns the report to print."""
     from taggers.finetune import CLASSIFIER_BATCH_SIZE
@@ -228,8 +241,9 @@ def train(input_path: str, options: SliceOptions, taxonomy_path: str, mapping_pa
     return f"trained on {len(data.texts)} articles ({counts}); left out {data.skipped_unmapped} unmapped\nwrote {out}"
 
 
-def evaluate_topics(input_path: str, options: SliceOptions, taxonomy_path: str, mapping_path: str, models: ModelsConfig,
-                    out: Path, model: Path | None = None) -> str:
+def evaluate_topics(
+    input_path: str, options: SliceOptions, taxonomy_path: str, mapping_path: str, models: ModelsConfig, out: Path, model: Path | None = None
+) -> str:
     """`taxonomy eval`: zero-shot, or the head at `model`, on the slice; writes OUT/metrics.json and OUT/confusion.png
     and returns the report to print (`accuracy: 0.xxx` last)."""
     taxonomy, mapping = taxonomy_and_mapping(taxonomy_path, mapping_path)
@@ -255,6 +269,7 @@ def base_model_path(models: ModelsConfig) -> str:
 def training_bar(steps: int) -> Iterator[Callable[[int, float], None]]:
     """A progress bar over training batches, showing the loss; yields the per-step callback."""
     with tqdm(total=steps, unit="batch", desc="fine-tuning") as bar:
+
         def on_step(step: int, loss: float) -> None:
             bar.update()
             bar.set_postfix(loss=f"{loss:.3f}")

@@ -20,9 +20,7 @@ from confluent_kafka import Consumer
 def follow_story_table(bootstrap: str, topic: str, group: str, idle_exit_s: float | None = None, table: dict | None = None) -> dict:
     """Apply every story record to `table` (cluster id -> latest story); returns it when idle."""
     table = {} if table is None else table
-    consumer = Consumer(
-        {"bootstrap.servers": bootstrap, "group.id": group, "auto.offset.reset": "earliest", "enable.auto.commit": True}
-    )
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "auto.offset.reset": "earliest", "enable.auto.commit": True})
     consumer.subscribe([topic])
     last_message = time.monotonic()
     try:

@@ -27,9 +27,7 @@ def test_redrive_writes_the_original_bytes_of_the_matching_dead_letters(tmp_path
     with contextlib.redirect_stdout(printed):
         assert main(["dlq", "redrive", "--file", str(dead), "--reason", "^not JSON", "--out", str(out)]) == 0
     assert out.read_bytes().splitlines() == [RAWS[0], RAWS[2]]
-    assert printed.getvalue().strip() == (
-        "dead letters read: 4, matching: 3, re-driven: 2; skipped: 1 with raw bytes cut at limits.dead_letter_raw_bytes"
-    )
+    assert printed.getvalue().strip() == ("dead letters read: 4, matching: 3, re-driven: 2; skipped: 1 with raw bytes cut at limits.dead_letter_raw_bytes")
 
 
 def test_redrive_of_a_missing_file_says_so(tmp_path, capsys):

@@ -19,8 +19,18 @@ def quake(i, year, filler=FILLER, dated=False, hours=0.0):
 
 def clusterer(**params):
     # raw cosine only (1.0 here), so each test reads the year evidence alone
-    return OnlineStoryClusterer(**{"calibrated": False, "weight_entities": 0.0, "weight_lexical": 0.0, "threshold": 0.5,
-                                   "undated_decay": 1.0, "weight_years": 2.0, "recluster_every": 0, **params})
+    return OnlineStoryClusterer(
+        **{
+            "calibrated": False,
+            "weight_entities": 0.0,
+            "weight_lexical": 0.0,
+            "threshold": 0.5,
+            "undated_decay": 1.0,
+            "weight_years": 2.0,
+            "recluster_every": 0,
+            **params,
+        }
+    )
 
 
 def test_text_years_reads_the_years_a_text_names_within_its_first_characters():

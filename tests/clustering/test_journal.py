@@ -31,13 +31,33 @@ def stream(seed: int, n: int = 150, topics: int = 8) -> list[StoryDoc]:
         v = centres[t] + 0.08 * rng.normal(size=16)
         place, word = PLACES[t % len(PLACES)], WORDS[(t * 3 + i) % len(WORDS)]
         text = f"{word} in {place}: {int(rng.integers(1, 50))} reported as {word} hits {place} {WORDS[t % len(WORDS)]}"
-        docs.append(StoryDoc(f"d{i}", (v / np.linalg.norm(v)).astype(np.float32), 1e6 + HOUR * (i // 10) * 5 + i, text[:40],
-                             (place,) if i % 3 else (place, f"Person{t}"), text=text))
+        docs.append(
+            StoryDoc(
+                f"d{i}",
+                (v / np.linalg.norm(v)).astype(np.float32),
+                1e6 + HOUR * (i // 10) * 5 + i,
+                text[:40],
+                (place,) if i % 3 else (place, f"Person{t}"),
+                text=text,
+            )
+        )
     return docs
 
 
-PARAMS = dict(threshold=9.0, recluster_every=25, min_cluster_size=4, recluster_dims=0, merge_min_cosine=0.3, min_split_size=3,
-              split_max_cosine=0.9, window_hours=30, max_window=90, retire_after_articles=30, max_live_stories=12, n_candidates=5)
+PARAMS = dict(
+    threshold=9.0,
+    recluster_every=25,
+    min_cluster_size=4,
+    recluster_dims=0,
+    merge_min_cosine=0.3,
+    min_split_size=3,
+    split_max_cosine=0.9,
+    window_hours=30,
+    max_window=90,
+    retire_after_articles=30,
+    max_live_stories=12,
+    n_candidates=5,
+)
 
 
 def clusterer(**overrides) -> OnlineStoryClusterer:
@@ -60,11 +80,24 @@ class Injected(Exception):
 
 # where a failure can strike: every place the batch changes state, including re-clustering's merges and splits
 TARGETS = [
-    (Story, "add"), (Story, "remove"), (Story, "absorb"), (Story, "rank_terms"), (CentroidIndex, "upsert"), (CentroidIndex, "discard"),
-    (WindowVectors, "add"), (WindowVectors, "release"), (TermStatistics, "observe"), (CosineBackground, "observe"),
-    (OnlineStoryClusterer, "_touch"), (OnlineStoryClusterer, "_merge"), (OnlineStoryClusterer, "_split"),
-    (OnlineStoryClusterer, "_move"), (OnlineStoryClusterer, "_leave_window"), (OnlineStoryClusterer, "_expire"),
-    (OnlineStoryClusterer, "apply_recluster"), (OnlineStoryClusterer, "_open_story"),
+    (Story, "add"),
+    (Story, "remove"),
+    (Story, "absorb"),
+    (Story, "rank_terms"),
+    (CentroidIndex, "upsert"),
+    (CentroidIndex, "discard"),
+    (WindowVectors, "add"),
+    (WindowVectors, "release"),
+    (TermStatistics, "observe"),
+    (CosineBackground, "observe"),
+    (OnlineStoryClusterer, "_touch"),
+    (OnlineStoryClusterer, "_merge"),
+    (OnlineStoryClusterer, "_split"),
+    (OnlineStoryClusterer, "_move"),
+    (OnlineStoryClusterer, "_leave_window"),
+    (OnlineStoryClusterer, "_expire"),
+    (OnlineStoryClusterer, "apply_recluster"),
+    (OnlineStoryClusterer, "_open_story"),
 ]
 
 
@@ -92,8 +125,7 @@ def failing(owner, name: str, k: int, after: bool):
 
 # no shrinking: a failing example is printed as drawn (shrinking re-runs whole streams for minutes)
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow], phases=[Phase.explicit, Phase.generate])
-@given(seed=st.integers(0, 2**16), target=st.sampled_from(TARGETS), k=st.integers(1, 40), after=st.booleans(),
-       failed_at=st.integers(3, 9))
+@given(seed=st.integers(0, 2**16), target=st.sampled_from(TARGETS), k=st.integers(1, 40), after=st.booleans(), failed_at=st.integers(3, 9))
 def test_a_failed_batch_rolls_back_to_exactly_the_state_before_it(state_of, seed, target, k, after, failed_at):
     docs = stream(seed)
     batches = [docs[i : i + 10] for i in range(0, len(docs), 10)]

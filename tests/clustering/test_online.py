@@ -22,17 +22,24 @@ def doc(i, vector, hours=0.0, entities=(), title=""):
 
 def test_similar_articles_share_a_story_and_different_ones_do_not():
     c = OnlineStoryClusterer(calibrated=False, weight_lexical=0.0, threshold=0.5, recluster_every=0)
-    out = c.partial_fit_predict(
-        [doc(1, unit(1, 0, 0)), doc(2, unit(0.9, 0.1, 0)), doc(3, unit(0, 1, 0)), doc(4, unit(0.1, 0.95, 0))]
-    )
+    out = c.partial_fit_predict([doc(1, unit(1, 0, 0)), doc(2, unit(0.9, 0.1, 0)), doc(3, unit(0, 1, 0)), doc(4, unit(0.1, 0.95, 0))])
     assert out[0].is_new and not out[1].is_new and out[0].story_id == out[1].story_id
     assert out[2].is_new and out[2].story_id == out[3].story_id != out[0].story_id
     assert out[0].story_id == "default-000001"
 
 
 def test_time_decay_opens_a_new_story_for_the_same_topic_much_later():
-    c = OnlineStoryClusterer(calibrated=False, weight_lexical=0.0, threshold=0.5, time_grace_hours=0, time_scale_hours=24, time_floor=0.0,
-                             window_hours=1000, retire_after_hours=1000, recluster_every=0)
+    c = OnlineStoryClusterer(
+        calibrated=False,
+        weight_lexical=0.0,
+        threshold=0.5,
+        time_grace_hours=0,
+        time_scale_hours=24,
+        time_floor=0.0,
+        window_hours=1000,
+        retire_after_hours=1000,
+        recluster_every=0,
+    )
     early, later = c.partial_fit_predict([doc(1, unit(1, 0)), doc(2, unit(0.95, 0.05), hours=96)])
     assert later.is_new and later.story_id != early.story_id
 
@@ -148,7 +155,13 @@ def test_background_replay_mode_is_reproducible_and_merges():
         # A strict threshold splits each topic into several stories; re-clustering merges them back.
         worker = ReclusterWorker()
         c = OnlineStoryClusterer(
-            calibrated=False, weight_lexical=0.0, threshold=0.985, recluster_every=60, min_cluster_size=5, merge_min_cosine=0.9, recluster_mode="replay",
+            calibrated=False,
+            weight_lexical=0.0,
+            threshold=0.985,
+            recluster_every=60,
+            min_cluster_size=5,
+            merge_min_cosine=0.9,
+            recluster_mode="replay",
             recluster_worker=worker,
         )
         ids = [a.story_id for batch in range(0, len(docs), 20) for a in c.partial_fit_predict(docs[batch : batch + 20])]
@@ -165,7 +178,13 @@ def test_background_live_mode_keeps_assigning_while_hdbscan_runs():
     docs = three_topic_stream()
     worker = ReclusterWorker()
     c = OnlineStoryClusterer(
-        calibrated=False, weight_lexical=0.0, threshold=0.985, recluster_every=60, min_cluster_size=5, merge_min_cosine=0.9, recluster_mode="live",
+        calibrated=False,
+        weight_lexical=0.0,
+        threshold=0.985,
+        recluster_every=60,
+        min_cluster_size=5,
+        merge_min_cosine=0.9,
+        recluster_mode="live",
         recluster_worker=worker,
     )
     c.partial_fit_predict(docs[:120])
@@ -209,8 +228,17 @@ def test_words_tell_apart_events_of_one_kind_when_the_vectors_cannot():
 
 def test_a_follow_up_within_the_grace_joins_its_story_and_fades_after():
     def follow_up_joins(gap_hours, grace_hours, floor=0.0, follow_up=unit(0.95, 0.05)):
-        c = OnlineStoryClusterer(calibrated=False, weight_lexical=0.0, threshold=0.5, time_grace_hours=grace_hours, time_scale_hours=24,
-                                 time_floor=floor, window_hours=1e5, retire_after_hours=1e5, recluster_every=0)
+        c = OnlineStoryClusterer(
+            calibrated=False,
+            weight_lexical=0.0,
+            threshold=0.5,
+            time_grace_hours=grace_hours,
+            time_scale_hours=24,
+            time_floor=floor,
+            window_hours=1e5,
+            retire_after_hours=1e5,
+            recluster_every=0,
+        )
         first, later = c.partial_fit_predict([doc(1, unit(1, 0)), doc(2, follow_up, hours=gap_hours)])
         return later.story_id == first.story_id
 
@@ -245,8 +273,9 @@ def test_live_stories_are_capped_the_longest_idle_retiring_first():
 
 
 def test_a_story_quiet_while_the_feed_moved_on_retires_however_little_time_passed():
-    c = OnlineStoryClusterer(calibrated=False, weight_lexical=0.0, threshold=0.99, retire_after_articles=3, retire_after_hours=1e6,
-                             window_hours=1e6, recluster_every=0)
+    c = OnlineStoryClusterer(
+        calibrated=False, weight_lexical=0.0, threshold=0.99, retire_after_articles=3, retire_after_hours=1e6, window_hours=1e6, recluster_every=0
+    )
     rng = np.random.default_rng(1)
     first = c.partial_fit_predict([doc(0, unit(1, *np.zeros(31)))])[0]
     c.partial_fit_predict([doc(i, unit(*rng.normal(size=32)), hours=i / 100) for i in range(1, 3)])

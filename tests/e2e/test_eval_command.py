@@ -19,8 +19,24 @@ def test_eval_writes_metrics_plot_and_baseline(tmp_path, capsys):
     args = ["eval", "--input", str(archive), "--label-field", "event", "--out", str(tmp_path / "out"), "--baseline", "--no-progress"]
     assert main(args + ["--embedding-cache", str(cache)]) == 0
     result = json.loads((tmp_path / "out" / "metrics.json").read_text())
-    for key in ("bcubed_precision", "bcubed_recall", "bcubed_f1", "ari", "ami", "n_docs", "n_labels", "n_stories", "id_churn",
-                "merged_fraction", "docs_per_s", "wall_s", "peak_rss_mb", "max_stall_ms", "weekly_bcubed_f1", "baseline"):
+    for key in (
+        "bcubed_precision",
+        "bcubed_recall",
+        "bcubed_f1",
+        "ari",
+        "ami",
+        "n_docs",
+        "n_labels",
+        "n_stories",
+        "id_churn",
+        "merged_fraction",
+        "docs_per_s",
+        "wall_s",
+        "peak_rss_mb",
+        "max_stall_ms",
+        "weekly_bcubed_f1",
+        "baseline",
+    ):
         assert key in result
     assert result["n_docs"] == len(lines) and result["n_labels"] == 2
     assert result["bcubed_f1"] >= 0.9  # the two earthquakes stay apart

@@ -7,12 +7,22 @@ import pytest
 from commands.cli import main
 
 HEADLINES = {
-    "biz": ["Stocks fall as investors weigh Federal Reserve rate hike", "Bank profits beat forecasts in first quarter",
-            "Oil prices climb on supply worries", "Retailer sales slump as consumers cut spending",
-            "Company shares jump after merger deal", "Central bank holds interest rates steady"],
-    "sci": ["NASA probe sends back images of Jupiter moon", "New smartphone chip doubles battery life",
-            "Scientists discover new species of deep-sea fish", "Software update fixes security flaw in browser",
-            "Astronomers spot distant comet", "Startup unveils robot that folds laundry"],
+    "biz": [
+        "Stocks fall as investors weigh Federal Reserve rate hike",
+        "Bank profits beat forecasts in first quarter",
+        "Oil prices climb on supply worries",
+        "Retailer sales slump as consumers cut spending",
+        "Company shares jump after merger deal",
+        "Central bank holds interest rates steady",
+    ],
+    "sci": [
+        "NASA probe sends back images of Jupiter moon",
+        "New smartphone chip doubles battery life",
+        "Scientists discover new species of deep-sea fish",
+        "Software update fixes security flaw in browser",
+        "Astronomers spot distant comet",
+        "Startup unveils robot that folds laundry",
+    ],
     "odd": ["Editors pick", "Read more"],
 }
 
@@ -36,8 +46,7 @@ def test_show_prints_a_subtree(capsys):
 @pytest.mark.slow
 def test_train_then_eval_round_trip(labelled, tmp_path, capsys):
     path, mapping = labelled
-    common = ["--input", str(path), "--label-field", "cat", "--mapping", str(mapping), "--title-field", "headline",
-              "--text-field", "blurb"]
+    common = ["--input", str(path), "--label-field", "cat", "--mapping", str(mapping), "--title-field", "headline", "--text-field", "blurb"]
     model = tmp_path / "head.json"
     assert main(["taxonomy", "train", *common, "--out", str(model)]) == 0
     assert "left out 2 unmapped" in capsys.readouterr().out

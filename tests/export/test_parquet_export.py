@@ -17,8 +17,25 @@ pytestmark = pytest.mark.slow
 def export(ab_run, tmp_path_factory):
     out, _, archive, mapping = ab_run
     target = tmp_path_factory.mktemp("export") / "a"
-    assert main(["export", "--from", str(out / "a"), "--to", str(target), "--label-field", "event", "--topic-field", "category",
-                 "--topic-mapping", str(mapping), "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "export",
+                "--from",
+                str(out / "a"),
+                "--to",
+                str(target),
+                "--label-field",
+                "event",
+                "--topic-field",
+                "category",
+                "--topic-mapping",
+                str(mapping),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     return out / "a", target, archive, mapping
 
 

@@ -54,9 +54,7 @@ def test_articles_of_a_merged_story_are_republished_with_the_survivor():
     step.state.clusterer.apply_recluster(ReclusterResult([[ids["a"], ids["b"]]], 1, 0))
     out = step.process([])
     republished = [r.body for r in out if r.output == TAGS]
-    assert [(t["id"], t["version"], t["story"]["id"], t["story"]["previous_id"]) for t in republished] == [
-        ("b", 2, ids["a"], ids["b"])
-    ]
+    assert [(t["id"], t["version"], t["story"]["id"], t["story"]["previous_id"]) for t in republished] == [("b", 2, ids["a"], ids["b"])]
     merged = next(r.body for r in out if r.output == STORIES and r.key == ids["b"])
     assert merged["status"] == "merged" and merged["merged_into"] == ids["a"]
 
@@ -117,8 +115,7 @@ def test_a_run_the_clusterer_fails_on_leaves_no_versions_and_is_tagged_when_redr
     assert [(r.output, r.key) for r in out] == [(DEAD, "b"), (DEAD, "a")]
     assert out[0].body["reason"] == "clustering failed: RuntimeError: bug in the clusterer"
     assert (
-        "cluster step: a run of 2 articles failed, dead-lettered (kafka:articles/3@41 ('b'), kafka:articles/3@41 ('a')): "
-        "RuntimeError: bug in the clusterer"
+        "cluster step: a run of 2 articles failed, dead-lettered (kafka:articles/3@41 ('b'), kafka:articles/3@41 ('a')): RuntimeError: bug in the clusterer"
     ) in caplog.text
     assert step.state.versions.get("b") is None and step.state.versions.get("a")[1] == 1
     assert step.state.duplicates == 0
@@ -128,8 +125,9 @@ def test_a_run_the_clusterer_fails_on_leaves_no_versions_and_is_tagged_when_redr
     assert {k: (s.version, s.size) for k, s in step.state.clusterer.stories_.items()} != stories_before  # b joined now
 
 
-@pytest.mark.parametrize("where", [("Story", "add", 2), ("Story", "remove", 1), ("CentroidIndex", "upsert", 3), ("OnlineStoryClusterer", "_expire", 1),
-                                   ("Story", "rank_terms", 1)])
+@pytest.mark.parametrize(
+    "where", [("Story", "add", 2), ("Story", "remove", 1), ("CentroidIndex", "upsert", 3), ("OnlineStoryClusterer", "_expire", 1), ("Story", "rank_terms", 1)]
+)
 def test_a_run_that_fails_inside_the_clusterer_leaves_it_exactly_as_before_and_is_tagged_when_redriven(monkeypatch, state_of, where):
     """Issue 15: the failure strikes after the run changed stories (an edit withdrawn, articles joined); the rollback
     undoes all of it, and re-driving the run gives what a shard that never saw the failure gives."""
@@ -293,9 +291,7 @@ def test_a_run_restored_from_an_older_snapshot_reuses_no_id_and_no_version(tmp_p
     config = ClusteringConfig(recluster_every=0, calibrated=False, threshold=0.4, weight_entities=0.0, weight_lexical=0.0)
 
     def started(state, generation):
-        return ShardLogic(
-            state, config, lambda _: "default", lambda: VERSIONS, limits=LimitsConfig(), replay=False, generation=generation, minted=tmp_path
-        )
+        return ShardLogic(state, config, lambda _: "default", lambda: VERSIONS, limits=LimitsConfig(), replay=False, generation=generation, minted=tmp_path)
 
     first = started(None, 100)
     published = _bodies(first.process([item("a", [1, 0]), item("b", [0, 1], hours=1)]))

@@ -55,14 +55,16 @@ def test_a_float_for_an_integer_setting_is_refused_not_rounded(tmp_path):
 
 
 def test_environment_overrides_nest_by_double_underscore_in_any_case():
-    config = RunConfig.load(env={
-        "STORYWIRE_LIMITS__MAX_BODY_CHARS": "500",  # single underscores stay inside the key
-        "storywire_models__languages": "en, de",  # lists are comma-separated ...
-        "STORYWIRE_TOPICS__LEVELS": "[1]",  # ... or JSON
-        "STORYWIRE_SOURCE__PROGRESS": "no",
-        "STORYWIRE_MODELS__TORCH_THREADS": "none",  # clears an optional setting
-        "STORYWIRE_OTHER": "ignored: no section",
-    })
+    config = RunConfig.load(
+        env={
+            "STORYWIRE_LIMITS__MAX_BODY_CHARS": "500",  # single underscores stay inside the key
+            "storywire_models__languages": "en, de",  # lists are comma-separated ...
+            "STORYWIRE_TOPICS__LEVELS": "[1]",  # ... or JSON
+            "STORYWIRE_SOURCE__PROGRESS": "no",
+            "STORYWIRE_MODELS__TORCH_THREADS": "none",  # clears an optional setting
+            "STORYWIRE_OTHER": "ignored: no section",
+        }
+    )
     assert config.limits.max_body_chars == 500 and config.models.languages == ("en", "de") and config.topics.levels == (1,)
     assert config.source.progress is False and config.models.torch_threads is None
     assert RunConfig.load(env={}) == RunConfig()  # nothing set: the defaults
@@ -70,7 +72,7 @@ def test_environment_overrides_nest_by_double_underscore_in_any_case():
 
 def test_the_environment_wins_over_the_file_key_by_key(tmp_path):
     path = tmp_path / "run.toml"
-    path.write_text('[batch]\nmax_size = 10\ntimeout_ms = 7\n')
+    path.write_text("[batch]\nmax_size = 10\ntimeout_ms = 7\n")
     config = RunConfig.load(path, env={"STORYWIRE_BATCH__MAX_SIZE": "20"})
     assert (config.batch.max_size, config.batch.timeout_ms) == (20, 7)
 

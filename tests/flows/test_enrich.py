@@ -41,8 +41,7 @@ def small_ner(tmp_path_factory):
 
     nlp = spacy.blank("en")
     ruler = nlp.add_pipe("entity_ruler", name="ner")  # the tagger keeps the component called "ner"
-    ruler.add_patterns([{"label": "GPE", "pattern": "Japan"}, {"label": "GPE", "pattern": "Hokkaido"},
-                        {"label": "ORG", "pattern": "Federal Reserve"}])
+    ruler.add_patterns([{"label": "GPE", "pattern": "Japan"}, {"label": "GPE", "pattern": "Hokkaido"}, {"label": "ORG", "pattern": "Federal Reserve"}])
     path = tmp_path_factory.mktemp("ner") / "tiny"
     nlp.to_disk(path)
     return EntityTagger(str(path))

@@ -58,9 +58,7 @@ def test_decode_is_total_and_dead_letters_carry_the_original_bytes(payload):
 
 
 def _counter(name: str) -> float:
-    return sum(
-        sample.value for metric in REGISTRY.collect() for sample in metric.samples if sample.name == name
-    )
+    return sum(sample.value for metric in REGISTRY.collect() for sample in metric.samples if sample.name == name)
 
 
 @pytest.mark.slow

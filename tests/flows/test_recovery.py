@@ -32,8 +32,7 @@ def latest(path, key: str) -> dict[str, dict]:
 
 
 def run(items: list, out, recovery=None) -> None:
-    flow = build_flow(CONFIG, TestingSource(items, batch_size=8), Sinks.files(out), snapshots=recovery is not None,
-                      recovery_directory=recovery)
+    flow = build_flow(CONFIG, TestingSource(items, batch_size=8), Sinks.files(out), snapshots=recovery is not None, recovery_directory=recovery)
     options = {"recovery_config": RecoveryConfig(recovery)} if recovery is not None else {}
     run_main(flow, epoch_interval=timedelta(seconds=0), **options)
 

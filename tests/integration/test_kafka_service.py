@@ -235,8 +235,8 @@ def test_export_from_kafka_holds_every_record_the_topics_hold(broker, topics, tm
     exported_tags = ds.dataset(tmp_path / "export" / "tags", format="parquet", partitioning="hive").to_table()
     exported_stories = ds.dataset(tmp_path / "export" / "stories", format="parquet", partitioning="hive").to_table()
     assert sorted(zip(exported_tags["id"].to_pylist(), exported_tags["version"].to_pylist())) == sorted((v["id"], v["version"]) for _, v in tags)
-    assert sorted(zip(exported_stories["cluster_id"].to_pylist(), exported_stories["version"].to_pylist(),
-                      exported_stories["tombstone"].to_pylist())) == sorted(
-        (key, value["version"], False) if value else (key, None, True) for key, value in stories)
+    assert sorted(
+        zip(exported_stories["cluster_id"].to_pylist(), exported_stories["version"].to_pylist(), exported_stories["tombstone"].to_pylist())
+    ) == sorted((key, value["version"], False) if value else (key, None, True) for key, value in stories)
     final = dict(zip(exported_tags["id"].to_pylist(), exported_tags["final_story_id"].to_pylist()))
     assert set(final) == {r.parsed["id"] for r in records} and all(final.values())

@@ -32,14 +32,32 @@ class CountingView(View):
 
 
 def story(cluster_id: str, version: int, status: str = "active", merged_into: str | None = None) -> dict:
-    return {"cluster_id": cluster_id, "version": version, "status": status, "merged_into": merged_into, "size": 1,
-            "first_seen": "2026-03-01T00:00:00Z", "last_seen": "2026-03-01T01:00:00Z", "representative_title": cluster_id,
-            "top_entities": [], "top_topics": [], "keywords": []}
+    return {
+        "cluster_id": cluster_id,
+        "version": version,
+        "status": status,
+        "merged_into": merged_into,
+        "size": 1,
+        "first_seen": "2026-03-01T00:00:00Z",
+        "last_seen": "2026-03-01T01:00:00Z",
+        "representative_title": cluster_id,
+        "top_entities": [],
+        "top_topics": [],
+        "keywords": [],
+    }
 
 
 def article(article_id: str, story_id: str) -> dict:
-    return {"id": article_id, "version": 1, "published_at": "2026-03-01T01:00:00Z", "title": article_id, "flags": [],
-            "entities": [], "topics": [], "story": {"id": story_id, "score": 1.0, "is_new": True}}
+    return {
+        "id": article_id,
+        "version": 1,
+        "published_at": "2026-03-01T01:00:00Z",
+        "title": article_id,
+        "flags": [],
+        "entities": [],
+        "topics": [],
+        "story": {"id": story_id, "score": 1.0, "is_new": True},
+    }
 
 
 def vector(article_id: str, seed: int) -> dict:
@@ -73,8 +91,7 @@ def follow_until(view: View, source: KafkaSource, done, settle_s: float = 0.0, t
 
 
 def test_service_fills_from_kafka_and_resumes_after_a_restart_without_duplicates(broker, topics, tmp_path):
-    names = {f"{topics.prefix}.article-tags": "article", f"{topics.prefix}.story-clusters": "story",
-             f"{topics.prefix}.article-vectors": "vector"}
+    names = {f"{topics.prefix}.article-tags": "article", f"{topics.prefix}.story-clusters": "story", f"{topics.prefix}.article-vectors": "vector"}
     tags, stories, vectors = names
     admin = AdminClient({"bootstrap.servers": broker.bootstrap})
     for future in admin.create_topics([NewTopic(t, num_partitions=2, replication_factor=1) for t in names]).values():
@@ -91,8 +108,13 @@ def test_service_fills_from_kafka_and_resumes_after_a_restart_without_duplicates
     follow_until(view, KafkaSource(client, "service-test", names), lambda: view.consumed == len(first))
     assert view.store.one("SELECT COUNT(*) FROM stories")[0] == 3 and len(view.index) == 3
 
-    second = [(stories, "s2", story("s2", 2, "merged", "s1")), (stories, "s3", None), (stories, "s1", story("s1", 1)),
-              (tags, "a4", article("a4", "s1")), (vectors, "a4", vector("a4", 4))]
+    second = [
+        (stories, "s2", story("s2", 2, "merged", "s1")),
+        (stories, "s3", None),
+        (stories, "s1", story("s1", 1)),
+        (tags, "a4", article("a4", "s1")),
+        (vectors, "a4", vector("a4", 4)),
+    ]
     produce(broker.bootstrap, second)
     again = CountingView(Store(database))  # a restart: same database, same group
     assert len(again.index) == 3

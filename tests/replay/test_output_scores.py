@@ -7,8 +7,11 @@ def tag(article_id, version, story):
 
 def test_merges_are_not_churn_but_other_moves_are():
     tags = [
-        tag("a", 1, "s1"), tag("b", 1, "s2"), tag("b", 2, "s1"),  # b's story s2 was merged into s1
-        tag("c", 1, "s3"), tag("c", 2, "s4"),  # c moved for another reason
+        tag("a", 1, "s1"),
+        tag("b", 1, "s2"),
+        tag("b", 2, "s1"),  # b's story s2 was merged into s1
+        tag("c", 1, "s3"),
+        tag("c", 2, "s4"),  # c moved for another reason
         tag("d", 1, "s4"),
     ]
     stories = [{"cluster_id": "s2", "merged_into": "s1"}, {"cluster_id": "s1", "merged_into": None}]

@@ -52,9 +52,7 @@ def test_jitter_is_seeded_spread_and_ordered(tmp_path):
     assert [r.payload for r in a] != [r.payload for r in apply_protocol(records, "jitter", seed=2)]
     times = [r.parsed["published_at"] for r in a]
     assert times == sorted(times)
-    shifts = np.array([r.parsed["published_at"] for r in sorted(a, key=lambda r: int(r.parsed["id"]))]) - np.array(
-        [r.parsed["published_at"] for r in records]
-    )
+    shifts = np.array([r.parsed["published_at"] for r in sorted(a, key=lambda r: int(r.parsed["id"]))]) - np.array([r.parsed["published_at"] for r in records])
     assert 0.8 * 12 * 3600e3 < shifts.std() < 1.2 * 12 * 3600e3
 
 

@@ -9,8 +9,17 @@ from replay.readers import ArchiveRecord
 NOON = 1772452800.0  # 2026-03-02T12:00:00Z
 
 
-@pytest.mark.parametrize("text", ["2026-03-02T12:00:00Z", "2026-03-02T12:00:00+00:00", "2026-03-02T14:00:00+02:00",
-                                  "2026-03-02T12:00:00.000Z", "2026-03-02 12:00:00Z", "2026-03-02T12:00:00"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2026-03-02T12:00:00Z",
+        "2026-03-02T12:00:00+00:00",
+        "2026-03-02T14:00:00+02:00",
+        "2026-03-02T12:00:00.000Z",
+        "2026-03-02 12:00:00Z",
+        "2026-03-02T12:00:00",
+    ],
+)
 def test_iso_times_with_or_without_an_offset_read_as_utc(text):
     assert times.epoch_seconds(text) == NOON
 

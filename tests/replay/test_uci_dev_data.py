@@ -6,7 +6,6 @@ from replay import apply_protocol, read_uci
 
 
 @pytest.mark.slow  # reads and shuffles 54k records
-
 def test_first_14_days_of_the_uci_dev_split_match_the_data_readme(shared_data):
     records = list(apply_protocol(read_uci(shared_data / "uci-news" / "uci-news-dev.jsonl.gz"), "jitter", seed=1, days=14))
     assert len(records) == 54_445

@@ -51,8 +51,13 @@ def replayed_demo(tmp_path_factory) -> dict:
     archive.write_text("".join(line + "\n" for line, r in records if not (r and r.get("id") in held_ids)), encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if not k.startswith("STORYWIRE_")} | {"STORYWIRE_OUTPUT__VECTORS": "true"}
     out = folder / "out"
-    subprocess.run([sys.executable, "-m", "commands.cli", "replay", str(archive), "--out", str(out), "--no-progress"],
-                   check=True, env=env, capture_output=True, timeout=600)
+    subprocess.run(
+        [sys.executable, "-m", "commands.cli", "replay", str(archive), "--out", str(out), "--no-progress"],
+        check=True,
+        env=env,
+        capture_output=True,
+        timeout=600,
+    )
     merged, survivor = _merge_two_stories(out)
     return {"out": out, "held_back": held_back, "events": events, "merged": merged, "survivor": survivor}
 

@@ -49,8 +49,11 @@ def test_a_merged_story_answers_with_its_survivor_and_lineage_goes_both_ways(cli
     own = client.get(f"/api/stories/{merged}", params={"follow": "false"}).json()
     assert own["status"] == "merged" and own["lineage"]["merged_into"] == survivor and "resolved_from" not in own
     assert own["members"] == [] and answer["member_count"] == answer["size"]
-    moved = [a for a in replayed_demo["events"] if client.get(f"/api/articles/{a}").status_code == 200
-             and "story-merged" in client.get(f"/api/articles/{a}").json()["flags"]]
+    moved = [
+        a
+        for a in replayed_demo["events"]
+        if client.get(f"/api/articles/{a}").status_code == 200 and "story-merged" in client.get(f"/api/articles/{a}").json()["flags"]
+    ]
     assert moved and all(client.get(f"/api/articles/{a}").json()["story"]["id"] == survivor for a in moved)
 
 

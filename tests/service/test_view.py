@@ -13,25 +13,57 @@ from service.view import Item, View
 
 
 def story(cluster_id: str, version: int, status: str = "active", merged_into: str | None = None, size: int = 2) -> Item:
-    return Item("story", cluster_id, {
-        "cluster_id": cluster_id, "version": version, "status": status, "merged_into": merged_into, "size": size,
-        "first_seen": "2026-03-01T00:00:00Z", "last_seen": "2026-03-01T06:00:00Z", "representative_title": f"title {cluster_id} v{version}",
-        "top_entities": ["Chile"], "top_topics": ["disaster"], "keywords": ["quake"]})
+    return Item(
+        "story",
+        cluster_id,
+        {
+            "cluster_id": cluster_id,
+            "version": version,
+            "status": status,
+            "merged_into": merged_into,
+            "size": size,
+            "first_seen": "2026-03-01T00:00:00Z",
+            "last_seen": "2026-03-01T06:00:00Z",
+            "representative_title": f"title {cluster_id} v{version}",
+            "top_entities": ["Chile"],
+            "top_topics": ["disaster"],
+            "keywords": ["quake"],
+        },
+    )
 
 
 def article(article_id: str, version: int, story_id: str, hour: int = 1, flags=(), previous: str | None = None) -> Item:
-    return Item("article", article_id, {
-        "id": article_id, "version": version, "published_at": f"2026-03-01T{hour:02d}:00:00Z", "title": f"article {article_id}",
-        "flags": list(flags), "entities": [{"text": "Chile", "label": "GPE", "canonical": "Chile", "count": 1, "in_title": True}],
-        "topics": [{"code": "medtop:20000139", "label": "earthquake", "level": 2, "score": 0.5, "ancestors": ["medtop:03000000"]}],
-        "story": {"id": story_id, "score": 0.8, "is_new": False, **({"previous_id": previous} if previous else {})}})
+    return Item(
+        "article",
+        article_id,
+        {
+            "id": article_id,
+            "version": version,
+            "published_at": f"2026-03-01T{hour:02d}:00:00Z",
+            "title": f"article {article_id}",
+            "flags": list(flags),
+            "entities": [{"text": "Chile", "label": "GPE", "canonical": "Chile", "count": 1, "in_title": True}],
+            "topics": [{"code": "medtop:20000139", "label": "earthquake", "level": 2, "score": 0.5, "ancestors": ["medtop:03000000"]}],
+            "story": {"id": story_id, "score": 0.8, "is_new": False, **({"previous_id": previous} if previous else {})},
+        },
+    )
 
 
 def vector(article_id: str, values: np.ndarray, hour: int = 1) -> Item:
     scale = float(np.abs(values).max()) / 127
     data = base64.b64encode(np.round(values / scale).astype(np.int8).tobytes()).decode()
-    return Item("vector", article_id, {"id": article_id, "content_hash": f"h{hour}{values[0]:.3f}",
-                                       "published_at": f"2026-03-01T{hour:02d}:00:00Z", "dtype": "int8", "scale": scale, "vector": data})
+    return Item(
+        "vector",
+        article_id,
+        {
+            "id": article_id,
+            "content_hash": f"h{hour}{values[0]:.3f}",
+            "published_at": f"2026-03-01T{hour:02d}:00:00Z",
+            "dtype": "int8",
+            "scale": scale,
+            "vector": data,
+        },
+    )
 
 
 @pytest.fixture

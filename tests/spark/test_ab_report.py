@@ -14,10 +14,29 @@ def test_the_spark_report_equals_storywire_ab_on_the_same_runs(ab_run, spark_ava
 
     out, _, _, mapping = ab_run
     for side in "ab":
-        assert main(["export", "--from", str(out / side), "--to", str(tmp_path / side), "--label-field", "event", "--topic-field",
-                     "category", "--topic-mapping", str(mapping), "--no-progress"]) == 0
-    assert spark_main(["--a", str(tmp_path / "a"), "--b", str(tmp_path / "b"), "--out", str(tmp_path / "spark"),
-                       "--master", "local[1]", "--bootstrap", "300"]) == 0
+        assert (
+            main(
+                [
+                    "export",
+                    "--from",
+                    str(out / side),
+                    "--to",
+                    str(tmp_path / side),
+                    "--label-field",
+                    "event",
+                    "--topic-field",
+                    "category",
+                    "--topic-mapping",
+                    str(mapping),
+                    "--no-progress",
+                ]
+            )
+            == 0
+        )
+    assert (
+        spark_main(["--a", str(tmp_path / "a"), "--b", str(tmp_path / "b"), "--out", str(tmp_path / "spark"), "--master", "local[1]", "--bootstrap", "300"])
+        == 0
+    )
     local = json.loads((out / "report.json").read_text())
     spark = json.loads((tmp_path / "spark" / "report.json").read_text())
     for section in ("quality", "topic_accuracy", "stories", "agreement", "disagreements", "topic_changes", "bootstrap"):

@@ -23,8 +23,7 @@ def test_backfill_gives_the_stories_of_a_plain_replay(spark_available, tmp_path)
     from spark.backfill import backfill
 
     assert main(["replay", "demo", "--out", str(tmp_path / "plain"), "--no-progress"]) == 0
-    config = RunConfig.load().with_values({"source": {"path": "demo", "progress": False},
-                                           "output": {"directory": str(tmp_path / "backfill")}})
+    config = RunConfig.load().with_values({"source": {"path": "demo", "progress": False}, "output": {"directory": str(tmp_path / "backfill")}})
     timings = backfill(config, tmp_path / "backfill", "local[1]")
     plain, filled = _outputs(tmp_path / "plain"), _outputs(tmp_path / "backfill")
     assert timings["articles"] >= len({t["id"] for t in plain[0]})  # valid articles, identical re-deliveries included

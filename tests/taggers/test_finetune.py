@@ -10,12 +10,33 @@ from taggers import SentenceEncoder
 from taggers.finetune import story_pair_batches
 
 STORIES = {
-    "fed": ("b", ["Fed holds rates steady as inflation cools", "Federal Reserve keeps interest rates unchanged",
-                  "Fed leaves benchmark rate on hold", "Central bank pauses rate hikes, Fed says"]),
-    "gm": ("b", ["GM recalls 2 million cars over ignition switch", "General Motors expands ignition recall",
-                 "GM ignition switch recall widens", "GM faces probe over faulty ignition switches"]),
-    "mh370": ("t", ["Search for missing Malaysia Airlines jet widens", "MH370 search moves to Indian Ocean",
-                    "Missing Malaysian plane: new satellite clues", "Malaysia Airlines flight search enters third week"]),
+    "fed": (
+        "b",
+        [
+            "Fed holds rates steady as inflation cools",
+            "Federal Reserve keeps interest rates unchanged",
+            "Fed leaves benchmark rate on hold",
+            "Central bank pauses rate hikes, Fed says",
+        ],
+    ),
+    "gm": (
+        "b",
+        [
+            "GM recalls 2 million cars over ignition switch",
+            "General Motors expands ignition recall",
+            "GM ignition switch recall widens",
+            "GM faces probe over faulty ignition switches",
+        ],
+    ),
+    "mh370": (
+        "t",
+        [
+            "Search for missing Malaysia Airlines jet widens",
+            "MH370 search moves to Indian Ocean",
+            "Missing Malaysian plane: new satellite clues",
+            "Malaysia Airlines flight search enters third week",
+        ],
+    ),
     "lonely": ("t", ["A story with one headline only"]),
 }
 
@@ -37,13 +58,36 @@ def test_batches_pair_titles_of_one_story_and_never_repeat_a_story():
 @pytest.mark.slow
 def test_finetune_command_brings_same_story_titles_closer(tmp_path, capsys):
     path = tmp_path / "stories.jsonl"
-    rows = [{"title": h, "story": s, "category": g, "timestamp": 1394470370698 + i * 3_600_000}
-            for s, (g, hs) in STORIES.items() for i, h in enumerate(hs)]
+    rows = [{"title": h, "story": s, "category": g, "timestamp": 1394470370698 + i * 3_600_000} for s, (g, hs) in STORIES.items() for i, h in enumerate(hs)]
     path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
     out = tmp_path / "story-encoder"
-    assert main(["encoder", "finetune", "--input", str(path), "--label-field", "story", "--group-field", "category",
-                 "--date-field", "timestamp", "--pairs-per-story", "2", "--batch-size", "3", "--epochs", "4",
-                 "--learning-rate", "1e-4", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "encoder",
+                "finetune",
+                "--input",
+                str(path),
+                "--label-field",
+                "story",
+                "--group-field",
+                "category",
+                "--date-field",
+                "timestamp",
+                "--pairs-per-story",
+                "2",
+                "--batch-size",
+                "3",
+                "--epochs",
+                "4",
+                "--learning-rate",
+                "1e-4",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     assert "6 pairs from 3 stories" in capsys.readouterr().out
 
     def margin(encoder: SentenceEncoder) -> float:

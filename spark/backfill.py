@@ -128,7 +128,8 @@ def enrich_in_spark(spark, config: RunConfig, frame, out: Path) -> int:
     encoded = df.where("first").groupBy("batch").applyInPandas(embed, ENCODED_SCHEMA)
     joined = df.join(encoded, "key").select("seq", "batch", "id", "key", "covered", "day", "payload", "line", "vector", "entities")
     assembled = joined.groupBy("batch").applyInPandas(assemble, "row string")
-    rows = (json.loads(r.row) for r in assembled.toLocalIterator())  # nested rows cross as JSON, written by pyarrow
+    # nested rows cross as JSON, a partition at a time, written by pyarrow
+    rows = (json.loads(r.row) for r in assembled.toLocalIterator())
     write_table(rows, ENRICHED_SCHEMA, out)
     versions = spark.sparkContext.parallelize([0], 1).map(lambda _: _worker_enricher(config.models, config.topics).versions()).first()
     (out / "_models.json").write_text(json.dumps(versions) + "\n")
@@ -169,6 +170,8 @@ def backfill(config: RunConfig, out: Path, master: str) -> dict:
     planned = time.perf_counter()
     # partitions of ~2,000 articles: the driver fetches the enriched rows one partition at a time
     spark = spark_session(master, "storywire-backfill", shuffle_partitions=max(8, len(frame) // ROWS_PER_PARTITION))
+    # adaptive execution would coalesce those partitions into one, and the driver would fetch it whole
+    spark.conf.set("spark.sql.adaptive.coalescePartitions.enabled", "false")
     try:
         rows = enrich_in_spark(spark, config, frame, out / "enriched")
     finally:

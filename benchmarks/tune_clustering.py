@@ -1,7 +1,7 @@
 """Choose the clustering defaults on every labelled dev set at once, and check they generalise.
 
     .venv/bin/python benchmarks/tune_clustering.py [--features-dir out/suite-features] [--uci-limit 20000] [--jobs 2]
-        [--grid '{"threshold": [6, 7, 8], ...}']
+        [--grid '{"threshold": [6, 7, 8], ...}'] [--batch-size 64]
 
 Reads the sets' features as `storywire eval --suite dev` computed them (run
 the suite once first), replays each set through `OnlineStoryClusterer` for
@@ -11,7 +11,9 @@ F1 per set, the combination with the best mean F1 over the sets, and the
 leave-one-set-out check: for each set, the best combination on the other sets
 and the F1 it scores on the one left out, beside the all-sets choice's.
 `--uci-limit` tunes on the first articles of the UCI slice (the suite scores
-all of them).
+all of them). `--batch-size` is how many articles each `partial_fit_predict`
+call gets (a live stream's batches are small, a replay's large; the scores
+must not depend on it).
 """
 
 from __future__ import annotations
@@ -53,11 +55,11 @@ def load_sets(features_dir: Path, uci_limit: int | None) -> dict[str, SetFeature
     return sets
 
 
-def score(args: tuple[SetFeatures, dict]) -> float:
-    features, params = args
+def score(args: tuple[SetFeatures, dict, int]) -> float:
+    features, params, batch_size = args
     defaults = {f: getattr(ClusteringConfig(), f) for f in ("window_hours", "retire_after_hours", "max_window", "n_candidates")}
     clusterer = OnlineStoryClusterer(**{**defaults, **params, "recluster_every": 0})
-    return round(bcubed(assign(features, clusterer), dict(zip(features.ids, features.labels)))[2], 4)
+    return round(bcubed(assign(features, clusterer, batch_size), dict(zip(features.ids, features.labels)))[2], 4)
 
 
 def main() -> None:
@@ -66,11 +68,12 @@ def main() -> None:
     parser.add_argument("--uci-limit", type=int, default=20_000, help="tune on the first N UCI articles (0 = all)")
     parser.add_argument("--grid", type=json.loads, default=GRID, help="JSON object: parameter -> list of values")
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--batch-size", type=int, default=64, help="articles per partial_fit_predict call")
     args = parser.parse_args()
     sets = load_sets(args.features_dir, args.uci_limit)
     names = list(sets)
     combos = [dict(zip(args.grid, values)) for values in itertools.product(*args.grid.values())]
-    work = [(sets[n], c) for c in combos for n in names]
+    work = [(sets[n], c, args.batch_size) for c in combos for n in names]
     with ProcessPoolExecutor(args.jobs) as pool:
         f1 = list(pool.map(score, work, chunksize=1))
     table = [{"params": c, "f1": dict(zip(names, f1[i * len(names) : (i + 1) * len(names)]))} for i, c in enumerate(combos)]
@@ -92,6 +95,7 @@ def main() -> None:
         {
             "sets": {n: len(sets[n].ids) for n in names},
             "grid": args.grid,
+            "batch_size": args.batch_size,
             "chosen": chosen,
             "leave_one_set_out": loso,
             "table": sorted(table, key=lambda row: -sum(row["f1"].values())),

@@ -109,10 +109,14 @@ class OnlineStoryClusterer:
     never, whose centroid is below `split_max_cosine` to the rest) become a new
     story, the old ID staying on the larger part. State is bounded: articles
     leave the window after `window_hours` of event time or beyond `max_window`;
-    stories idle for `retire_after_hours` of event time or while
-    `retire_after_articles` other articles arrived (a dense feed moves on in
-    days, a sparse one's follow-ups come weeks later), or the longest idle
-    beyond `max_live_stories`, are retired and dropped.
+    stories are retired and dropped while `retire_after_articles` other
+    articles arrived (a dense feed moves on in hours, a sparse one's follow-ups
+    come months later), when idle for `retire_after_hours` of event time (0,
+    the default, never: time is evidence, scored by the decay, not a reason to
+    forget), or the longest idle beyond `max_live_stories`. Retirement runs once
+    per batch, but a story due to retire is no candidate for the articles
+    after that point, so assignments do not depend on batch boundaries: a
+    replay's large batches decide as a live stream's small ones do.
 
     The defaults are the ones chosen on every labelled dev set at once
     (benchmarks/tune_clustering.py; flows.config.ClusteringConfig mirrors
@@ -162,7 +166,7 @@ class OnlineStoryClusterer:
         window_hours: float = 72.0,
         max_window: int = 50_000,
         max_window_bytes: int = 256 * 2**20,
-        retire_after_hours: float = 2160.0,
+        retire_after_hours: float = 0.0,
         retire_after_articles: int = 1_000,
         max_live_stories: int = 20_000,
         recluster_every: int = 2000,
@@ -229,7 +233,8 @@ class OnlineStoryClusterer:
             finite(name)
         for name in ("weight_cosine", "weight_entities", "weight_lexical", "time_grace_hours"):
             finite(name, 0.0)
-        for name in ("time_scale_hours", "window_hours", "retire_after_hours"):
+        finite("retire_after_hours", 0.0)
+        for name in ("time_scale_hours", "window_hours"):
             finite(name, 0.0)
             check(getattr(self, name) > 0, name, "must be > 0")
         for name in ("time_floor", "undated_decay"):
@@ -525,7 +530,10 @@ class OnlineStoryClusterer:
         text = doc.text or doc.title
         terms = self._words.terms(text, self.lexical_chars, MAX_DOC_TERMS)
         doc = replace(doc, text="", terms=terms, years=text_years(text, self.lexical_chars))  # the window keeps these, not the text
-        ids, cosine, gap_s = self._index.candidates(doc.vector, doc.published_at, self._decay, self.n_candidates)
+        quiet_since = self.n_docs_seen_ - self.retire_after_articles  # stories due to retire are no candidates
+        ids, cosine, gap_s = self._index.candidates(
+            doc.vector, doc.published_at, self._decay, self.n_candidates, seen_since=self._idle_since(), article_since=quiet_since
+        )
         found: Story | None = None
         best_score = 0.0
         if ids:
@@ -552,6 +560,10 @@ class OnlineStoryClusterer:
         if self._journal is not None:
             self._journal.record(self._order.pop)
         return Assignment(doc.id, best.story_id, round(best_score, 4), is_new, late)
+
+    def _idle_since(self) -> float:
+        """Stories last seen before this event time retire (never, with `retire_after_hours` 0)."""
+        return self.watermark_ - self.retire_after_hours * HOUR if self.retire_after_hours else -math.inf
 
     def _open_story(self, published_at: float, late: bool, dimension: int) -> Story:
         """A new, empty story with the next deterministic ID."""
@@ -654,7 +666,7 @@ class OnlineStoryClusterer:
                 self._journal.record(self._order.appendleft, entry)
             if self._window.get(entry.doc.id) is entry:  # not already replaced by an edit
                 self._leave_window(entry)
-        idle_since = self.watermark_ - self.retire_after_hours * HOUR
+        idle_since = self._idle_since()
         quiet_since = self.n_docs_seen_ - self.retire_after_articles
         retiring: list[Story] = []
         keep: list[Story] = []

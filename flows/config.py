@@ -287,7 +287,9 @@ class ClusteringConfig:
     n_candidates: Annotated[int, Field(ge=1)] = 20  # live stories scored per article (highest decayed cosine)
     window_hours: Positive = 72.0
     max_window: Annotated[int, Field(ge=1)] = 50_000
-    retire_after_hours: Positive = 2160.0  # 90 days idle: follow-ups of long-running events still find their story
+    # idle hours of event time before a story retires; 0 = never: a gap is evidence the time decay scores, and a
+    # follow-up months later (Panama Papers, Equifax) still finds its story; the article count below bounds the state
+    retire_after_hours: Annotated[float, Field(ge=0.0)] = 0.0
     # ... or while this many other articles of its shard arrived: a dense feed moves on in hours (per-day stories),
     # a sparse one's follow-ups come weeks later; raise it for a shard far denser than ~4k articles a day
     retire_after_articles: Annotated[int, Field(ge=1)] = 1_000

@@ -81,6 +81,31 @@ def test_idle_stories_are_retired_and_dropped():
     assert list(c.stories_) == ["default-000002"]
 
 
+@pytest.mark.parametrize("retire", [{"retire_after_articles": 3}, {"retire_after_hours": 10.0}])
+def test_assignments_do_not_depend_on_batch_boundaries(retire):
+    """A replay reads in large batches, a live stream in small ones: a story due to retire in the middle of a
+    batch takes no more articles there either (without this, the first article's story took the last one
+    only when both fell in one batch)."""
+    stream = [doc(1, unit(1, 0, 0, 0, 0))] + [doc(i, unit(*np.eye(5)[i - 1]), hours=3 * i) for i in range(2, 6)] + [doc(6, unit(1, 0, 0, 0, 0), hours=16)]
+
+    def assigned(batch_size):
+        c = OnlineStoryClusterer(calibrated=False, weight_lexical=0.0, threshold=0.7, window_hours=1e6, recluster_every=0, **retire)
+        return [a.story_id for start in range(0, len(stream), batch_size) for a in c.partial_fit_predict(stream[start : start + batch_size])]
+
+    one_by_one = assigned(1)
+    assert one_by_one[5] != one_by_one[0]  # the first story retired before the follow-up came
+    assert assigned(6) == assigned(4) == assigned(2) == one_by_one
+
+
+def test_stories_do_not_retire_for_time_alone_by_default():
+    """A follow-up a year later finds its story (the time decay weighs the gap); the article count retires stories."""
+    c = OnlineStoryClusterer(calibrated=False, weight_lexical=0.0, threshold=0.7, recluster_every=0)
+    first = c.partial_fit_predict([doc(1, unit(1, 0))])[0]
+    c.partial_fit_predict([doc(2, unit(0, 1), hours=200 * 24)])  # another story, half a year on
+    later = c.partial_fit_predict([doc(3, unit(1, 0.05), hours=365 * 24)])[0]
+    assert later.story_id == first.story_id and not later.is_new
+
+
 def test_window_is_bounded_by_count_and_time():
     c = OnlineStoryClusterer(max_window=50, window_hours=5, retire_after_hours=1e6, recluster_every=0)
     rng = np.random.default_rng(0)

@@ -95,10 +95,6 @@ class OnlineStoryClusterer:
       times the share of the story's year-mentioning members that mention none
       of them, scaled by the article's share of MAX_DOC_TERMS words (clustering.evidence).
     The article joins the best story scoring at least `threshold`, else opens a new story.
-    A story idle for `burst_after_hours` that takes an article starts a burst: once `burst_size`
-    articles are in it, a burst whose entities differ from the story's earlier articles (IDF-weighted
-    cosine below `burst_split_below`) is another event of the same kind, weeks later, and splits off
-    into a story of its own; a follow-up that names the same people and places stays (0 = never).
 
     Every `recluster_every` articles HDBSCAN re-clusters the window (after
     `reduction`, "pca" or "umap", to `recluster_dims`) and its clusters are reconciled with the stories
@@ -167,9 +163,6 @@ class OnlineStoryClusterer:
         time_floor: float = 0.8,
         undated_decay: float = 0.8,
         weight_years: float = 2.0,
-        burst_after_hours: float = 72.0,
-        burst_size: int = 3,
-        burst_split_below: float = 0.5,
         window_hours: float = 72.0,
         max_window: int = 50_000,
         max_window_bytes: int = 256 * 2**20,
@@ -199,9 +192,6 @@ class OnlineStoryClusterer:
         self.time_floor = time_floor
         self.undated_decay = undated_decay
         self.weight_years = weight_years
-        self.burst_after_hours = burst_after_hours
-        self.burst_size = burst_size
-        self.burst_split_below = burst_split_below
         self.window_hours = window_hours
         self.max_window = max_window
         self.max_window_bytes = max_window_bytes
@@ -251,8 +241,6 @@ class OnlineStoryClusterer:
             finite(name, 0.0)
             check(getattr(self, name) <= 1, name, "must be in [0, 1]")
         finite("weight_years", 0.0)
-        finite("burst_after_hours", 0.0)
-        finite("burst_split_below")
         for name, low in (
             ("lexical_chars", 0),
             ("max_window", 1),
@@ -263,7 +251,6 @@ class OnlineStoryClusterer:
             ("min_cluster_size", 2),
             ("recluster_dims", 0),
             ("min_split_size", 0),
-            ("burst_size", 1),
             ("n_candidates", 1),
         ):
             integer(name, low)
@@ -467,9 +454,6 @@ class OnlineStoryClusterer:
         self.__dict__.setdefault("recluster_worker", None)  # from before the caller owned the worker: it hands one in
         self.__dict__.setdefault("undated_decay", 0.8)
         self.__dict__.setdefault("weight_years", 2.0)
-        self.__dict__.setdefault("burst_after_hours", 72.0)
-        self.__dict__.setdefault("burst_size", 3)
-        self.__dict__.setdefault("burst_split_below", 0.5)
         if hasattr(self, "_window") and not hasattr(self, "window_bytes_"):
             for entry in self._window.values():
                 entry.nbytes = window_bytes(entry.doc)
@@ -564,11 +548,8 @@ class OnlineStoryClusterer:
         else:
             best = found
         self._save(best)
-        reopened = bool(not is_new and self.burst_after_hours and doc.published_at - best.last_seen > self.burst_after_hours * HOUR)
         best.add(doc)
         best.last_article = self.n_docs_seen_
-        if reopened or best.burst:
-            best.burst = (doc.id,) if reopened else (*best.burst, doc.id)
         self._touch(best)
         if doc.id in self._window:  # an edit that was not withdrawn first
             self._leave_window(self._window[doc.id])
@@ -578,24 +559,7 @@ class OnlineStoryClusterer:
         self._order.append(entry)
         if self._journal is not None:
             self._journal.record(self._order.pop)
-        if len(best.burst) >= self.burst_size:
-            self._check_burst(best)
         return Assignment(doc.id, best.story_id, round(best_score, 4), is_new, late)
-
-    def _check_burst(self, story: Story) -> None:
-        """A story idle for days took a burst of articles: if the burst names other people and places than the
-        story's earlier articles (entity cosine below `burst_split_below`), it is another event of the same kind
-        (a second earthquake, another rehab stay) and becomes a story of its own; else the story goes on."""
-        entries = [self._window[d] for d in story.burst if d in self._window and self._window[d].story_id == story.story_id]
-        story.burst = ()
-        names: Counter = Counter(e for entry in entries for e in set(entry.doc.entities))
-        earlier = Counter({e: n - names[e] for e, n in story.entity_counts.items() if n > names[e]})
-        if not names or not earlier:
-            return
-        terms = Terms(tuple(names), tuple(float(n) for n in names.values()))
-        norm = np.array([self._entities.norm(earlier)])
-        if float(self._entities.cosines(terms, self._entities.idf(terms.keys), [earlier], norm)[0]) < self.burst_split_below:
-            self._split_off(entries)
 
     def _idle_since(self) -> float:
         """Stories last seen before this event time retire (never, with `retire_after_hours` 0)."""
@@ -664,10 +628,6 @@ class OnlineStoryClusterer:
             rest = self.stories_[story_id].vector_sum - np.sum([e.doc.vector for e in entries if e.story_id == story_id], axis=0)
             if _cosine(part, rest) >= self.split_max_cosine:
                 return
-        self._split_off(entries)
-
-    def _split_off(self, entries: list[_WindowEntry]) -> None:
-        """Move these window entries to a new story, reported as split; their old stories keep their IDs."""
         new = self._open_story(min(e.doc.published_at for e in entries), False, len(entries[0].doc.vector))
         for entry in sorted(entries, key=lambda e: (e.doc.published_at, e.doc.id)):
             old = self.stories_[entry.story_id]

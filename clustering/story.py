@@ -57,13 +57,11 @@ class Story:
     distinctive_terms: list[str] = field(default_factory=list)  # title terms by class-based TF-IDF, best first
     year_counts: Counter = field(default_factory=Counter)  # year -> members whose text mentions it (clustering.evidence)
     n_year_members: int = 0  # members whose text mentions a year
-    burst: tuple[str, ...] = ()  # articles since it took one after a long idle gap, until their names are checked
 
     def __setstate__(self, state: dict) -> None:
-        """Restore a story pickled before it counted years or bursts."""
+        """Restore a story pickled before it counted years."""
         self.__dict__.update(state)
         self.__dict__.setdefault("year_counts", Counter())
-        self.__dict__.setdefault("burst", ())
 
     @property
     def centroid(self) -> np.ndarray:

@@ -206,7 +206,6 @@ def naive_centroid(threshold: float, idle_hours: float | None) -> OnlineStoryClu
         time_floor=0.0,
         undated_decay=1.0,
         weight_years=0.0,
-        burst_after_hours=0.0,
         window_hours=horizon,
         retire_after_hours=horizon,
         retire_after_articles=2**62,

@@ -284,12 +284,6 @@ class ClusteringConfig:
     time_floor: Share = 0.8  # ... down to this share: a close enough follow-up joins a story idle for weeks
     undated_decay: Share = 0.8  # the time factor of an article without published_at: as far apart as the floor
     weight_years: Annotated[float, Field(ge=0.0)] = 2.0  # ... and a story whose members' texts name other years than its text loses up to this
-    # a story idle this long that takes an article starts a burst; once `burst_size` articles are in it, a burst
-    # naming other people and places (entity cosine to the story's earlier articles below `burst_split_below`) is
-    # another event of the same kind and splits off (0 = never)
-    burst_after_hours: Annotated[float, Field(ge=0.0)] = 72.0
-    burst_size: Annotated[int, Field(ge=1)] = 3
-    burst_split_below: float = 0.5
     n_candidates: Annotated[int, Field(ge=1)] = 20  # live stories scored per article (highest decayed cosine)
     window_hours: Positive = 72.0
     max_window: Annotated[int, Field(ge=1)] = 50_000

@@ -57,8 +57,6 @@ PARAMS = dict(
     retire_after_articles=30,
     max_live_stories=12,
     n_candidates=5,
-    burst_after_hours=8.0,  # the stream's bursts are 5 h apart: stories idle for two of them reopen
-    burst_size=2,
 )
 
 
@@ -95,8 +93,6 @@ TARGETS = [
     (OnlineStoryClusterer, "_touch"),
     (OnlineStoryClusterer, "_merge"),
     (OnlineStoryClusterer, "_split"),
-    (OnlineStoryClusterer, "_check_burst"),
-    (OnlineStoryClusterer, "_split_off"),
     (OnlineStoryClusterer, "_move"),
     (OnlineStoryClusterer, "_leave_window"),
     (OnlineStoryClusterer, "_expire"),

@@ -106,35 +106,6 @@ def test_stories_do_not_retire_for_time_alone_by_default():
     assert later.story_id == first.story_id and not later.is_new
 
 
-def final_stories(c: OnlineStoryClusterer, docs: list[StoryDoc]) -> dict[str, str]:
-    """Each article's story after the stream, splits and merges applied."""
-    story = {}
-    for d in docs:
-        story.update((a.doc_id, a.story_id) for a in c.partial_fit_predict([d]))
-        story.update((m.doc_id, m.story_id) for m in c.drain_changes()[1])
-    return story
-
-
-@pytest.mark.parametrize(("later_names", "apart"), [(["Japan", "Tokyo"], True), (["Chile", "Valparaiso"], False)])
-def test_a_burst_weeks_later_naming_other_places_is_another_event(later_names, apart):
-    """Two earthquakes a month apart read alike (same vector); the second burst names other places and
-    becomes a story of its own once three of its articles are in. A follow-up burst naming the same places stays."""
-    c = OnlineStoryClusterer(calibrated=False, weight_lexical=0.0, threshold=0.5, recluster_every=0)
-    quake = unit(1, 0.1)
-    first = [doc(i, quake, hours=i, entities=["Chile", "Valparaiso"]) for i in range(3)]
-    later = [doc(10 + i, quake, hours=30 * 24 + i, entities=later_names) for i in range(4)]
-    story = final_stories(c, first + later)
-    assert len({story[d.id] for d in first}) == 1 and len({story[d.id] for d in later}) == 1
-    assert (story[later[0].id] != story[first[0].id]) == apart
-
-
-def test_bursts_are_off_with_burst_after_hours_zero():
-    c = OnlineStoryClusterer(calibrated=False, weight_lexical=0.0, weight_entities=0.0, threshold=0.5, recluster_every=0, burst_after_hours=0)
-    chile = [doc(i, unit(1, 0.1), hours=i, entities=["Chile"]) for i in range(3)]
-    docs = chile + [doc(10 + i, unit(1, 0.1), hours=720 + i, entities=["Japan"]) for i in range(4)]
-    assert len(set(final_stories(c, docs).values())) == 1
-
-
 def test_window_is_bounded_by_count_and_time():
     c = OnlineStoryClusterer(max_window=50, window_hours=5, retire_after_hours=1e6, recluster_every=0)
     rng = np.random.default_rng(0)

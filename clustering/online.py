@@ -530,9 +530,8 @@ class OnlineStoryClusterer:
         text = doc.text or doc.title
         terms = self._words.terms(text, self.lexical_chars, MAX_DOC_TERMS)
         doc = replace(doc, text="", terms=terms, years=text_years(text, self.lexical_chars))  # the window keeps these, not the text
-        quiet_since = self.n_docs_seen_ - self.retire_after_articles  # stories due to retire are no candidates
-        ids, cosine, gap_s = self._index.candidates(
-            doc.vector, doc.published_at, self._decay, self.n_candidates, seen_since=self._idle_since(), article_since=quiet_since
+        ids, cosine, gap_s = self._index.candidates(  # stories due to retire are no candidates
+            doc.vector, doc.published_at, self._decay, self.n_candidates, seen_since=self._idle_since(), article_since=self._quiet_since()
         )
         found: Story | None = None
         best_score = 0.0
@@ -564,6 +563,10 @@ class OnlineStoryClusterer:
     def _idle_since(self) -> float:
         """Stories last seen before this event time retire (never, with `retire_after_hours` 0)."""
         return self.watermark_ - self.retire_after_hours * HOUR if self.retire_after_hours else -math.inf
+
+    def _quiet_since(self) -> int:
+        """Stories whose last article is numbered below this retire: `retire_after_articles` others arrived since."""
+        return self.n_docs_seen_ - self.retire_after_articles
 
     def _open_story(self, published_at: float, late: bool, dimension: int) -> Story:
         """A new, empty story with the next deterministic ID."""
@@ -667,7 +670,7 @@ class OnlineStoryClusterer:
             if self._window.get(entry.doc.id) is entry:  # not already replaced by an edit
                 self._leave_window(entry)
         idle_since = self._idle_since()
-        quiet_since = self.n_docs_seen_ - self.retire_after_articles
+        quiet_since = self._quiet_since()
         retiring: list[Story] = []
         keep: list[Story] = []
         for story in self.stories_.values():
